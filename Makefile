@@ -1,0 +1,129 @@
+# bottle: build the static `sidecar` bundle binary, the `bottle-host` CLI,
+# the sidecar image, and run the tests.  `make help` lists the targets.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+BUILD    := build
+SYSROOT  := $(BUILD)/sysroot
+OBJ      := $(BUILD)/obj
+DEPS_STAMP := $(SYSROOT)/.complete
+
+VERSION := $(shell cat VERSION)
+COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+export CONTAINERS_CONF := $(CURDIR)/scripts/containers.conf
+
+# Everything is compiled with musl and linked statically against the sysroot
+# that scripts/build-deps.sh builds from pinned sources (docs/dependencies.md).
+CC       := musl-gcc
+WARNINGS := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wvla
+CFLAGS   := -std=c11 -D_GNU_SOURCE -O2 -g $(WARNINGS) \
+            -ffunction-sections -fdata-sections -fno-common \
+            -isystem $(SYSROOT)/include \
+            -DBOTTLE_VERSION='"$(VERSION)"' -DBOTTLE_COMMIT='"$(COMMIT)"'
+LDFLAGS  := -static -Wl,--gc-sections -L$(SYSROOT)/lib
+# Order matters for static linking: users before the libraries they use.
+SIDECAR_LIBS := -lgit2 -lssh2 -lhttp_parser -lmbedtls -lmbedx509 -lmbedcrypto \
+                -lyaml -lpcre2-8 -lyyjson -lz
+HOST_LIBS    := -lyaml -lmbedtls -lmbedx509 -lmbedcrypto
+TEST_LIBS    := -lcmocka
+
+SHARED_SRC  := $(sort $(wildcard shared/*.c))
+SIDECAR_SRC := $(sort $(wildcard sidecar/*.c sidecar/*/*.c))
+HOST_SRC    := $(sort $(wildcard host/*.c host/*/*.c))
+UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
+HELPER_SRC  := $(sort $(wildcard tests/helpers/*.c))
+
+SHARED_OBJ  := $(SHARED_SRC:%.c=$(OBJ)/%.o)
+SIDECAR_OBJ := $(SIDECAR_SRC:%.c=$(OBJ)/%.o)
+HOST_OBJ    := $(HOST_SRC:%.c=$(OBJ)/%.o)
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+HELPER_BIN  := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+# Unit tests link against everything but the two main()s; a test that
+# #includes a .c file to reach its statics simply does not pull that member.
+TESTABLE_LIB := $(BUILD)/libbottle-testable.a
+TESTABLE_OBJ := $(SHARED_OBJ) $(filter-out $(OBJ)/sidecar/main.o,$(SIDECAR_OBJ)) \
+                $(filter-out $(OBJ)/host/main.o,$(HOST_OBJ))
+
+.PHONY: all help tools deps sidecar host image run test test-unit \
+        test-integration check clean distclean
+
+all: $(BUILD)/sidecar $(BUILD)/bottle-host
+
+help:
+	@echo "make            build build/sidecar and build/bottle-host (builds deps first)"
+	@echo "make deps       build the static dependency sysroot under $(SYSROOT)"
+	@echo "make image      build the sidecar image (podman or docker) and print its size"
+	@echo "make run        build the image, boot the bundle, print its status, stop it"
+	@echo "make test       run every test suite (unit, style check, integration)"
+	@echo "make clean      remove our objects and binaries, keep the dependency sysroot"
+	@echo "make distclean  remove everything under $(BUILD)/, downloaded sources too"
+
+# Installs missing apt packages; quiet and quick when everything is present.
+tools:
+	@scripts/install-build-tools.sh
+
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP): scripts/build-deps.sh scripts/deps.lock | tools
+	scripts/build-deps.sh $(BUILD)
+
+$(OBJ)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/sidecar: $(SIDECAR_OBJ) $(SHARED_OBJ)
+	$(CC) $(LDFLAGS) -o $@.unstripped $^ $(SIDECAR_LIBS)
+	strip -o $@ $@.unstripped
+
+$(BUILD)/bottle-host: $(HOST_OBJ) $(SHARED_OBJ)
+	$(CC) $(LDFLAGS) -o $@.unstripped $^ $(HOST_LIBS)
+	strip -o $@ $@.unstripped
+
+sidecar: $(BUILD)/sidecar
+host: $(BUILD)/bottle-host
+
+$(TESTABLE_LIB): $(TESTABLE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TESTABLE_LIB) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -MMD -MP $(LDFLAGS) -o $@ $< \
+		$(TESTABLE_LIB) $(TEST_LIBS) $(SIDECAR_LIBS)
+
+$(BUILD)/tests/helpers/%: tests/helpers/%.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $<
+
+image: $(BUILD)/sidecar | tools
+	scripts/build-image.sh $(BUILD)
+
+run: image
+	scripts/run-bundle.sh
+
+test: all image $(UNIT_BIN) $(HELPER_BIN) | tools
+	tests/run.sh
+
+test-unit: $(UNIT_BIN)
+	tests/run.sh unit
+
+test-integration: all image $(HELPER_BIN)
+	tests/run.sh integration
+
+# Style rules a compiler cannot enforce (docs/style.md).
+check:
+	tests/check-style.sh
+
+clean:
+	rm -rf $(OBJ) $(BUILD)/tests $(BUILD)/sidecar $(BUILD)/sidecar.unstripped \
+		$(BUILD)/bottle-host $(BUILD)/bottle-host.unstripped $(TESTABLE_LIB) \
+		$(BUILD)/image
+
+distclean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(OBJ) $(BUILD)/tests -name '*.d' 2>/dev/null)

@@ -1,0 +1,8 @@
+/* The one table of applets.  Adding an applet is one line here plus its
+ * folder sidecar/<name>/ defining `int <name>_main(int argc, char **argv)`
+ * (see docs/adding-an-applet.md).  Keep the rows sorted by name.
+ *
+ * APPLET(name, main function, one-line summary shown by `sidecar --help`) */
+APPLET(init,    init_main,    "PID 1: start, supervise, reap and stop the bundle's daemons")
+APPLET(initctl, initctl_main, "ask a running init for status, or to reload or restart a daemon")
+APPLET(version, version_main, "print the bundle's version and the versions of its linked libraries")

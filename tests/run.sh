@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Run the test suites and end with one summary line per suite.
+#   tests/run.sh                 every suite
+#   tests/run.sh unit style      just those
+# Exits non-zero if any test in any suite failed.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(unit style integration)
+summary=()
+overall=0
+
+run_unit() {
+	local bin passed=0 failed=0
+	for bin in "$BUILD"/tests/unit/test_*; do
+		[ -x "$bin" ] || continue
+		echo "== unit: $(basename "$bin")"
+		if "$bin"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+	done
+	summary+=("unit:        $passed programs passed, $failed failed")
+	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+}
+
+run_style() {
+	if tests/check-style.sh; then
+		summary+=("style:       clean")
+	else
+		summary+=("style:       violations found (see above)")
+		return 1
+	fi
+}
+
+run_integration() {
+	local script out passed=0 failed=0 skipped=0 ok notok
+	for script in tests/integration/t[0-9]*.sh; do
+		echo "== integration: $(basename "$script")"
+		out=$(BUILD="$PWD/$BUILD" bash "$script" 2>&1)
+		local status=$?
+		echo "$out"
+		ok=$(grep -c '^ok ' <<<"$out")
+		notok=$(grep -c '^not ok ' <<<"$out")
+		passed=$((passed + ok))
+		failed=$((failed + notok))
+		grep -q '^# skip' <<<"$out" && skipped=$((skipped + 1))
+		if [ "$status" -ne 0 ] && [ "$notok" -eq 0 ]; then
+			echo "not ok - $(basename "$script") exited $status"
+			failed=$((failed + 1))
+		fi
+	done
+	summary+=("integration: $passed tests passed, $failed failed, $skipped scripts skipped")
+	[ "$failed" -eq 0 ]
+}
+
+for suite in "${suites[@]}"; do
+	case "$suite" in
+	unit | style | integration) "run_$suite" || overall=1 ;;
+	*) echo "tests/run.sh: unknown suite '$suite' (unit, style, integration)" >&2; exit 2 ;;
+	esac
+done
+
+echo
+echo "== summary"
+printf '%s\n' "${summary[@]}"
+exit "$overall"
