@@ -49,7 +49,7 @@ TESTABLE_OBJ := $(SHARED_OBJ) $(filter-out $(OBJ)/sidecar/main.o,$(SIDECAR_OBJ))
                 $(filter-out $(OBJ)/host/main.o,$(HOST_OBJ))
 
 .PHONY: all help tools deps sidecar host image run test test-unit \
-        test-integration check clean distclean
+        test-integration check fuzz clean distclean
 
 all: $(BUILD)/sidecar $(BUILD)/bottle-host
 
@@ -59,6 +59,7 @@ help:
 	@echo "make image      build the sidecar image (podman or docker) and print its size"
 	@echo "make run        build the image, boot the bundle, print its status, stop it"
 	@echo "make test       run every test suite (unit, style check, integration)"
+	@echo "make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 60)"
 	@echo "make clean      remove our objects and binaries, keep the dependency sysroot"
 	@echo "make distclean  remove everything under $(BUILD)/, downloaded sources too"
 
@@ -118,10 +119,14 @@ test-integration: all image $(HELPER_BIN)
 check:
 	tests/check-style.sh
 
+FUZZ_SECONDS ?= 60
+fuzz: | tools
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf $(OBJ) $(BUILD)/tests $(BUILD)/sidecar $(BUILD)/sidecar.unstripped \
 		$(BUILD)/bottle-host $(BUILD)/bottle-host.unstripped $(TESTABLE_LIB) \
-		$(BUILD)/image
+		$(BUILD)/image $(BUILD)/fuzz
 
 distclean:
 	rm -rf $(BUILD)

@@ -32,7 +32,7 @@ static void log_line(const char *level, const char *fmt, va_list args, int errnu
 	n = vsnprintf(line + len, sizeof(line) - len, fmt, args);
 	if (n > 0)
 		len += (size_t)n < sizeof(line) - len ? (size_t)n : sizeof(line) - len - 1;
-	if (errnum) {
+	if (errnum && len < sizeof(line) - 3) {
 		n = snprintf(line + len, sizeof(line) - len, ": %s", strerror(errnum));
 		if (n > 0)
 			len += (size_t)n < sizeof(line) - len ? (size_t)n : sizeof(line) - len - 1;
