@@ -12,6 +12,7 @@ DEPS_STAMP := $(SYSROOT)/.complete
 
 VERSION := $(shell cat VERSION)
 COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+VERSION_HEADER := $(BUILD)/gen/bottle_version.h
 
 export CONTAINERS_CONF := $(CURDIR)/scripts/containers.conf
 
@@ -22,8 +23,7 @@ WARNINGS := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wvla
 CFLAGS   := -std=c11 -D_GNU_SOURCE -O2 -g $(WARNINGS) \
             -ffunction-sections -fdata-sections -fno-common \
-            -isystem $(SYSROOT)/include \
-            -DBOTTLE_VERSION='"$(VERSION)"' -DBOTTLE_COMMIT='"$(COMMIT)"'
+            -isystem $(SYSROOT)/include -I$(BUILD)/gen
 LDFLAGS  := -static -Wl,--gc-sections -L$(SYSROOT)/lib
 # Order matters for static linking: users before the libraries they use.
 SIDECAR_LIBS := -lgit2 -lssh2 -lhttp_parser -lmbedtls -lmbedx509 -lmbedcrypto \
@@ -71,6 +71,17 @@ deps: $(DEPS_STAMP)
 
 $(DEPS_STAMP): scripts/build-deps.sh scripts/deps.lock | tools
 	scripts/build-deps.sh $(BUILD)
+
+# Rewritten only when the version or commit changed, so a new commit
+# rebuilds the two files that print it and nothing else.
+$(VERSION_HEADER): FORCE
+	@mkdir -p $(@D)
+	@printf '#define BOTTLE_VERSION "%s"\n#define BOTTLE_COMMIT "%s"\n' \
+		'$(VERSION)' '$(COMMIT)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+FORCE:
+
+$(OBJ)/sidecar/version/version.o $(OBJ)/host/cmd_version.o: $(VERSION_HEADER)
 
 $(OBJ)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -1,13 +1,8 @@
-/* The project's version, set by the Makefile from the VERSION file and the
- * git commit it was built from. */
+/* The project's version: the VERSION file and the git commit it was built
+ * from, written by the Makefile into build/gen/bottle_version.h. */
 #ifndef BOTTLE_VERSION_H
 #define BOTTLE_VERSION_H
 
-#ifndef BOTTLE_VERSION
-#define BOTTLE_VERSION "unknown"
-#endif
-#ifndef BOTTLE_COMMIT
-#define BOTTLE_COMMIT "unknown"
-#endif
+#include "bottle_version.h"
 
 #endif
