@@ -18,10 +18,6 @@
 #define MS_PER_HOUR (60ull * 60 * 1000)
 
 static const char *const top_keys[] = { "grace_period", "control_socket", "daemons", NULL };
-static const char *const daemon_keys[] = {
-	"name", "argv", "env", "env_inherit", "user", "workdir", "restart", "ready_fd",
-	"reload_signal", "required", "backoff", "give_up", NULL,
-};
 static const char *const backoff_keys[] = { "initial", "max", NULL };
 static const char *const give_up_keys[] = { "failures", "within", NULL };
 
@@ -382,8 +378,9 @@ static int parse_user(struct config_yaml *cy, const yaml_node_t *node, const cha
 }
 
 static int parse_restart(struct config_yaml *cy, const yaml_node_t *node, const char *what,
-			 enum restart_policy *out)
+			 struct daemon_config *d)
 {
+	enum restart_policy *out = &d->restart;
 	const char *s;
 	int ret;
 
@@ -402,9 +399,10 @@ static int parse_restart(struct config_yaml *cy, const yaml_node_t *node, const 
 	return 0;
 }
 
-static int parse_signal(struct config_yaml *cy, const yaml_node_t *node, const char *what,
-			int *out)
+static int parse_reload_signal(struct config_yaml *cy, const yaml_node_t *node,
+			       const char *what, struct daemon_config *d)
 {
+	int *out = &d->reload_signal;
 	const char *s;
 	int ret, sig;
 
@@ -486,13 +484,72 @@ static int parse_give_up(struct config_yaml *cy, const yaml_node_t *node, const 
 	return 0;
 }
 
+static int parse_workdir(struct config_yaml *cy, const yaml_node_t *node, const char *what,
+			 struct daemon_config *d)
+{
+	free(d->workdir); /* the default set before the keys are read */
+	d->workdir = NULL;
+	return parse_absolute_path(cy, node, what, &d->workdir);
+}
+
+static int parse_ready_fd(struct config_yaml *cy, const yaml_node_t *node, const char *what,
+			  struct daemon_config *d)
+{
+	long long number;
+	int ret;
+
+	ret = config_yaml_integer(cy, node, what, 3, INIT_READY_FD_MAX, &number);
+	if (ret < 0)
+		return ret;
+	d->ready_fd = (int)number;
+	return 0;
+}
+
+static int parse_required(struct config_yaml *cy, const yaml_node_t *node, const char *what,
+			  struct daemon_config *d)
+{
+	return config_yaml_boolean(cy, node, what, &d->required);
+}
+
+/* The optional keys of a daemon, one row each, read in this order after the
+ * required `name` and `argv`.  `daemon_key_names` (for the unknown-key
+ * check) is built from this table, so a key cannot be allowed yet unread. */
+static const struct {
+	const char *key;
+	int (*parse)(struct config_yaml *cy, const yaml_node_t *value, const char *what,
+		     struct daemon_config *d);
+} daemon_optional_keys[] = {
+	{ "env", parse_env },
+	{ "env_inherit", parse_env_inherit },
+	{ "user", parse_user },
+	{ "workdir", parse_workdir },
+	{ "restart", parse_restart },
+	{ "ready_fd", parse_ready_fd },
+	{ "reload_signal", parse_reload_signal },
+	{ "required", parse_required },
+	{ "backoff", parse_backoff },
+	{ "give_up", parse_give_up },
+};
+
+#define DAEMON_OPTIONAL_KEY_COUNT (sizeof(daemon_optional_keys) / sizeof(daemon_optional_keys[0]))
+
+static int check_daemon_keys(struct config_yaml *cy, const yaml_node_t *node, const char *what)
+{
+	const char *names[2 + DAEMON_OPTIONAL_KEY_COUNT + 1] = { "name", "argv" };
+	size_t i;
+
+	for (i = 0; i < DAEMON_OPTIONAL_KEY_COUNT; i++)
+		names[2 + i] = daemon_optional_keys[i].key;
+	names[2 + i] = NULL;
+	return config_yaml_check_keys(cy, node, what, names);
+}
+
 static int parse_daemon(struct config_yaml *cy, const yaml_node_t *node, size_t index,
 			struct init_config *config)
 {
 	struct daemon_config *d = &config->daemons[index];
 	char what[64], key_what[96];
 	yaml_node_t *value;
-	long long number;
 	const char *s;
 	size_t i;
 	int ret;
@@ -507,7 +564,7 @@ static int parse_daemon(struct config_yaml *cy, const yaml_node_t *node, size_t 
 	d->give_up_failures = 5;
 	d->give_up_within_ms = 60 * 1000;
 
-	ret = config_yaml_check_keys(cy, node, what, daemon_keys);
+	ret = check_daemon_keys(cy, node, what);
 	if (ret < 0)
 		return ret;
 	ret = config_yaml_require_key(cy, node, what, "name");
@@ -539,69 +596,18 @@ static int parse_daemon(struct config_yaml *cy, const yaml_node_t *node, size_t 
 	if (ret < 0)
 		return ret;
 
-	value = config_yaml_get(cy, node, "env");
-	describe(key_what, sizeof(key_what), "%s.env", what);
-	ret = value ? parse_env(cy, value, key_what, d) : 0;
+	ret = copy_string(cy, "/", &d->workdir);
 	if (ret < 0)
 		return ret;
-
-	value = config_yaml_get(cy, node, "env_inherit");
-	describe(key_what, sizeof(key_what), "%s.env_inherit", what);
-	ret = value ? parse_env_inherit(cy, value, key_what, d) : 0;
-	if (ret < 0)
-		return ret;
-
-	value = config_yaml_get(cy, node, "user");
-	describe(key_what, sizeof(key_what), "%s.user", what);
-	ret = value ? parse_user(cy, value, key_what, d) : 0;
-	if (ret < 0)
-		return ret;
-
-	value = config_yaml_get(cy, node, "workdir");
-	describe(key_what, sizeof(key_what), "%s.workdir", what);
-	ret = value ? parse_absolute_path(cy, value, key_what, &d->workdir)
-		    : copy_string(cy, "/", &d->workdir);
-	if (ret < 0)
-		return ret;
-
-	value = config_yaml_get(cy, node, "restart");
-	describe(key_what, sizeof(key_what), "%s.restart", what);
-	ret = value ? parse_restart(cy, value, key_what, &d->restart) : 0;
-	if (ret < 0)
-		return ret;
-
-	value = config_yaml_get(cy, node, "ready_fd");
-	if (value) {
-		describe(key_what, sizeof(key_what), "%s.ready_fd", what);
-		ret = config_yaml_integer(cy, value, key_what, 3, INIT_READY_FD_MAX, &number);
+	for (i = 0; i < DAEMON_OPTIONAL_KEY_COUNT; i++) {
+		value = config_yaml_get(cy, node, daemon_optional_keys[i].key);
+		if (!value)
+			continue;
+		describe(key_what, sizeof(key_what), "%s.%s", what, daemon_optional_keys[i].key);
+		ret = daemon_optional_keys[i].parse(cy, value, key_what, d);
 		if (ret < 0)
 			return ret;
-		d->ready_fd = (int)number;
 	}
-
-	value = config_yaml_get(cy, node, "reload_signal");
-	describe(key_what, sizeof(key_what), "%s.reload_signal", what);
-	ret = value ? parse_signal(cy, value, key_what, &d->reload_signal) : 0;
-	if (ret < 0)
-		return ret;
-
-	value = config_yaml_get(cy, node, "required");
-	describe(key_what, sizeof(key_what), "%s.required", what);
-	ret = value ? config_yaml_boolean(cy, value, key_what, &d->required) : 0;
-	if (ret < 0)
-		return ret;
-
-	value = config_yaml_get(cy, node, "backoff");
-	describe(key_what, sizeof(key_what), "%s.backoff", what);
-	ret = value ? parse_backoff(cy, value, key_what, d) : 0;
-	if (ret < 0)
-		return ret;
-
-	value = config_yaml_get(cy, node, "give_up");
-	describe(key_what, sizeof(key_what), "%s.give_up", what);
-	ret = value ? parse_give_up(cy, value, key_what, d) : 0;
-	if (ret < 0)
-		return ret;
 	return 0;
 }
 
