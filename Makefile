@@ -49,7 +49,7 @@ TESTABLE_OBJ := $(SHARED_OBJ) $(filter-out $(OBJ)/sidecar/main.o,$(SIDECAR_OBJ))
                 $(filter-out $(OBJ)/host/main.o,$(HOST_OBJ))
 
 .PHONY: all help tools deps sidecar host image run test test-unit \
-        test-integration check fuzz clean distclean
+        test-integration check fuzz fuzz-replay clean distclean
 
 all: $(BUILD)/sidecar $(BUILD)/bottle-host
 
@@ -60,6 +60,7 @@ help:
 	@echo "make run        build the image, boot the bundle, print its status, stop it"
 	@echo "make test       run every test suite (unit, style check, integration)"
 	@echo "make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 60)"
+	@echo "make fuzz-replay  run every fuzz corpus file once (part of make test)"
 	@echo "make clean      remove our objects and binaries, keep the dependency sysroot"
 	@echo "make distclean  remove everything under $(BUILD)/, downloaded sources too"
 
@@ -133,6 +134,9 @@ check:
 FUZZ_SECONDS ?= 60
 fuzz: | tools
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-replay: | tools
+	tests/run.sh fuzz-replay
 
 clean:
 	rm -rf $(OBJ) $(BUILD)/tests $(BUILD)/sidecar $(BUILD)/sidecar.unstripped \

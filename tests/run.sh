@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit style integration)
+[ ${#suites[@]} -gt 0 ] || suites=(unit style fuzz-replay integration)
 summary=()
 overall=0
 
@@ -27,6 +27,17 @@ run_style() {
 		summary+=("style:       clean")
 	else
 		summary+=("style:       violations found (see above)")
+		return 1
+	fi
+}
+
+# Every fuzz corpus file once through its libFuzzer harness: crashes found
+# by fuzzing stay fixed (the full fuzz run is `make fuzz`).
+run_fuzz_replay() {
+	if tests/fuzz/run.sh --replay; then
+		summary+=("fuzz-replay: every corpus file replayed clean")
+	else
+		summary+=("fuzz-replay: a corpus file crashed a harness (see above)")
 		return 1
 	fi
 }
@@ -55,7 +66,8 @@ run_integration() {
 for suite in "${suites[@]}"; do
 	case "$suite" in
 	unit | style | integration) "run_$suite" || overall=1 ;;
-	*) echo "tests/run.sh: unknown suite '$suite' (unit, style, integration)" >&2; exit 2 ;;
+	fuzz-replay) run_fuzz_replay || overall=1 ;;
+	*) echo "tests/run.sh: unknown suite '$suite' (unit, style, fuzz-replay, integration)" >&2; exit 2 ;;
 	esac
 done
 
