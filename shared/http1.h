@@ -385,8 +385,16 @@ int http1_scan_fields(struct http1_scan *s, const char *base, const char *end,
 int http1_field_common(struct http1_scan *s, struct str name, struct str value);
 /* Split a validated head's field lines into f (lines after the start line). */
 void http1_fields_collect(struct http1_fields *f, const char *line, const char *head_end);
-/* Shared prologue of the two parse functions: returns a sticky error, or 0
- * after resetting the scan when the caller passed fewer bytes than before. */
-int http1_scan_resume(struct http1_scan *s, size_t avail);
+/* The part of parsing a head that requests and responses share: resume where
+ * the previous call stopped (from scratch if the caller now passes fewer
+ * bytes than before), scan the start line with start_line, then the field
+ * lines with on_field.  Returns 1 once the whole head is scanned (the caller
+ * then derives its own fields), 0 for more bytes, or an error, which stays
+ * in s->err and is returned again by every later call. */
+int http1_scan_head(struct http1_scan *s, const char *p, const char *end,
+		    const struct http1_limits *lim,
+		    int (*start_line)(struct http1_scan *s, const char *base, const char *end,
+				      const struct http1_limits *lim),
+		    int (*on_field)(struct http1_scan *s, struct str name, struct str value));
 
 #endif

@@ -556,13 +556,36 @@ void http1_fields_collect(struct http1_fields *f, const char *line, const char *
 	}
 }
 
-int http1_scan_resume(struct http1_scan *s, size_t avail)
+int http1_scan_head(struct http1_scan *s, const char *p, const char *end,
+		    const struct http1_limits *lim,
+		    int (*start_line)(struct http1_scan *s, const char *base, const char *end,
+				      const struct http1_limits *lim),
+		    int (*on_field)(struct http1_scan *s, struct str name, struct str value))
 {
+	int r;
+
+	if (end < p || (!p && end))
+		return HTTP1_EINTERNAL;
 	if (s->err)
 		return s->err;
-	if (avail < s->off)
+	if ((size_t)(end - p) < s->off)
 		memset(s, 0, sizeof(*s));
-	return 0;
+	if (p == end)
+		return 0;
+	if (s->head_len)
+		return 1;
+	if (s->state < HTTP1_FL_LINE_START) {
+		r = start_line(s, p, end, lim);
+		if (r <= 0)
+			goto out;
+	}
+	r = http1_scan_fields(s, p, end, lim, on_field);
+	if (r > 0)
+		r = 1;
+out:
+	if (r < 0)
+		s->err = r;
+	return r;
 }
 
 const struct http1_field *http1_fields_find(const struct http1_fields *f, const char *name)

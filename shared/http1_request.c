@@ -558,23 +558,10 @@ int http1_request_parse(struct http1_request *req, const char *p, const char *en
 	struct http1_scan *s = &req->scan;
 	int r;
 
-	if (end < p || (!p && end))
-		return HTTP1_EINTERNAL;
-	r = http1_scan_resume(s, (size_t)(end - p));
-	if (r < 0 || p == end)
+	r = http1_scan_head(s, p, end, &lim, scan_request_line, request_field);
+	if (r <= 0)
 		return r;
-	if (!s->head_len) {
-		if (s->state < HTTP1_FL_LINE_START) {
-			r = scan_request_line(s, p, end, &lim);
-			if (r <= 0)
-				goto out;
-		}
-		r = http1_scan_fields(s, p, end, &lim, request_field);
-		if (r <= 0)
-			goto out;
-	}
 	r = request_finish(req, p, &lim);
-out:
 	if (r < 0)
 		s->err = r;
 	return r;

@@ -173,23 +173,10 @@ int http1_response_parse(struct http1_response *resp, const char *p, const char 
 	struct http1_scan *s = &resp->scan;
 	int r;
 
-	if (end < p || (!p && end))
-		return HTTP1_EINTERNAL;
-	r = http1_scan_resume(s, (size_t)(end - p));
-	if (r < 0 || p == end)
+	r = http1_scan_head(s, p, end, &lim, scan_status_line, http1_field_common);
+	if (r <= 0)
 		return r;
-	if (!s->head_len) {
-		if (s->state < HTTP1_FL_LINE_START) {
-			r = scan_status_line(s, p, end, &lim);
-			if (r <= 0)
-				goto out;
-		}
-		r = http1_scan_fields(s, p, end, &lim, http1_field_common);
-		if (r <= 0)
-			goto out;
-	}
 	r = response_finish(resp, p, request_method);
-out:
 	if (r < 0)
 		s->err = r;
 	return r;
