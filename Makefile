@@ -28,7 +28,7 @@ LDFLAGS  := -static -Wl,--gc-sections -L$(SYSROOT)/lib
 # Order matters for static linking: users before the libraries they use.
 SIDECAR_LIBS := -lgit2 -lssh2 -lhttp_parser -lmbedtls -lmbedx509 -lmbedcrypto \
                 -lyaml -lpcre2-8 -lyyjson -lz
-HOST_LIBS    := -lyaml -lmbedtls -lmbedx509 -lmbedcrypto
+HOST_LIBS    := -lyaml -lpcre2-8 -lyyjson -lmbedtls -lmbedx509 -lmbedcrypto
 TEST_LIBS    := -lcmocka
 
 SHARED_SRC  := $(sort $(wildcard shared/*.c))

@@ -134,7 +134,17 @@ build_zlib() {
 }
 
 build_mbedtls() {
-    # Default config (TLS 1.3 on).  The release tarball ships its generated
+    # Default config (TLS 1.3 on, AES-NI/PCLMUL code with run-time CPU
+    # detection) plus thread safety: egress serves each connection on its own
+    # thread, and PSA's global key store and RNG are shared.  The switch is
+    # made in the installed mbedtls_config.h itself, so libssh2, libgit2 and
+    # our code all compile against the same configuration.
+    local config=include/mbedtls/mbedtls_config.h option
+    for option in MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD; do
+        grep -q "^//#define $option\$" "$config" || die "mbedtls: $option not found in $config"
+        sed -i "s|^//#define $option\$|#define $option|" "$config"
+    done
+    # The release tarball ships its generated
     # sources, so no Python is needed with GEN_FILES off.  FATAL_WARNINGS off: a
     # newer compiler's new warning must not break a pinned release.
     cmake_build "$PWD" \
