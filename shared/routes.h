@@ -58,6 +58,7 @@ struct route_match {
 	enum route_path_kind path_kind;
 	char *path;                    /* EXACT/PREFIX text, or the REGEX source */
 	void *path_regex;              /* pcre2_code * when REGEX (JIT-compiled) */
+	bool path_jit;                 /* JIT compilation succeeded: use pcre2_jit_match */
 	char **methods;                /* NULL-terminated upper-case tokens; NULL: any */
 	struct route_header_match *headers;
 	size_t nheaders;
@@ -104,6 +105,8 @@ struct routes {
 	struct route *v;
 	size_t n;
 	char *source;                /* the file name (or label) it was loaded from */
+	void *match_context;         /* pcre2_match_context * with our match limit;
+	                                read-only after load, so threads share it */
 };
 
 /* Load and validate.  On error returns a negative errno and writes one line
@@ -142,8 +145,9 @@ struct route_decision {
 
 /* Decide a request.  Returns 0 (the decision is in *d) or a negative errno.
  * Built-in rules applied before the table: git pushes
- * (git-receive-pack in the path or in a service= query parameter, however
- * percent-encoded) are denied: they go through the git gate. */
+ * (git-receive-pack anywhere in the path or the query, such as a service=
+ * parameter, however percent-encoded and in any case) are denied: they go
+ * through the git gate. */
 int routes_decide(const struct routes *r, const struct routes_request *req,
 		  struct route_decision *d);
 
