@@ -137,7 +137,9 @@ int routes_to_json(const struct routes *r, struct buf *out)
 	for (i = 0; i < r->n; i++)
 		if (!add_route(doc, arr, &r->v[i]))
 			goto out;
-	text = yyjson_mut_write(doc, YYJSON_WRITE_NOFLAG, &len);
+	/* ASCII only: the text goes into logs, MCP answers and YAML editors,
+	 * where a raw U+2028 or NEL in a header value would read as a line break. */
+	text = yyjson_mut_write(doc, YYJSON_WRITE_ESCAPE_UNICODE, &len);
 	if (!text)
 		goto out;
 	ret = buf_append(out, text, len);

@@ -20,6 +20,12 @@
  * pattern fails closed instead of stalling a proxy thread. */
 #define ROUTES_MATCH_LIMIT 100000
 
+/* A budget for the whole table, checked before anything is compiled: YAML
+ * aliases let a small file name one big list many times, and a proposal
+ * from the agent is loaded with this code too. */
+#define ROUTES_MAX_ITEMS 20000 /* routes, ports, matches, methods, headers, addresses */
+#define ROUTES_MAX_REGEXES 1000
+
 /* Longest piece of a value quoted in a message. */
 #define QUOTE_MAX 60
 
@@ -309,9 +315,10 @@ static int parse_host(struct config_yaml *cy, const yaml_node_t *node, const cha
 static int parse_ports(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 		       struct route *route)
 {
+	uint8_t seen[65536 / 8] = { 0 };
 	char item_what[96];
 	long long v;
-	size_t i, j, n;
+	size_t i, n;
 	int ret;
 
 	ret = config_yaml_expect_sequence(cy, node, what);
@@ -332,10 +339,10 @@ static int parse_ports(struct config_yaml *cy, const yaml_node_t *node, const ch
 		ret = config_yaml_integer(cy, item, item_what, 1, 65535, &v);
 		if (ret < 0)
 			return ret;
-		for (j = 0; j < i; j++)
-			if (route->ports[j] == (uint16_t)v)
-				return config_yaml_error(cy, item, "%s: port %lld listed twice",
-							 item_what, v);
+		if (seen[v / 8] & (1u << (v % 8)))
+			return config_yaml_error(cy, item, "%s: port %lld listed twice",
+						 item_what, v);
+		seen[v / 8] |= (uint8_t)(1u << (v % 8));
 		route->ports[i] = (uint16_t)v;
 		route->nports = i + 1;
 	}
@@ -893,6 +900,40 @@ static int parse_route(struct config_yaml *cy, const yaml_node_t *node, const ch
 	return check_passthrough(cy, node, what, route);
 }
 
+static int check_size(struct config_yaml *cy, const yaml_node_t *routes)
+{
+	static const char *const lists[] = { "ports", "addresses", "matches" };
+	yaml_node_t *route, *matches, *m;
+	size_t items = 0, regexes = 0, i, j, k, n = config_yaml_length(routes), nm;
+
+	for (i = 0; i < n; i++) {
+		route = config_yaml_item(cy, routes, i);
+		items++;
+		for (k = 0; k < 3; k++)
+			items += config_yaml_length(config_yaml_get(cy, route, lists[k]));
+		matches = config_yaml_get(cy, route, "matches");
+		nm = matches && matches->type == YAML_SEQUENCE_NODE ? config_yaml_length(matches) : 0;
+		for (j = 0; j < nm && items <= ROUTES_MAX_ITEMS; j++) {
+			m = config_yaml_item(cy, matches, j);
+			items += config_yaml_length(config_yaml_get(cy, m, "methods"));
+			items += config_yaml_length(config_yaml_get(cy, m, "headers"));
+			regexes += config_yaml_get(cy, m, "path_regex") != NULL;
+		}
+		if (items > ROUTES_MAX_ITEMS)
+			return config_yaml_error(cy, route,
+						 "routes[%zu]: the table holds more than %d entries "
+						 "(routes, ports, matches, methods, headers and "
+						 "addresses together)",
+						 i, ROUTES_MAX_ITEMS);
+		if (regexes > ROUTES_MAX_REGEXES)
+			return config_yaml_error(cy, route,
+						 "routes[%zu]: the table holds more than %d "
+						 "path_regex entries",
+						 i, ROUTES_MAX_REGEXES);
+	}
+	return 0;
+}
+
 static int parse_document(struct config_yaml *cy, struct routes *r)
 {
 	yaml_node_t *root = config_yaml_root(cy), *v;
@@ -915,6 +956,9 @@ static int parse_document(struct config_yaml *cy, struct routes *r)
 	}
 	v = config_yaml_get(cy, root, "routes");
 	ret = config_yaml_expect_sequence(cy, v, "routes");
+	if (ret < 0)
+		return ret;
+	ret = check_size(cy, v);
 	if (ret < 0)
 		return ret;
 	n = config_yaml_length(v);

@@ -518,6 +518,32 @@ static void test_load_file_and_size_limit(void **state)
 	assert_int_equal(routes_load_string("x", NULL, 1, &r, err, sizeof(err)), -EINVAL);
 }
 
+static void test_alias_bomb_is_refused(void **state)
+{
+	struct buf text;
+	int i;
+
+	(void)state;
+	/* One list of 200 matches named 200 times by aliases: 40000 entries
+	 * from a few kilobytes. */
+	buf_init(&text, 1 << 20);
+	buf_append_str(&text, "routes:\n  - host: a.com\n    matches: &m\n");
+	for (i = 0; i < 200; i++)
+		buf_appendf(&text, "      - path: /p%d\n", i);
+	for (i = 0; i < 200; i++)
+		buf_append_str(&text, "  - host: a.com\n    matches: *m\n");
+	expect_error_part(text.p, "routes.yaml:", "the table holds more than 20000 entries");
+	buf_clear(&text);
+
+	buf_append_str(&text, "routes:\n  - host: a.com\n    matches: &m\n");
+	for (i = 0; i < 100; i++)
+		buf_appendf(&text, "      - path_regex: ^/p%d$\n", i);
+	for (i = 0; i < 10; i++)
+		buf_append_str(&text, "  - host: a.com\n    matches: *m\n");
+	expect_error_part(text.p, "routes.yaml:", "more than 1000 path_regex entries");
+	buf_release(&text);
+}
+
 /* ---- matching hosts and ports ---- */
 
 static void test_host_case_and_exactness(void **state)
@@ -1068,6 +1094,7 @@ int main(void)
 		cmocka_unit_test(test_address_errors),
 		cmocka_unit_test(test_messages_quote_safely),
 		cmocka_unit_test(test_load_file_and_size_limit),
+		cmocka_unit_test(test_alias_bomb_is_refused),
 		cmocka_unit_test(test_host_case_and_exactness),
 		cmocka_unit_test(test_wildcard_is_not_the_apex),
 		cmocka_unit_test(test_ip_literals),
