@@ -23,7 +23,28 @@ enum {
 
 /* Parse the TLS records at [p, end) (the first bytes the client sent) and
  * extract the host_name of the server_name extension into sni (NUL
- * terminated, lower case).  Returns CLIENT_HELLO_*. */
+ * terminated, lower case).  Returns CLIENT_HELLO_*.
+ *
+ * Call it again with all the bytes so far each time more arrive: a prefix
+ * of the input answers MORE or the verdict the whole input gets, never a
+ * DONE the whole would not.  Fields are checked in wire order against
+ * their enclosing length before their bytes are awaited.  Bytes after the
+ * ClientHello (early data) are not looked at.  Only the first
+ * CLIENT_HELLO_MAX bytes count: a hello whose records need more, or whose
+ * declared length cannot fit, is ETOOBIG.
+ *
+ * Refused as EINVAL: records other than handshake (22) or with a version
+ * outside 0x0301..0x0304, empty or longer than 2^14 + 2048; a first message
+ * that is not a ClientHello; legacy_version outside 0x0301..0x0304; a
+ * session id over 32 bytes; an empty or odd cipher suite list; no
+ * compression method; bytes after the extensions; any extension twice;
+ * more than 128 extensions; any length overrunning its container.
+ * ESNI: a server_name whose list is not exactly one host_name entry, or a
+ * name that is not 1..253 bytes of labels (1..63 of letters, digits, '-'
+ * and '_') joined by single dots: a trailing dot is refused, not stripped,
+ * so the name compared is the name the origin sees.  Also ESNI when the
+ * name does not fit in sni_len (254 always suffices).  No server_name, or
+ * no extensions at all (pre-TLS-1.0-era clients), is DONE with sni "". */
 int client_hello_sni(const uint8_t *p, const uint8_t *end, char *sni, size_t sni_len);
 
 #endif

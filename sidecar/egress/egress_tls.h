@@ -60,6 +60,13 @@ struct egress_tls_client {
 	struct egress_tls *tls;
 	char host[256];
 	uint16_t port;
+	/* Filled in by egress_tls_client_setup() and the handshake. */
+	unsigned char ip[16];
+	size_t ip_len;            /* 4 or 16 when host is an IP literal, else 0 */
+	bool offered;             /* a cached session was offered */
+	bool verified;            /* a certificate was verified in this handshake */
+	bool looked;              /* the finished handshake was counted */
+	bool resumed;             /* it resumed the offered session */
 };
 
 /* Prepare ssl to connect to host:port: SNI and hostname check for host (an IP
@@ -68,8 +75,15 @@ struct egress_tls_client {
 int egress_tls_client_setup(struct egress_tls *tls, struct egress_tls_client *client,
 			    const char *host, uint16_t port);
 /* After a successful handshake (and again later: TLS 1.3 tickets arrive
- * after it), remember the session for the next connection to host:port. */
+ * after it), remember the session for the next connection to host:port.
+ * Cheap to call repeatedly: a session already saved is not copied again.
+ * TLS 1.3 tickets are signalled: mbedtls_ssl_read() returns
+ * MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET when one arrived, and the
+ * caller then calls this and reads again. */
 void egress_tls_client_save_session(struct egress_tls_client *client);
+/* Whether the finished handshake resumed a cached session (it exchanged no
+ * certificate); counted once in sessions_resumed. */
+bool egress_tls_client_resumed(struct egress_tls_client *client);
 void egress_tls_client_release(struct egress_tls_client *client);
 
 /* Why an upstream handshake failed, in one line for a 502 body: the

@@ -29,7 +29,8 @@ enum upstream_address_class {
 };
 
 /* Classify an address (AF_INET: 4 bytes, AF_INET6: 16 bytes, network
- * order); IPv6 forms that embed IPv4 are classified by the embedded address. */
+ * order); IPv6 forms that embed IPv4 are classified by the embedded address.
+ * IPv6 outside 2000::/3 that is no other class is RESERVED (unallocated). */
 enum upstream_address_class upstream_address_classify(int family, const uint8_t *addr);
 /* "loopback", "private", ... for messages. */
 const char *upstream_address_class_name(enum upstream_address_class c);
@@ -42,7 +43,12 @@ const char *upstream_address_class_name(enum upstream_address_class c);
  * the route's addresses to allow it", "connect to 203.0.113.7:443 timed out
  * after 10s", "cannot resolve example.org: name not found").  The address
  * connected to is written to connected_addr ("203.0.113.7" / "2001:db8::1")
- * when it is not NULL. */
+ * when it is not NULL.  Errors: -EACCES when every address was refused,
+ * -ENOENT when the name does not exist, -EHOSTUNREACH when resolving failed
+ * otherwise, the connect errno of the last address tried (-ETIMEDOUT,
+ * -ECONNREFUSED ...), -EINVAL for an empty host, port 0 or timeout_ms <= 0.
+ * A route names an address in the same family only: `127.0.0.1/32` does not
+ * allow ::ffff:127.0.0.1.  route may be NULL (it names nothing). */
 int upstream_connect(const char *host, uint16_t port, const struct route *route,
 		     int timeout_ms, char *connected_addr, size_t connected_addr_len,
 		     char *reason, size_t reason_len);
