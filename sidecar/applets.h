@@ -3,6 +3,7 @@
  * (see docs/adding-an-applet.md).  Keep the rows sorted by name.
  *
  * APPLET(name, main function, one-line summary shown by `sidecar --help`) */
+APPLET(egress,  egress_main,  "the egress proxy: default-deny routes, TLS bump, credential injection")
 APPLET(init,    init_main,    "PID 1: start, supervise, reap and stop the bundle's daemons")
 APPLET(initctl, initctl_main, "ask a running init for status, or to reload or restart a daemon")
 APPLET(version, version_main, "print the bundle's version and the versions of its linked libraries")

@@ -36,7 +36,8 @@ struct egress_options {
 	const char *ca_cert_path, *ca_key_path, *upstream_ca_path;
 	int ready_fd;                 /* -1: none */
 	unsigned max_connections;     /* beyond it: 503 and close */
-	int io_timeout_ms;            /* one read or write, and connect */
+	int io_timeout_ms;            /* a whole request head; one write; connect */
+	int upstream_timeout_ms;      /* waiting for upstream bytes (a model may think for minutes) */
 	int idle_timeout_ms;          /* keep-alive wait for the next request */
 	int tunnel_idle_timeout_ms;   /* websocket / passthrough with no bytes either way */
 };
@@ -63,13 +64,18 @@ struct stream {
 	mbedtls_ssl_context *ssl; /* NULL: plain */
 	int timeout_ms;           /* each wait for the peer */
 	bool eof;                 /* the peer closed (or close_notify) */
+	/* Bytes read from fd before TLS started (a ClientHello that came in
+	 * the same packet as the CONNECT), handed out before the socket's. */
+	char *readahead;
+	size_t readahead_len, readahead_pos;
 };
 
 void stream_init(struct stream *s, int fd, int timeout_ms);
 /* Route ssl's I/O through s (poll-bounded send/recv on s->fd). */
 void stream_attach_tls(struct stream *s, mbedtls_ssl_context *ssl);
 /* Read at most len bytes: > 0 bytes read, 0 at end of stream, or -ETIMEDOUT,
- * -ECONNRESET, -EPROTO (a TLS error; see stream_tls_error). */
+ * -ECONNRESET, -EPROTO (a TLS error).  With timeout_ms 0 it only takes what
+ * is there: -ETIMEDOUT (plain) or -EAGAIN (a TLS record not complete yet). */
 ssize_t stream_read(struct stream *s, void *data, size_t len);
 /* Write all len bytes: 0 or a negative errno. */
 int stream_write(struct stream *s, const void *data, size_t len);
@@ -79,6 +85,54 @@ bool stream_has_buffered(const struct stream *s);
 int stream_handshake(struct stream *s);
 /* Send close_notify (TLS) and shut down writing. */
 void stream_shutdown_write(struct stream *s);
+/* Put bytes already read from the socket back in front of it. */
+int stream_unread(struct stream *s, const void *data, size_t len);
+/* Free the read-ahead copy and the TLS binding; does not close fd. */
+void stream_release(struct stream *s);
+
+/* ---- message bodies: read framed, write framed, never whole ---- */
+
+/* Reads a body from a stream, through the bytes already in buf (which the
+ * head was consumed from).  Each call yields a slice of buf that stays
+ * valid until the next call. */
+struct body_reader {
+	struct stream *stream;
+	struct buf *buf;
+	size_t pos;                 /* bytes of buf already handed out */
+	enum http1_body kind;       /* LENGTH, CHUNKED or CLOSE */
+	uint64_t remaining;         /* LENGTH: bytes still to come */
+	struct http1_chunked chunked;
+	bool done;
+	uint64_t total;             /* body bytes handed out */
+};
+
+void body_reader_init(struct body_reader *r, struct stream *stream, struct buf *buf,
+		      enum http1_body kind, int64_t content_length);
+/* 1 with *data set, 0 at the end of the body, or a negative errno /
+ * HTTP1_E* code (-EPIPE: the peer closed before the body ended). */
+int body_reader_next(struct body_reader *r, struct str *data);
+/* Whether the next call can return without waiting for the peer. */
+bool body_reader_has_buffered(const struct body_reader *r);
+/* Drop the bytes handed out from buf, keeping what follows the body (a
+ * pipelined request) at its start. */
+void body_reader_compact(struct body_reader *r);
+
+/* Writes through a buffer (one TLS record for a head and a small body),
+ * chunk-encoding when asked. */
+struct body_writer {
+	struct stream *stream;
+	struct buf *out;            /* may already hold a head */
+	bool chunked;
+	uint64_t total;             /* body bytes accepted */
+};
+
+void body_writer_init(struct body_writer *w, struct stream *stream, struct buf *out, bool chunked);
+int body_writer_put(struct body_writer *w, const void *data, size_t len);
+int body_writer_flush(struct body_writer *w);
+/* The last chunk when chunked, then flush. */
+int body_writer_finish(struct body_writer *w);
+/* Copy a whole body from r to w, flushing whenever r would wait. */
+int body_relay(struct body_reader *r, struct body_writer *w);
 
 /* ---- one client connection ---- */
 
@@ -88,13 +142,15 @@ struct egress_connection {
 	struct stream client;
 	char client_address[64];      /* "10.89.0.3:51234" for logs */
 	bool client_is_loopback;
-	struct buf in;                /* bytes read from the client, not yet used */
+	struct buf in;                /* read from the client, not yet used */
+	struct buf client_out;        /* to the client, not yet written */
 
 	/* After a CONNECT: the tunnel's target and how it is handled. */
 	bool in_tunnel;
-	char connect_host[256];
+	bool tunnel_tls;              /* bumped: requests arrive under TLS */
+	char connect_host[256];       /* lower case */
 	uint16_t connect_port;
-	struct egress_tls_server *tls_server; /* bumped: the agent-facing TLS */
+	struct egress_tls_server *tls_server;
 
 	/* The upstream kept alive between requests (same host, port, scheme). */
 	struct stream upstream;
@@ -103,7 +159,10 @@ struct egress_connection {
 	uint16_t upstream_port;
 	bool upstream_tls;
 	char upstream_address[64];
+	struct buf upstream_in;       /* read from upstream, not yet used */
+	struct buf upstream_out;      /* to upstream, not yet written */
 };
+
 
 /* Thread entry: serves the connection accepted on fd until it ends; frees
  * everything.  arg is a heap-allocated struct egress_connection with egress,
@@ -137,9 +196,12 @@ struct egress_decision {
 	int status;
 	const char *reason;    /* NULL when allowed */
 	uint64_t bytes_sent, bytes_received; /* body bytes to and from upstream */
-	uint64_t started_ms;
+	uint64_t started_ms;   /* egress_start_clock() when the request began */
 	bool bumped, passthrough;
 };
+
+/* started_ms of a decision: a monotonic clock, for durations. */
+uint64_t egress_start_clock(void);
 
 /* Write the line if the table's log mode wants it. */
 void egress_log_decision(struct egress *egress, enum routes_log mode,

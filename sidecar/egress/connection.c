@@ -1,0 +1,50 @@
+/* A client connection's thread: set up its buffers, serve it, and release
+ * everything it held, whatever path it ended on. */
+#include "egress.h"
+#include "egress_tls.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Buffer caps: a request or response head is at most 32 KiB (the parser's
+ * limit), plus one read of body bytes behind it; an outgoing buffer holds a
+ * head and a batch of body. */
+#define EGRESS_IN_MAX (64 * 1024)
+#define EGRESS_OUT_MAX (96 * 1024)
+
+void *egress_connection_main(void *arg)
+{
+	struct egress_connection *c = arg;
+	struct egress *egress = c->egress;
+
+	buf_init(&c->in, EGRESS_IN_MAX);
+	buf_init(&c->client_out, EGRESS_OUT_MAX);
+	buf_init(&c->upstream_in, EGRESS_IN_MAX);
+	buf_init(&c->upstream_out, EGRESS_OUT_MAX);
+	stream_init(&c->upstream, -1, 0);
+
+	egress_serve_requests(c);
+
+	if (c->tls_client) {
+		egress_tls_client_release(c->tls_client);
+		free(c->tls_client);
+	}
+	if (c->upstream.fd >= 0)
+		close(c->upstream.fd);
+	stream_release(&c->upstream);
+	if (c->tls_server) {
+		if (c->tunnel_tls)
+			stream_shutdown_write(&c->client);
+		egress_tls_server_release(c->tls_server);
+		free(c->tls_server);
+	}
+	stream_release(&c->client);
+	close(c->client.fd);
+	buf_release(&c->in);
+	buf_release(&c->client_out);
+	buf_release(&c->upstream_in);
+	buf_release(&c->upstream_out);
+	free(c);
+	__atomic_sub_fetch(&egress->active_connections, 1, __ATOMIC_RELAXED);
+	return NULL;
+}

@@ -1,0 +1,401 @@
+/* sidecar egress: start-up, the accept loop, reload and shutdown.  Each
+ * accepted connection gets its own thread (connection.c); signals are
+ * taken by one thread with sigwait so that no connection thread is ever
+ * interrupted by them. */
+#include "egress.h"
+#include "egress_tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <psa/crypto.h>
+
+#include "../applet.h"
+#include "../../shared/config_yaml.h"
+#include "../../shared/exit_codes.h"
+#include "../../shared/log.h"
+
+static const char egress_usage[] =
+	"usage: sidecar egress [options]\n"
+	"\n"
+	"The bundle's egress proxy: an HTTP/1.1 forward proxy that lets a request\n"
+	"out only when a route in routes.yaml allows it (docs/routes.md), bumps\n"
+	"CONNECT tunnels to check the requests inside, injects credentials, and\n"
+	"writes one JSON line per decision on stdout (docs/egress.md).\n"
+	"\n"
+	"options:\n"
+	"  --listen [HOST]:PORT     address to listen on (default :9099, every address)\n"
+	"  --routes FILE            the routes (default /etc/sidecar/routes.yaml)\n"
+	"  --ca-cert FILE           the bottle CA certificate, PEM (default /etc/sidecar/ca/ca.crt)\n"
+	"  --ca-key FILE            its private key, PEM (default /etc/sidecar/ca/ca.key)\n"
+	"  --upstream-ca FILE       CA bundle upstream certificates must chain to\n"
+	"                           (default /etc/ssl/certs/ca-certificates.crt)\n"
+	"  --ready-fd N             write a newline to fd N when listening, and after each reload\n"
+	"  --max-connections N      client connections served at once; more get a 503 (default 4096)\n"
+	"  --io-timeout DURATION    a request head, a write, a connect (default 30s)\n"
+	"  --upstream-timeout DURATION  waiting for upstream bytes (default 5m)\n"
+	"  --idle-timeout DURATION  keep-alive wait for the next request (default 2m)\n"
+	"  --tunnel-timeout DURATION  websocket/passthrough tunnel with no traffic (default 10m)\n"
+	"  --help                   show this text\n"
+	"\n"
+	"signals: SIGHUP re-reads the routes (a bad file is rejected and the old routes\n"
+	"stay); SIGTERM and SIGINT stop the proxy.\n";
+
+static struct egress egress;
+
+struct routes *egress_routes_get(struct egress *e)
+{
+	struct routes *r;
+
+	pthread_mutex_lock(&e->routes_lock);
+	r = routes_ref(e->routes);
+	pthread_mutex_unlock(&e->routes_lock);
+	return r;
+}
+
+int egress_routes_reload(struct egress *e, char *err, size_t err_len)
+{
+	struct routes *fresh, *old;
+	int ret = routes_load_file(e->options.routes_path, &fresh, err, err_len);
+
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&e->routes_lock);
+	old = e->routes;
+	e->routes = fresh;
+	pthread_mutex_unlock(&e->routes_lock);
+	/* Requests in flight hold their own references to the old table. */
+	routes_unref(old);
+	return 0;
+}
+
+static int parse_duration_option(const char *name, const char *text)
+{
+	uint64_t ms;
+
+	if (config_parse_duration_ms(text, &ms) < 0 || ms == 0 || ms > 24ULL * 3600 * 1000)
+		die(EXIT_USAGE, "--%s: invalid duration '%s' (e.g. 500ms, 30s, 5m)", name, text);
+	return (int)ms;
+}
+
+static unsigned parse_count_option(const char *name, const char *text, long long max)
+{
+	long long n;
+
+	if (config_parse_integer(text, &n) < 0 || n < 1 || n > max)
+		die(EXIT_USAGE, "--%s: expected an integer from 1 to %lld, got '%s'", name, max, text);
+	return (unsigned)n;
+}
+
+static void parse_options(int argc, char **argv, struct egress_options *o)
+{
+	enum { OPT_LISTEN = 1, OPT_ROUTES, OPT_CA_CERT, OPT_CA_KEY, OPT_UPSTREAM_CA, OPT_READY_FD,
+	       OPT_MAX_CONNECTIONS, OPT_IO_TIMEOUT, OPT_UPSTREAM_TIMEOUT, OPT_IDLE_TIMEOUT,
+	       OPT_TUNNEL_TIMEOUT, OPT_HELP };
+	static const struct option options[] = {
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "routes", required_argument, NULL, OPT_ROUTES },
+		{ "ca-cert", required_argument, NULL, OPT_CA_CERT },
+		{ "ca-key", required_argument, NULL, OPT_CA_KEY },
+		{ "upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA },
+		{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+		{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+		{ "io-timeout", required_argument, NULL, OPT_IO_TIMEOUT },
+		{ "upstream-timeout", required_argument, NULL, OPT_UPSTREAM_TIMEOUT },
+		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "tunnel-timeout", required_argument, NULL, OPT_TUNNEL_TIMEOUT },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	*o = (struct egress_options){
+		.listen = ":9099",
+		.routes_path = "/etc/sidecar/routes.yaml",
+		.ca_cert_path = "/etc/sidecar/ca/ca.crt",
+		.ca_key_path = "/etc/sidecar/ca/ca.key",
+		.upstream_ca_path = "/etc/ssl/certs/ca-certificates.crt",
+		.ready_fd = -1,
+		.max_connections = 4096,
+		.io_timeout_ms = 30 * 1000,
+		.upstream_timeout_ms = 5 * 60 * 1000,
+		.idle_timeout_ms = 2 * 60 * 1000,
+		.tunnel_idle_timeout_ms = 10 * 60 * 1000,
+	};
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_LISTEN: o->listen = optarg; break;
+		case OPT_ROUTES: o->routes_path = optarg; break;
+		case OPT_CA_CERT: o->ca_cert_path = optarg; break;
+		case OPT_CA_KEY: o->ca_key_path = optarg; break;
+		case OPT_UPSTREAM_CA: o->upstream_ca_path = optarg; break;
+		case OPT_READY_FD:
+			o->ready_fd = (int)parse_count_option("ready-fd", optarg, 1023);
+			break;
+		case OPT_MAX_CONNECTIONS:
+			o->max_connections = parse_count_option("max-connections", optarg, 1000000);
+			break;
+		case OPT_IO_TIMEOUT: o->io_timeout_ms = parse_duration_option("io-timeout", optarg); break;
+		case OPT_UPSTREAM_TIMEOUT:
+			o->upstream_timeout_ms = parse_duration_option("upstream-timeout", optarg);
+			break;
+		case OPT_IDLE_TIMEOUT: o->idle_timeout_ms = parse_duration_option("idle-timeout", optarg); break;
+		case OPT_TUNNEL_TIMEOUT:
+			o->tunnel_idle_timeout_ms = parse_duration_option("tunnel-timeout", optarg);
+			break;
+		case OPT_HELP:
+			fputs(egress_usage, stdout);
+			exit(EXIT_OK);
+		default:
+			die(EXIT_USAGE, "unknown or incomplete option '%s'; run 'sidecar egress --help'",
+				  argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s'; run 'sidecar egress --help'", argv[optind]);
+}
+
+/* "[HOST]:PORT", "HOST:PORT", ":PORT".  An empty host listens on every
+ * address (IPv6 dual-stack when the kernel has IPv6, else IPv4). */
+static int listen_on(const char *spec)
+{
+	char host[128];
+	const char *colon = strrchr(spec, ':');
+	struct sockaddr_storage ss;
+	socklen_t len;
+	long long port;
+	int fd, one = 1, zero = 0;
+
+	if (!colon || colon - spec >= (long)sizeof(host) ||
+	    config_parse_integer(colon + 1, &port) < 0 || port < 1 || port > 65535)
+		die(EXIT_USAGE, "--listen: expected [HOST]:PORT, got '%s'", spec);
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	if (host[0] == '[') {
+		size_t n = strlen(host);
+
+		if (n < 2 || host[n - 1] != ']')
+			die(EXIT_USAGE, "--listen: bad IPv6 address in '%s'", spec);
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (host[0] == '\0') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			a6->sin6_family = AF_INET6;
+			a6->sin6_addr = in6addr_any;
+			a6->sin6_port = htons((uint16_t)port);
+			len = sizeof(*a6);
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		} else {
+			struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			a4->sin_family = AF_INET;
+			a4->sin_addr.s_addr = htonl(INADDR_ANY);
+			a4->sin_port = htons((uint16_t)port);
+			len = sizeof(*a4);
+		}
+	} else if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		len = sizeof(*a4);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*a6);
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	} else {
+		die(EXIT_USAGE, "--listen: '%s' is not an IP address", host);
+	}
+	if (fd < 0)
+		die_errno(EXIT_SYSTEM, "socket");
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		die_errno(EXIT_SYSTEM, "cannot listen on %s", spec);
+	if (listen(fd, 1024) < 0)
+		die_errno(EXIT_SYSTEM, "listen on %s", spec);
+	return fd;
+}
+
+static void signal_ready(int fd)
+{
+	if (fd >= 0)
+		(void)!write(fd, "\n", 1);
+}
+
+/* The signal thread: SIGHUP reloads, SIGTERM/SIGINT end the process. */
+static void *signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+
+	for (;;) {
+		char err[1024];
+		int sig;
+
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			if (egress_routes_reload(&egress, err, sizeof(err)) < 0) {
+				log_error("reload rejected, the previous routes stay: %s", err);
+				continue;
+			}
+			log_info("routes reloaded from %s", egress.options.routes_path);
+			signal_ready(egress.options.ready_fd);
+			continue;
+		}
+		log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		exit(EXIT_OK);
+	}
+	return NULL;
+}
+
+static void format_peer(const struct sockaddr_storage *ss, char *out, size_t len, bool *loopback)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	*loopback = false;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+		*loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+		snprintf(out, len, "%s:%u", text, ntohs(a->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+			inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], text, sizeof(text));
+			*loopback = a->sin6_addr.s6_addr[12] == 127;
+			snprintf(out, len, "%s:%u", text, ntohs(a->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+			*loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+			snprintf(out, len, "[%s]:%u", text, ntohs(a->sin6_port));
+		}
+	} else {
+		snprintf(out, len, "unknown");
+	}
+}
+
+/* Over the cap: a short 503 straight from the accept loop, no thread. */
+static void refuse_connection(int fd)
+{
+	static const char busy[] =
+		"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+		"Content-Length: 58\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
+		"egress: too many connections at once; retry in a moment\n";
+
+	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static void accept_loop(int listen_fd)
+{
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* mbedTLS handshakes and our request path fit well within this; only
+	 * the pages touched count towards RSS. */
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof(peer);
+		struct egress_connection *c;
+		pthread_t thread;
+		int fd, one = 1;
+
+		fd = accept4(listen_fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EINTR && errno != ECONNABORTED)
+				log_error_errno("accept");
+			if (errno == EMFILE || errno == ENFILE)
+				usleep(100 * 1000);
+			continue;
+		}
+		if (__atomic_load_n(&egress.active_connections, __ATOMIC_RELAXED) >=
+		    egress.options.max_connections) {
+			refuse_connection(fd);
+			continue;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->egress = &egress;
+		c->id = __atomic_add_fetch(&egress.connection_serial, 1, __ATOMIC_RELAXED);
+		stream_init(&c->client, fd, egress.options.io_timeout_ms);
+		format_peer(&peer, c->client_address, sizeof(c->client_address), &c->client_is_loopback);
+		__atomic_add_fetch(&egress.active_connections, 1, __ATOMIC_RELAXED);
+		if (pthread_create(&thread, &attr, egress_connection_main, c) != 0) {
+			__atomic_sub_fetch(&egress.active_connections, 1, __ATOMIC_RELAXED);
+			refuse_connection(fd);
+			free(c);
+		}
+	}
+}
+
+int egress_main(int argc, char **argv)
+{
+	struct egress_tls_options tls_options;
+	static sigset_t signals;
+	pthread_t thread;
+	char err[1024];
+	int listen_fd;
+
+	log_set_program("egress");
+	parse_options(argc, argv, &egress.options);
+
+	pthread_mutex_init(&egress.routes_lock, NULL);
+	pthread_mutex_init(&egress.log_lock, NULL);
+	if (routes_load_file(egress.options.routes_path, &egress.routes, err, sizeof(err)) < 0)
+		die(EXIT_CONFIG, "%s", err);
+	if (psa_crypto_init() != PSA_SUCCESS)
+		die(EXIT_SYSTEM, "cannot initialise the crypto library");
+	tls_options = (struct egress_tls_options){
+		.ca_cert_path = egress.options.ca_cert_path,
+		.ca_key_path = egress.options.ca_key_path,
+		.upstream_ca_path = egress.options.upstream_ca_path,
+	};
+	if (egress_tls_create(&tls_options, &egress.tls, err, sizeof(err)) < 0)
+		die(EXIT_CONFIG, "%s", err);
+
+	/* Every thread inherits this mask; only signal_thread takes them. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGHUP);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&thread, NULL, signal_thread, &signals) != 0)
+		die(EXIT_SYSTEM, "cannot start the signal thread");
+
+	listen_fd = listen_on(egress.options.listen);
+	log_info("listening on %s with %zu routes from %s", egress.options.listen,
+		 egress.routes->n, egress.options.routes_path);
+	signal_ready(egress.options.ready_fd);
+	accept_loop(listen_fd);
+	return EXIT_OK;
+}

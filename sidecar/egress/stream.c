@@ -1,0 +1,269 @@
+/* Streams: a connected socket, optionally under TLS, where every wait for the
+ * peer is bounded.  The sockets stay blocking; poll() before each send/recv
+ * gives the timeout, so a silent peer (slowloris, a stalled upstream) costs a
+ * thread for at most timeout_ms per step, never forever. */
+#include "egress.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+
+void stream_init(struct stream *s, int fd, int timeout_ms)
+{
+	s->fd = fd;
+	s->ssl = NULL;
+	s->timeout_ms = timeout_ms;
+	s->eof = false;
+	s->readahead = NULL;
+	s->readahead_len = s->readahead_pos = 0;
+}
+
+int stream_unread(struct stream *s, const void *data, size_t len)
+{
+	char *copy;
+
+	if (len == 0)
+		return 0;
+	if (s->readahead_pos < s->readahead_len)
+		return -EBUSY;
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, data, len);
+	free(s->readahead);
+	s->readahead = copy;
+	s->readahead_len = len;
+	s->readahead_pos = 0;
+	return 0;
+}
+
+void stream_release(struct stream *s)
+{
+	free(s->readahead);
+	s->readahead = NULL;
+	s->readahead_len = s->readahead_pos = 0;
+	s->ssl = NULL;
+}
+
+/* Hand out read-ahead bytes first; 0 when there are none. */
+static size_t stream_take_readahead(struct stream *s, void *data, size_t len)
+{
+	size_t n = s->readahead_len - s->readahead_pos;
+
+	if (n == 0)
+		return 0;
+	if (n > len)
+		n = len;
+	memcpy(data, s->readahead + s->readahead_pos, n);
+	s->readahead_pos += n;
+	if (s->readahead_pos == s->readahead_len) {
+		free(s->readahead);
+		s->readahead = NULL;
+		s->readahead_len = s->readahead_pos = 0;
+	}
+	return n;
+}
+
+/* 0 when fd is ready for `events`, -ETIMEDOUT, or another negative errno. */
+static int stream_wait(const struct stream *s, short events)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = events };
+	int n;
+
+	do
+		n = poll(&pfd, 1, s->timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+static ssize_t stream_plain_read(struct stream *s, void *data, size_t len)
+{
+	ssize_t n = (ssize_t)stream_take_readahead(s, data, len);
+	int ret;
+
+	if (n > 0)
+		return n;
+	ret = stream_wait(s, POLLIN);
+	if (ret < 0)
+		return ret;
+	do
+		n = recv(s->fd, data, len, 0);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+static int stream_plain_write(const struct stream *s, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n;
+		int ret = stream_wait(s, POLLOUT);
+
+		if (ret < 0)
+			return ret;
+		n = send(s->fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* mbedTLS BIO callbacks: the same bounded waits, in mbedTLS's error codes. */
+static int stream_bio_send(void *ctx, const unsigned char *data, size_t len)
+{
+	struct stream *s = ctx;
+	ssize_t n;
+	int ret = stream_wait(s, POLLOUT);
+
+	if (ret == -ETIMEDOUT)
+		return MBEDTLS_ERR_SSL_TIMEOUT;
+	if (ret < 0)
+		return MBEDTLS_ERR_NET_SEND_FAILED;
+	do
+		n = send(s->fd, data, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
+							   : MBEDTLS_ERR_NET_SEND_FAILED;
+	return (int)n;
+}
+
+static int stream_bio_recv(void *ctx, unsigned char *data, size_t len)
+{
+	struct stream *s = ctx;
+	ssize_t n = stream_plain_read(s, data, len);
+
+	/* A zero timeout is a poll for what is there (the tunnel relay):
+	 * mbedTLS keeps a partial record and resumes on the next call. */
+	if (n == -ETIMEDOUT && s->timeout_ms == 0)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	if (n == -ETIMEDOUT)
+		return MBEDTLS_ERR_SSL_TIMEOUT;
+	if (n == -ECONNRESET)
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	if (n < 0)
+		return MBEDTLS_ERR_NET_RECV_FAILED;
+	return (int)n;
+}
+
+void stream_attach_tls(struct stream *s, mbedtls_ssl_context *ssl)
+{
+	s->ssl = ssl;
+	mbedtls_ssl_set_bio(ssl, s, stream_bio_send, stream_bio_recv, NULL);
+}
+
+static int stream_errno_from_tls(int ret)
+{
+	switch (ret) {
+	case MBEDTLS_ERR_SSL_TIMEOUT:
+		return -ETIMEDOUT;
+	case MBEDTLS_ERR_NET_CONN_RESET:
+		return -ECONNRESET;
+	default:
+		return -EPROTO;
+	}
+}
+
+ssize_t stream_read(struct stream *s, void *data, size_t len)
+{
+	ssize_t n;
+
+	if (s->eof)
+		return 0;
+	if (!s->ssl) {
+		n = stream_plain_read(s, data, len);
+		if (n == 0)
+			s->eof = true;
+		return n;
+	}
+	for (;;) {
+		int ret = mbedtls_ssl_read(s->ssl, data, len);
+
+		if (ret > 0)
+			return ret;
+		if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+			s->eof = true;
+			return 0;
+		}
+		/* TLS 1.3 post-handshake messages (session tickets) and
+		 * retries carry no application data: read on. */
+		if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+			continue;
+		/* WANT_READ also follows a record that carried no data
+		 * (TLS 1.3 post-handshake messages), so it means "nothing
+		 * yet" only when the caller asked not to wait. */
+		if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			if (s->timeout_ms == 0)
+				return -EAGAIN;
+			continue;
+		}
+		/* A peer that drops TCP without close_notify: the end of
+		 * the stream to us (truncation matters only for bodies
+		 * delimited by close, which the caller checks). */
+		if (ret == MBEDTLS_ERR_NET_CONN_RESET) {
+			s->eof = true;
+			return -ECONNRESET;
+		}
+		return stream_errno_from_tls(ret);
+	}
+}
+
+int stream_write(struct stream *s, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	if (!s->ssl)
+		return stream_plain_write(s, data, len);
+	while (len > 0) {
+		int ret = mbedtls_ssl_write(s->ssl, p, len);
+
+		if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+			continue;
+		if (ret < 0)
+			return stream_errno_from_tls(ret);
+		p += ret;
+		len -= (size_t)ret;
+	}
+	return 0;
+}
+
+bool stream_has_buffered(const struct stream *s)
+{
+	return s->readahead_pos < s->readahead_len ||
+	       (s->ssl && mbedtls_ssl_get_bytes_avail(s->ssl) > 0);
+}
+
+int stream_handshake(struct stream *s)
+{
+	int ret;
+
+	do
+		ret = mbedtls_ssl_handshake(s->ssl);
+	while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
+	return ret;
+}
+
+void stream_shutdown_write(struct stream *s)
+{
+	if (s->fd < 0)
+		return;
+	if (s->ssl)
+		(void)mbedtls_ssl_close_notify(s->ssl);
+	(void)shutdown(s->fd, SHUT_WR);
+}
