@@ -488,119 +488,114 @@ static void relay_upgraded(struct request *r)
 	r->log.bytes_received += down;
 }
 
-/* Forward an allowed request and relay the response.  Returns with
- * r->close_client set when the client connection cannot go on. */
-static void request_forward(struct request *r, const struct http1_request *req, size_t head_len)
+/* The route's credential, or NULL with the request refused. */
+static bool request_credential(struct request *r, const struct route_auth *auth, const char **token)
+{
+	*token = NULL;
+	if (!auth)
+		return true;
+	if (!r->c->tunnel_tls) {
+		snprintf(r->reason, sizeof(r->reason),
+			 "the route for %s injects a credential, which is never sent in clear: use https",
+			 r->s.host);
+		request_refuse(r, 403, r->reason);
+		return false;
+	}
+	*token = getenv(auth->env);
+	if (!*token || !**token) {
+		snprintf(r->reason, sizeof(r->reason),
+			 "the route for %s injects a credential from %s, which is not set in the sidecar",
+			 r->s.host, auth->env);
+		request_refuse(r, 502, r->reason);
+		return false;
+	}
+	return true;
+}
+
+/* Read response heads until a final one (or a 101), relaying 1xx to
+ * HTTP/1.1 clients.  Returns the head length or -status with reason set. */
+static int response_read_final(struct request *r, struct http1_response *resp)
 {
 	struct egress_connection *c = r->c;
-	const struct route *route = r->decision.route;
-	const struct route_auth *auth = route->auth;
-	const char *token = NULL;
-	bool tls = c->tunnel_tls;
-	struct http1_response resp;
+
+	for (;;) {
+		int len = read_response_head(c, resp, r->s.method, r->reason, sizeof(r->reason));
+
+		if (len < 0 || resp->status >= 200 || resp->status == 101)
+			return len;
+		if (r->s.version_minor == 1 && stream_write(&c->client, c->upstream_in.p, (size_t)len) < 0) {
+			snprintf(r->reason, sizeof(r->reason), "the client went away");
+			return -499;
+		}
+		consume_in(&c->upstream_in, (size_t)len);
+	}
+}
+
+/* Send the request body (the head is batched in upstream_out).  With
+ * Expect: 100-continue the upstream may answer before the body: then
+ * *early holds that final response's head length and the body stays with
+ * the client.  Returns 0, or -status with r->reason set. */
+static int request_send_body(struct request *r, struct http1_response *resp, int *early)
+{
+	struct egress_connection *c = r->c;
 	struct body_reader reader;
 	struct body_writer writer;
-	int status, ret, resp_len;
-	bool body_sent = false, client_chunked, final_before_body = false;
+	int ret;
 
-	if (auth) {
-		if (!tls) {
-			snprintf(r->reason, sizeof(r->reason),
-				 "the route for %s injects a credential, which is never sent in clear: use https",
-				 r->s.host);
-			request_refuse(r, 403, r->reason);
-			return;
-		}
-		token = getenv(auth->env);
-		if (!token || !*token) {
-			snprintf(r->reason, sizeof(r->reason),
-				 "the route for %s injects a credential from %s, which is not set in the sidecar",
-				 r->s.host, auth->env);
-			request_refuse(r, 502, r->reason);
-			return;
-		}
-	}
-
-	buf_clear(&c->upstream_out);
-	ret = build_upstream_head(&c->upstream_out, req, &r->s, tls, auth, token);
-	if (ret < 0) {
-		request_refuse(r, 431, "the forwarded request head would be too large");
-		return;
-	}
-	/* The parsed head points into c->in: from here on only r->s is used. */
-	consume_in(&c->in, head_len);
-
-	status = upstream_open(c, route, r->s.host, r->s.port, tls, r->reason, sizeof(r->reason));
-	if (status) {
-		request_refuse(r, status, r->reason);
-		return;
-	}
-	r->log.bytes_sent = 0;
+	*early = 0;
 	body_reader_init(&reader, &c->client, &c->in, r->s.body, r->s.content_length);
 	body_writer_init(&writer, &c->upstream, &c->upstream_out, r->s.body == HTTP1_BODY_CHUNKED);
 	c->client.timeout_ms = c->egress->options.io_timeout_ms;
 
 	if (r->s.expect_continue && !reader.done) {
 		if ((ret = body_writer_flush(&writer)) < 0)
-			goto upstream_failed;
+			goto lost;
 		if (wait_for_continue(c) == 1) {
-			resp_len = read_response_head(c, &resp, r->s.method, r->reason, sizeof(r->reason));
-			if (resp_len < 0) {
-				request_refuse(r, -resp_len, r->reason);
-				upstream_close(c);
-				return;
+			int len = read_response_head(c, resp, r->s.method, r->reason, sizeof(r->reason));
+
+			if (len < 0)
+				return len;
+			if (resp->status != 100) {
+				*early = len;
+				return 0;
 			}
-			if (resp.status == 100) {
-				consume_in(&c->upstream_in, (size_t)resp_len);
-				ret = stream_write(&c->client, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-				if (ret < 0)
-					goto client_failed;
-			} else {
-				/* A final answer before the body: relay it and
-				 * close, the body stays with the client. */
-				final_before_body = true;
-				goto have_response;
-			}
+			consume_in(&c->upstream_in, (size_t)len);
+			if (stream_write(&c->client, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+				goto lost;
 		}
 	}
 	ret = body_relay(&reader, &writer);
 	r->log.bytes_sent = reader.total;
-	if (ret < 0) {
-		if (reader.chunked.err) {
-			char why[160];
+	if (ret < 0 && reader.chunked.err) {
+		char why[160];
 
-			snprintf(r->reason, sizeof(r->reason), "invalid chunked request body: %s",
-				 http1_error_message(reader.chunked.err, NULL, why, sizeof(why)));
-			request_refuse(r, 400, r->reason);
-			upstream_close(c);
-			return;
-		}
-		goto body_failed;
+		snprintf(r->reason, sizeof(r->reason), "invalid chunked request body: %s",
+			 http1_error_message(reader.chunked.err, NULL, why, sizeof(why)));
+		return -400;
+	}
+	if (ret < 0) {
+		snprintf(r->reason, sizeof(r->reason), "request body relay failed: %s", strerror(-ret));
+		return -502;
 	}
 	body_reader_compact(&reader);
-	body_sent = true;
+	return 0;
+lost:
+	snprintf(r->reason, sizeof(r->reason), "connection lost while sending the request");
+	return -502;
+}
 
-	for (;;) {
-		resp_len = read_response_head(c, &resp, r->s.method, r->reason, sizeof(r->reason));
-		if (resp_len < 0) {
-			request_refuse(r, -resp_len, r->reason);
-			upstream_close(c);
-			return;
-		}
-		if (resp.status >= 200 || resp.status == 101)
-			break;
-		/* 1xx interim responses go to HTTP/1.1 clients as they are. */
-		if (r->s.version_minor == 1) {
-			ret = stream_write(&c->client, c->upstream_in.p, (size_t)resp_len);
-			if (ret < 0)
-				goto client_failed;
-		}
-		consume_in(&c->upstream_in, (size_t)resp_len);
-	}
+/* Relay the response whose head is in upstream_in: its head rewritten for
+ * the client, its body re-framed when needed, a 101 into a tunnel. */
+static void response_relay(struct request *r, const struct http1_response *resp, int head_len,
+			   bool body_was_sent)
+{
+	struct egress_connection *c = r->c;
+	bool client_chunked, upstream_reusable;
+	struct body_reader down;
+	struct body_writer to_client;
+	int ret;
 
-have_response:
-	if (resp.status == 101 && !(r->s.websocket && resp.upgrade.len &&
-				    upgrade_asks_websocket(resp.upgrade))) {
+	if (resp->status == 101 && !(r->s.websocket && upgrade_asks_websocket(resp->upgrade))) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "upstream %s switched protocols without a websocket upgrade being asked for",
 			 r->s.host);
@@ -608,67 +603,95 @@ have_response:
 		upstream_close(c);
 		return;
 	}
+	/* A body delimited by the upstream closing is re-chunked for HTTP/1.1
+	 * clients, so their connection survives; HTTP/1.0 clients get it
+	 * delimited by our close. */
 	client_chunked = r->s.version_minor == 1 &&
-			 (resp.body == HTTP1_BODY_CHUNKED || resp.body == HTTP1_BODY_CLOSE);
-	if (final_before_body || !r->s.keep_alive || resp.status == 101 ||
+			 (resp->body == HTTP1_BODY_CHUNKED || resp->body == HTTP1_BODY_CLOSE);
+	if (!body_was_sent || !r->s.keep_alive || resp->status == 101 ||
 	    (r->s.version_minor == 0 &&
-	     (resp.body == HTTP1_BODY_CHUNKED || resp.body == HTTP1_BODY_CLOSE)))
+	     (resp->body == HTTP1_BODY_CHUNKED || resp->body == HTTP1_BODY_CLOSE)))
 		r->close_client = true;
+	upstream_reusable = resp->keep_alive && resp->body != HTTP1_BODY_CLOSE &&
+			    resp->status != 101 && body_was_sent;
 
 	buf_clear(&c->client_out);
-	if ((ret = build_client_head(&c->client_out, &resp, client_chunked, r->close_client)) < 0) {
+	if (build_client_head(&c->client_out, resp, client_chunked, r->close_client) < 0) {
 		request_refuse(r, 502, "the upstream response head is too large to forward");
 		upstream_close(c);
 		return;
 	}
-	{
-		bool upstream_reusable = resp.keep_alive && resp.body != HTTP1_BODY_CLOSE &&
-					 resp.status != 101 && body_sent;
-		struct body_reader down;
-		struct body_writer to_client;
-
-		consume_in(&c->upstream_in, (size_t)resp_len);
-		body_reader_init(&down, &c->upstream, &c->upstream_in, resp.body, resp.content_length);
-		if (resp.body == HTTP1_BODY_TUNNEL)
-			down.done = true;
-		body_writer_init(&to_client, &c->client, &c->client_out, client_chunked);
-		c->upstream.timeout_ms = c->egress->options.upstream_timeout_ms;
-		ret = body_relay(&down, &to_client);
-		r->log.bytes_received = down.total;
-		if (ret < 0) {
-			snprintf(r->reason, sizeof(r->reason), "response relay failed: %s",
-				 down.chunked.err ? http1_strerror(down.chunked.err) : strerror(-ret));
-			r->close_client = true;
-			upstream_close(c);
-			request_finish(r, "error", resp.status, r->reason);
-			return;
-		}
-		body_reader_compact(&down);
-		if (tls && c->tls_client)
-			egress_tls_client_save_session(c->tls_client);
-		if (resp.status == 101) {
-			request_finish(r, "allow", 101, NULL);
-			relay_upgraded(r);
-			upstream_close(c);
-			return;
-		}
-		if (!upstream_reusable || c->upstream_in.len > 0)
-			upstream_close(c);
+	consume_in(&c->upstream_in, (size_t)head_len);
+	body_reader_init(&down, &c->upstream, &c->upstream_in, resp->body, resp->content_length);
+	if (resp->body == HTTP1_BODY_TUNNEL)
+		down.done = true;
+	body_writer_init(&to_client, &c->client, &c->client_out, client_chunked);
+	c->upstream.timeout_ms = c->egress->options.upstream_timeout_ms;
+	ret = body_relay(&down, &to_client);
+	r->log.bytes_received = down.total;
+	if (ret < 0) {
+		snprintf(r->reason, sizeof(r->reason), "response relay failed: %s",
+			 down.chunked.err ? http1_strerror(down.chunked.err) : strerror(-ret));
+		r->close_client = true;
+		upstream_close(c);
+		request_finish(r, "error", resp->status, r->reason);
+		return;
 	}
-	request_finish(r, "allow", resp.status, NULL);
-	return;
+	body_reader_compact(&down);
+	if (c->tls_client)
+		egress_tls_client_save_session(c->tls_client);
+	if (resp->status == 101) {
+		request_finish(r, "allow", 101, NULL);
+		relay_upgraded(r);
+		upstream_close(c);
+		return;
+	}
+	/* Bytes after the response are a protocol error of the upstream's:
+	 * the connection cannot carry another request. */
+	if (!upstream_reusable || c->upstream_in.len > 0)
+		upstream_close(c);
+	request_finish(r, "allow", resp->status, NULL);
+}
 
-body_failed:
-	snprintf(r->reason, sizeof(r->reason), "request body relay failed: %s", strerror(-ret));
-	r->close_client = true;
-	upstream_close(c);
-	request_finish(r, "error", 0, r->reason);
-	return;
-upstream_failed:
-client_failed:
-	r->close_client = true;
-	upstream_close(c);
-	request_finish(r, "error", 0, "connection lost while forwarding");
+/* Forward an allowed request and relay the response.  Returns with
+ * r->close_client set when the client connection cannot go on. */
+static void request_forward(struct request *r, const struct http1_request *req, size_t head_len)
+{
+	struct egress_connection *c = r->c;
+	const struct route *route = r->decision.route;
+	struct http1_response resp;
+	const char *token;
+	int status, len, early;
+
+	if (!request_credential(r, route->auth, &token))
+		return;
+	buf_clear(&c->upstream_out);
+	if (build_upstream_head(&c->upstream_out, req, &r->s, c->tunnel_tls, route->auth, token) < 0) {
+		request_refuse(r, 431, "the forwarded request head would be too large");
+		return;
+	}
+	/* The parsed head points into c->in: from here on only r->s is used. */
+	consume_in(&c->in, head_len);
+
+	status = upstream_open(c, route, r->s.host, r->s.port, c->tunnel_tls, r->reason,
+			       sizeof(r->reason));
+	if (status) {
+		request_refuse(r, status, r->reason);
+		return;
+	}
+	status = request_send_body(r, &resp, &early);
+	if (status < 0) {
+		request_refuse(r, -status, r->reason);
+		upstream_close(c);
+		return;
+	}
+	len = early ? early : response_read_final(r, &resp);
+	if (len < 0) {
+		request_refuse(r, -len, r->reason);
+		upstream_close(c);
+		return;
+	}
+	response_relay(r, &resp, len, early == 0);
 }
 
 /* Whether the request's own target agrees with the tunnel it arrived in. */
