@@ -27,7 +27,7 @@
 #define ROUTES_MAX_REGEXES 1000
 
 /* Longest piece of a value quoted in a message. */
-#define QUOTE_MAX 60
+#define ROUTES_QUOTE_MAX 60
 
 static const char *const top_keys[] = { "log", "routes", NULL };
 static const char *const route_keys[] = {
@@ -168,7 +168,7 @@ static const char *quote(const char *s, char *out, size_t size)
 {
 	size_t i, n = 0;
 
-	for (i = 0; s[i] && n + 4 < size && i < QUOTE_MAX; i++) {
+	for (i = 0; s[i] && n + 4 < size && i < ROUTES_QUOTE_MAX; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		out[n++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
@@ -234,7 +234,7 @@ static void lower_in_place(char *s)
 
 static int parse_log(struct config_yaml *cy, const yaml_node_t *node, enum routes_log *out)
 {
-	char quoted[QUOTE_MAX + 8];
+	char quoted[ROUTES_QUOTE_MAX + 8];
 	const char *s;
 	int ret;
 
@@ -256,7 +256,7 @@ static int parse_log(struct config_yaml *cy, const yaml_node_t *node, enum route
 static int parse_host(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 		      struct route *route)
 {
-	char quoted[QUOTE_MAX + 8], bracketed[INET6_ADDRSTRLEN + 3];
+	char quoted[ROUTES_QUOTE_MAX + 8], bracketed[INET6_ADDRSTRLEN + 3];
 	struct http1_authority a;
 	const char *s, *name;
 	struct str text;
@@ -352,7 +352,7 @@ static int parse_ports(struct config_yaml *cy, const yaml_node_t *node, const ch
 static int parse_outbound(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 			  struct route *route)
 {
-	char quoted[QUOTE_MAX + 8];
+	char quoted[ROUTES_QUOTE_MAX + 8];
 	const char *s;
 	int ret;
 
@@ -375,7 +375,7 @@ static int parse_outbound(struct config_yaml *cy, const yaml_node_t *node, const
 static int parse_auth(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 		      struct route *route)
 {
-	char key_what[96], quoted[QUOTE_MAX + 8];
+	char key_what[96], quoted[ROUTES_QUOTE_MAX + 8];
 	struct route_auth *auth;
 	yaml_node_t *v;
 	const char *s;
@@ -447,7 +447,7 @@ static int parse_auth(struct config_yaml *cy, const yaml_node_t *node, const cha
 static int check_path(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 		      const char *s)
 {
-	char quoted[QUOTE_MAX + 8];
+	char quoted[ROUTES_QUOTE_MAX + 8];
 	size_t i;
 
 	if (s[0] != '/')
@@ -493,7 +493,7 @@ static int compile_regex(struct config_yaml *cy, const yaml_node_t *node, const 
 static int parse_methods(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 			 struct route_match *m)
 {
-	char item_what[128], quoted[QUOTE_MAX + 8];
+	char item_what[128], quoted[ROUTES_QUOTE_MAX + 8];
 	const char *s;
 	size_t i, j, n;
 	int ret;
@@ -536,7 +536,7 @@ static int parse_methods(struct config_yaml *cy, const yaml_node_t *node, const 
 static int parse_headers(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 			 struct route_match *m)
 {
-	char pair_what[128], quoted[QUOTE_MAX + 8];
+	char pair_what[128], quoted[ROUTES_QUOTE_MAX + 8];
 	yaml_node_t *key, *value;
 	const char *k, *v;
 	size_t i, j, n, len;
@@ -709,7 +709,7 @@ static int parse_prefix_len(const char *s, unsigned max, uint8_t *out)
 static int parse_address(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 			 struct route_address *a)
 {
-	char text[INET6_ADDRSTRLEN + 8], quoted[QUOTE_MAX + 8];
+	char text[INET6_ADDRSTRLEN + 8], quoted[ROUTES_QUOTE_MAX + 8];
 	const char *s, *addr;
 	size_t len, nbytes, i;
 	unsigned max;

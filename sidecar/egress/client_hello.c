@@ -248,7 +248,6 @@ int client_hello_sni(const uint8_t *p, const uint8_t *end, char *sni, size_t sni
 {
 	struct ch_reader r = { .p = p, .end = end, .frag_left = 0 };
 	char host[CH_HOST_MAX + 1];
-	bool clamped = false;
 	int ret;
 
 	if (sni && sni_len)
@@ -256,15 +255,13 @@ int client_hello_sni(const uint8_t *p, const uint8_t *end, char *sni, size_t sni
 	if (!p || end < p || !sni || !sni_len)
 		return CLIENT_HELLO_EINVAL;
 	/* The verdict depends on the first CLIENT_HELLO_MAX bytes only. */
-	if ((size_t)(end - p) > CLIENT_HELLO_MAX) {
+	if ((size_t)(end - p) > CLIENT_HELLO_MAX)
 		r.end = p + CLIENT_HELLO_MAX;
-		clamped = true;
-	}
 	host[0] = '\0';
 	ret = ch_parse(&r, host);
 	if (ret == CH_NEED)
-		return (size_t)(r.end - p) >= CLIENT_HELLO_MAX || clamped ? CLIENT_HELLO_ETOOBIG
-									   : CLIENT_HELLO_MORE;
+		return (size_t)(r.end - p) == CLIENT_HELLO_MAX ? CLIENT_HELLO_ETOOBIG
+							       : CLIENT_HELLO_MORE;
 	if (ret != CLIENT_HELLO_DONE)
 		return ret;
 	if (strlen(host) >= sni_len)

@@ -44,7 +44,7 @@ enum {
  * and '_') joined by single dots: a trailing dot is refused, not stripped,
  * so the name compared is the name the origin sees.  Also ESNI when the
  * name does not fit in sni_len (254 always suffices).  No server_name, or
- * no extensions at all (pre-TLS-1.0-era clients), is DONE with sni "". */
+ * no extensions at all (very old clients), is DONE with sni "". */
 int client_hello_sni(const uint8_t *p, const uint8_t *end, char *sni, size_t sni_len);
 
 #endif

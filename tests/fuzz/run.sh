@@ -41,13 +41,18 @@ for src in tests/fuzz/fuzz_*.c; do
 	bin=$OUT/$name
 	corpus=tests/fuzz/corpus/$name
 	echo "== fuzz: $name"
-	if ! "$CC" "${CFLAGS[@]}" "$src" -o "$bin"; then
+	# A harness that needs libraries names them on a " * FUZZ_FLAGS:" line.
+	read -ra extra <<<"$(sed -n 's/^ \* FUZZ_FLAGS: //p' "$src")"
+	if ! "$CC" "${CFLAGS[@]}" "$src" "${extra[@]}" -o "$bin"; then
 		echo "not ok - $name does not build"
 		failed=$((failed + 1))
 		continue
 	fi
 	dict=()
-	[ -f tests/fuzz/http1.dict ] && [[ $name == fuzz_http1_* ]] && dict=(-dict=tests/fuzz/http1.dict)
+	# fuzz_http1_request uses http1.dict, fuzz_routes routes.dict.
+	stem=${name#fuzz_}
+	stem=${stem%%_*}
+	[ -f "tests/fuzz/$stem.dict" ] && dict=(-dict="tests/fuzz/$stem.dict")
 	if [ "$mode" = replay ]; then
 		mapfile -t files < <(find "$corpus" -type f 2>/dev/null | sort)
 		if [ ${#files[@]} -eq 0 ]; then

@@ -544,6 +544,51 @@ static void test_alias_bomb_is_refused(void **state)
 	buf_release(&text);
 }
 
+/* The example in docs/routes.md loads, and denies as the page says. */
+static void test_docs_example(void **state)
+{
+	static const char open_fence[] = "```yaml\n";
+	struct routes_request req = request("echo.test", 80, "GET", "/", NULL);
+	struct route_decision d;
+	char *doc, *start, *end;
+	struct routes *r;
+	FILE *f;
+	long size;
+
+	(void)state;
+	f = fopen("docs/routes.md", "r");
+	if (!f)
+		skip(); /* run from somewhere other than the tree's root */
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	rewind(f);
+	doc = calloc(1, (size_t)size + 1);
+	assert_non_null(doc);
+	assert_int_equal(fread(doc, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	start = strstr(doc, open_fence);
+	assert_non_null(start);
+	start += strlen(open_fence);
+	end = strstr(start, "```");
+	assert_non_null(end);
+	*end = '\0';
+	r = load(start);
+	assert_int_equal(r->n, 3);
+	req.upgrade_websocket = true;
+	assert_int_equal(routes_decide(r, &req, &d), 0);
+	assert_true(d.allowed);
+	req.host = STR_LITERAL("api.anthropic.com");
+	req.port = 443;
+	req.path = STR_LITERAL("/v1/x");
+	req.method = STR_LITERAL("POST");
+	req.upgrade_websocket = false;
+	assert_int_equal(routes_decide(r, &req, &d), 0);
+	assert_false(d.allowed);
+	assert_non_null(strstr(end + 1, d.reason));
+	routes_unref(r);
+	free(doc);
+}
+
 /* ---- matching hosts and ports ---- */
 
 static void test_host_case_and_exactness(void **state)
@@ -1095,6 +1140,7 @@ int main(void)
 		cmocka_unit_test(test_messages_quote_safely),
 		cmocka_unit_test(test_load_file_and_size_limit),
 		cmocka_unit_test(test_alias_bomb_is_refused),
+		cmocka_unit_test(test_docs_example),
 		cmocka_unit_test(test_host_case_and_exactness),
 		cmocka_unit_test(test_wildcard_is_not_the_apex),
 		cmocka_unit_test(test_ip_literals),
