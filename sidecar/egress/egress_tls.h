@@ -84,6 +84,9 @@ void egress_tls_client_save_session(struct egress_tls_client *client);
 /* Whether the finished handshake resumed a cached session (it exchanged no
  * certificate); counted once in sessions_resumed. */
 bool egress_tls_client_resumed(struct egress_tls_client *client);
+/* Releasing a client whose handshake failed after offering a session
+ * forgets that session: mbedTLS pins a resumption to the session's TLS
+ * version, so a server that dropped TLS 1.3 would fail every retry. */
 void egress_tls_client_release(struct egress_tls_client *client);
 
 /* Why an upstream handshake failed, in one line for a 502 body: the

@@ -213,13 +213,16 @@ struct pair {
 	int server_ret, client_ret;
 	char got[16];                       /* what the client read */
 	unsigned tickets;                   /* TLS 1.3 tickets the client saw */
+	double server_cpu;                  /* seconds the server thread ran */
 };
 
 static void *server_run(void *arg)
 {
 	struct pair *p = arg;
 	unsigned char b[64];
+	struct timespec t0, t1;
 
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	p->server_ret = mbedtls_ssl_handshake(p->server);
 	if (p->server_ret == 0) {
 		mbedtls_ssl_write(p->server, (const unsigned char *)"hello", 5);
@@ -227,6 +230,8 @@ static void *server_run(void *arg)
 			;
 	}
 	shutdown(p->fds[0], SHUT_WR);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	p->server_cpu = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	return NULL;
 }
 
@@ -952,6 +957,39 @@ static void upstream_resumes(mbedtls_ssl_protocol_version version, const char *h
 	mbedtls_ssl_conf_max_tls_version(&tls_up->server_conf, MBEDTLS_SSL_VERSION_TLS1_3);
 }
 
+/* A TLS 1.3 session offered to a server now limited to TLS 1.2 fails (mbedTLS
+ * offers only the session's version); the failure forgets the session, so
+ * the next connection makes a full handshake. */
+static void test_upstream_version_change_forgets_session(void **state)
+{
+	struct egress_tls_client client;
+	struct egress_tls_server server;
+	struct pair p;
+	const char *host = "downgrade.example";
+
+	(void)state;
+	upstream(&client, tls_up, host, host, &p, &server);
+	assert_int_equal(p.client_ret, 0);
+	assert_int_equal(mbedtls_ssl_get_version_number(&client.ssl), MBEDTLS_SSL_VERSION_TLS1_3);
+	egress_tls_client_release(&client);
+	egress_tls_server_release(&server);
+
+	mbedtls_ssl_conf_max_tls_version(&tls_up->server_conf, MBEDTLS_SSL_VERSION_TLS1_2);
+	upstream(&client, tls_up, host, host, &p, &server);
+	assert_true(client.offered);
+	assert_int_not_equal(p.client_ret, 0);
+	egress_tls_client_release(&client);
+	egress_tls_server_release(&server);
+
+	upstream(&client, tls_up, host, host, &p, &server);
+	assert_false(client.offered);
+	assert_int_equal(p.client_ret, 0);
+	assert_int_equal(mbedtls_ssl_get_version_number(&client.ssl), MBEDTLS_SSL_VERSION_TLS1_2);
+	egress_tls_client_release(&client);
+	egress_tls_server_release(&server);
+	mbedtls_ssl_conf_max_tls_version(&tls_up->server_conf, MBEDTLS_SSL_VERSION_TLS1_3);
+}
+
 static void test_upstream_resumption_tls12(void **state)
 {
 	(void)state;
@@ -966,7 +1004,17 @@ static void test_upstream_resumption_tls13(void **state)
 
 /* ---- figures (printed, not asserted) ---- */
 
-static double now_seconds(void)
+/* CPU time of the whole process (both peers' threads): the box these run
+ * on is shared, so wall-clock rates say more about the neighbours. */
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall_seconds(void)
 {
 	struct timespec ts;
 
@@ -974,58 +1022,134 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void test_measure(void **state)
+/* ours: the CPU our side spent (-1: all of it is ours). */
+static void report(const char *what, int n, double cpu0, double wall0, double ours)
+{
+	double cpu = cpu_seconds() - cpu0, wall = wall_seconds() - wall0;
+
+	if (ours < 0)
+		ours = cpu;
+	printf("# %-40s %6.3f ms CPU ours, %6.3f ms both ends, %5.0f/s wall\n", what,
+	       ours * 1e3 / n, cpu * 1e3 / n, n / wall);
+}
+
+static void measure_mint(struct egress_tls *tls, const char *what, int n)
 {
 	struct leaf_entry *leaf;
+	double c0 = cpu_seconds(), w0 = wall_seconds();
+	int i;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(leaf_mint(tls, "mint.example", &leaf), 0);
+		leaf_free(leaf);
+	}
+	report(what, n, c0, w0, -1);
+}
+
+static void measure_agent(mbedtls_ssl_protocol_version version, bool resume, const char *what,
+			  int n)
+{
 	struct agent a;
 	struct egress_tls_server server;
-	struct egress_tls_client client;
 	struct pair p;
-	struct egress_tls *tls_r;
-	double t0, mint_ec, mint_rsa, full, bump_rate;
-	int i, n = 100;
+	mbedtls_ssl_session session;
+	double c0 = 0, w0 = 0, ours = 0;
+	int i;
 
-	(void)state;
-	t0 = now_seconds();
-	for (i = 0; i < n; i++) {
-		assert_int_equal(leaf_mint(tls_main, "mint.example", &leaf), 0);
-		leaf_free(leaf);
-	}
-	mint_ec = (now_seconds() - t0) / n;
-	tls_r = tls_make(&ca_rsa, bundle_upstream, 0);
-	t0 = now_seconds();
-	for (i = 0; i < n; i++) {
-		assert_int_equal(leaf_mint(tls_r, "mint.example", &leaf), 0);
-		leaf_free(leaf);
-	}
-	mint_rsa = (now_seconds() - t0) / n;
-	egress_tls_destroy(tls_r);
-
-	/* Agent side, leaf cached, full TLS 1.3 handshakes. */
-	t0 = now_seconds();
-	for (i = 0; i < n; i++) {
-		agent_init(&a, MBEDTLS_SSL_VERIFY_REQUIRED, MBEDTLS_SSL_VERSION_TLS1_3, NULL);
+	mbedtls_ssl_session_init(&session);
+	agent_init(&a, MBEDTLS_SSL_VERIFY_REQUIRED, version, NULL);
+	if (version == MBEDTLS_SSL_VERSION_TLS1_3)
+		mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
+			&a.conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+	/* One round to warm the leaf cache (and get a ticket), untimed. */
+	for (i = -1; i < n; i++) {
+		if (i == 0) {
+			c0 = cpu_seconds();
+			w0 = wall_seconds();
+		}
+		mbedtls_ssl_free(&a.ssl);
+		mbedtls_ssl_init(&a.ssl);
+		assert_int_equal(mbedtls_ssl_setup(&a.ssl, &a.conf), 0);
+		if (resume && i >= 0)
+			assert_int_equal(mbedtls_ssl_set_session(&a.ssl, &session), 0);
+		a.verifies = 0;
 		bump(&a, &server, tls_main, "bench.example", "bench.example", &p);
 		assert_int_equal(p.client_ret, 0);
+		assert_true(!resume || i < 0 || a.verifies == 0);
+		if (i < 0 && resume)
+			assert_int_equal(mbedtls_ssl_get_session(&a.ssl, &session), 0);
+		if (i >= 0)
+			ours += p.server_cpu;
 		egress_tls_server_release(&server);
-		agent_free(&a);
 	}
-	bump_rate = n / (now_seconds() - t0);
+	report(what, n, c0, w0, ours);
+	mbedtls_ssl_session_free(&session);
+	agent_free(&a);
+}
 
-	/* Upstream side, resumed (the cache is warm after the first). */
-	t0 = now_seconds();
-	for (i = 0; i < n; i++) {
-		upstream(&client, tls_up, "bench-up.example", "bench-up.example", &p, &server);
+static void measure_upstream(mbedtls_ssl_protocol_version version, bool resume,
+			     const char *what, int n)
+{
+	struct egress_tls_client client;
+	struct egress_tls_server server;
+	struct pair p;
+	struct egress_tls_stats before, after;
+	double c0 = 0, w0 = 0, theirs = 0;
+	int i;
+
+	mbedtls_ssl_conf_max_tls_version(&tls_up->server_conf, version);
+	egress_tls_stats(tls_main, &before);
+	for (i = -1; i < n; i++) {
+		/* A fresh port per connection leaves nothing to resume. */
+		uint16_t port = resume ? (uint16_t)(443 + version) :
+					 (uint16_t)(20000 + version * 100 + i + 1);
+
+		if (i == 0) {
+			c0 = cpu_seconds();
+			w0 = wall_seconds();
+		}
+		memset(&server, 0, sizeof(server));
+		memset(&client, 0, sizeof(client));
+		memset(&p, 0, sizeof(p));
+		assert_int_equal(egress_tls_server_setup(tls_up, &server, "bench-up.example"), 0);
+		assert_int_equal(egress_tls_client_setup(tls_main, &client, "bench-up.example", port),
+				 0);
+		p.server = &server.ssl;
+		p.client = &client.ssl;
+		p.upstream = &client;
+		pair_run(&p);
 		assert_int_equal(p.client_ret, 0);
+		if (i >= 0)
+			theirs += p.server_cpu;
 		egress_tls_client_release(&client);
 		egress_tls_server_release(&server);
 	}
-	full = n / (now_seconds() - t0);
-	printf("# mint: %.3f ms per leaf (EC P-256 CA), %.3f ms (RSA-2048 CA)\n", mint_ec * 1e3,
-	       mint_rsa * 1e3);
-	printf("# handshakes: %.0f/s agent side (TLS 1.3, cached leaf, both ends in-process)\n",
-	       bump_rate);
-	printf("# handshakes: %.0f/s upstream side resumed (TLS 1.3 ticket, both ends)\n", full);
+	egress_tls_stats(tls_main, &after);
+	report(what, n, c0, w0, cpu_seconds() - c0 - theirs);
+	if (resume)
+		assert_true(after.sessions_resumed - before.sessions_resumed >= (uint64_t)n);
+	mbedtls_ssl_conf_max_tls_version(&tls_up->server_conf, MBEDTLS_SSL_VERSION_TLS1_3);
+}
+
+static void test_measure(void **state)
+{
+	struct egress_tls *tls_r;
+	int n = 50;
+
+	(void)state;
+	measure_mint(tls_main, "mint a leaf, EC P-256 CA", n);
+	tls_r = tls_make(&ca_rsa, bundle_upstream, 0);
+	measure_mint(tls_r, "mint a leaf, RSA-2048 CA", n);
+	egress_tls_destroy(tls_r);
+	measure_agent(MBEDTLS_SSL_VERSION_TLS1_3, false, "agent side TLS 1.3 full, cached leaf", n);
+	measure_agent(MBEDTLS_SSL_VERSION_TLS1_3, true, "agent side TLS 1.3 resumed (ticket)", n);
+	measure_agent(MBEDTLS_SSL_VERSION_TLS1_2, false, "agent side TLS 1.2 full, cached leaf", n);
+	measure_agent(MBEDTLS_SSL_VERSION_TLS1_2, true, "agent side TLS 1.2 resumed (ticket)", n);
+	measure_upstream(MBEDTLS_SSL_VERSION_TLS1_3, false, "upstream TLS 1.3 full", n);
+	measure_upstream(MBEDTLS_SSL_VERSION_TLS1_3, true, "upstream TLS 1.3 resumed", n);
+	measure_upstream(MBEDTLS_SSL_VERSION_TLS1_2, false, "upstream TLS 1.2 full", n);
+	measure_upstream(MBEDTLS_SSL_VERSION_TLS1_2, true, "upstream TLS 1.2 resumed", n);
+	printf("# (ours: the server thread on the agent side, the client on the upstream side)\n");
 }
 
 int main(void)
@@ -1047,6 +1171,7 @@ int main(void)
 		cmocka_unit_test(test_upstream_verification),
 		cmocka_unit_test(test_upstream_ip_literal),
 		cmocka_unit_test(test_upstream_failure_text),
+		cmocka_unit_test(test_upstream_version_change_forgets_session),
 		cmocka_unit_test(test_upstream_resumption_tls12),
 		cmocka_unit_test(test_upstream_resumption_tls13),
 		cmocka_unit_test(test_measure),
