@@ -746,8 +746,31 @@ out:
 	return ret;
 }
 
+/* mbedTLS offers only the cached session's TLS version when it resumes, so
+ * a session from a server that has since changed versions fails every
+ * handshake: a failed handshake that offered one forgets it. */
+static void session_forget(struct egress_tls_client *client)
+{
+	struct egress_tls *tls = client->tls;
+	struct session_entry *e;
+	char key[sizeof(e->key)];
+
+	session_key(client, key, sizeof(key));
+	pthread_mutex_lock(&tls->session_lock);
+	e = session_find(tls, key);
+	if (e != NULL)
+		session_unlink(tls, e);
+	pthread_mutex_unlock(&tls->session_lock);
+	if (e != NULL) {
+		mbedtls_ssl_session_free(&e->session);
+		free(e);
+	}
+}
+
 void egress_tls_client_release(struct egress_tls_client *client)
 {
+	if (client->tls != NULL && client->offered && !mbedtls_ssl_is_handshake_over(&client->ssl))
+		session_forget(client);
 	if (client->tls != NULL)
 		client_look(client);
 	mbedtls_ssl_free(&client->ssl);

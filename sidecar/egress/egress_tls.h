@@ -5,7 +5,7 @@
  * thread; mbedTLS is built with MBEDTLS_THREADING_C.
  *
  * Crypto budget (docs/egress.md): one shared P-256 leaf key for every minted
- * leaf (a leaf costs one ECDSA signature, ~0.3 ms), leaves cached per host,
+ * leaf (a leaf costs one ECDSA signature, ~0.5 ms), leaves cached per host,
  * upstream sessions resumed per host:port, X25519/P-256 and AES-GCM /
  * ChaCha20-Poly1305 preferred. */
 #ifndef SIDECAR_EGRESS_TLS_H
@@ -39,7 +39,7 @@ void egress_tls_destroy(struct egress_tls *tls);
 struct egress_tls_server {
 	mbedtls_ssl_context ssl;
 	struct egress_tls *tls;
-	char connect_host[256];   /* the CONNECT target's host */
+	char connect_host[256];   /* the CONNECT target's host, lower-cased, no [] */
 	char sni[256];            /* the client's SNI, "" when it sent none */
 	bool sni_mismatch;        /* SNI present and not equal to connect_host */
 	void *leaf;               /* the cache entry in use (a reference) */
@@ -78,12 +78,16 @@ int egress_tls_client_setup(struct egress_tls *tls, struct egress_tls_client *cl
  * after it), remember the session for the next connection to host:port.
  * Cheap to call repeatedly: a session already saved is not copied again.
  * TLS 1.3 tickets are signalled: mbedtls_ssl_read() returns
- * MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET when one arrived, and the
- * caller then calls this and reads again. */
+ * MBEDTLS_ERR_SSL_WANT_READ (even on a blocking socket) while one starts,
+ * then MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET; the caller reads again
+ * on both, and calls this on the second. */
 void egress_tls_client_save_session(struct egress_tls_client *client);
 /* Whether the finished handshake resumed a cached session (it exchanged no
  * certificate); counted once in sessions_resumed. */
 bool egress_tls_client_resumed(struct egress_tls_client *client);
+/* Releasing a client whose handshake failed after offering a session
+ * forgets that session: mbedTLS pins a resumption to the session's TLS
+ * version, so a server that dropped TLS 1.3 would fail every retry. */
 void egress_tls_client_release(struct egress_tls_client *client);
 
 /* Why an upstream handshake failed, in one line for a 502 body: the

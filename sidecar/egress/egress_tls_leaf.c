@@ -154,7 +154,6 @@ int leaf_mint(struct egress_tls *tls, const char *host, struct leaf_entry **out)
 	if (mbedtls_x509_crt_parse_der(&leaf->crt, der + LEAF_DER_MAX - len, (size_t)len) != 0)
 		goto out;
 	leaf->crt.next = &tls->ca_crt;
-	__atomic_fetch_add(&tls->leaves_minted, 1, __ATOMIC_RELAXED);
 	*out = leaf;
 	leaf = NULL;
 	ret = 0;
@@ -280,6 +279,7 @@ int leaf_cache_get(struct egress_tls *tls, const char *host, struct leaf_entry *
 	ret = leaf_mint(tls, host, &minted);
 	if (ret < 0)
 		return ret;
+	__atomic_fetch_add(&tls->leaves_minted, 1, __ATOMIC_RELAXED);
 
 	pthread_mutex_lock(&tls->leaf_lock);
 	e = cache_find(tls, host);
