@@ -135,12 +135,14 @@ build_zlib() {
 
 build_mbedtls() {
     # Default config (TLS 1.3 on, AES-NI/PCLMUL code with run-time CPU
-    # detection) plus thread safety: egress serves each connection on its own
-    # thread, and PSA's global key store and RNG are shared.  The switch is
-    # made in the installed mbedtls_config.h itself, so libssh2, libgit2 and
-    # our code all compile against the same configuration.
+    # detection) plus thread safety (egress serves each connection on its own
+    # thread, and PSA's global key store and RNG are shared) and a pluggable
+    # allocator (egress gives TLS record buffers lazily-touched pages, see
+    # sidecar/egress/tls_memory.c).  The switches are made in the installed
+    # mbedtls_config.h itself, so libssh2, libgit2 and our code all compile
+    # against the same configuration.
     local config=include/mbedtls/mbedtls_config.h option
-    for option in MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD; do
+    for option in MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD MBEDTLS_PLATFORM_MEMORY; do
         grep -q "^//#define $option\$" "$config" || die "mbedtls: $option not found in $config"
         sed -i "s|^//#define $option\$|#define $option|" "$config"
     done

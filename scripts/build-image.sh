@@ -18,6 +18,10 @@ cp -a rootfs/. "$context/rootfs/"
 cp "$build/sidecar" "$context/rootfs/bin/sidecar"
 chmod 0755 "$context/rootfs/bin/sidecar"
 chmod 1777 "$context/rootfs/tmp"
+# Egress verifies upstream certificates (and libgit2 its https remotes)
+# against the system bundle unless told otherwise: ship Debian's.
+mkdir -p "$context/rootfs/etc/ssl/certs"
+cp /etc/ssl/certs/ca-certificates.crt "$context/rootfs/etc/ssl/certs/ca-certificates.crt"
 for applet in $("$build/sidecar" --list); do
 	ln -s sidecar "$context/rootfs/bin/$applet"
 done

@@ -19,6 +19,8 @@ PACKAGES=(
     file                # tests check that binaries are statically linked
     git                 # version stamp; tests drive real repositories
     curl                # integration tests talk HTTP through the sidecar
+    openssl             # integration tests make test CAs and drive s_client
+    ca-certificates     # the image's upstream CA bundle (/etc/ssl/certs/ca-certificates.crt)
     podman runc uidmap  # build and run the sidecar image rootless or as root
     iproute2 util-linux # ip/unshare for network namespaces in the tests
     clang libclang-rt-14-dev  # libFuzzer harnesses (make fuzz)

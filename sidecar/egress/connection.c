@@ -3,7 +3,10 @@
 #include "egress.h"
 #include "egress_tls.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* Buffer caps: a request or response head is at most 32 KiB (the parser's
@@ -11,6 +14,42 @@
  * head and a batch of body. */
 #define EGRESS_IN_MAX (64 * 1024)
 #define EGRESS_OUT_MAX (96 * 1024)
+
+/* Drop the pages of this thread's stack below the current frame: a TLS
+ * handshake and a request reach some tens of KiB deep, an idle wait a few
+ * hundred bytes.  Nothing lives below the stack pointer (signals are
+ * blocked on connection threads), and the kernel gives back zero pages if
+ * the stack grows again. */
+static void trim_stack(void)
+{
+	pthread_attr_t attr;
+	void *low;
+	size_t size, page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0), keep_from;
+
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return;
+	if (pthread_attr_getstack(&attr, &low, &size) == 0) {
+		/* Leave two pages under this frame for madvise's own call. */
+		keep_from = (here - 2 * page) & ~(uintptr_t)(page - 1);
+		if (keep_from > (uintptr_t)low)
+			(void)madvise(low, keep_from - (uintptr_t)low, MADV_DONTNEED);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+void egress_connection_idle(struct egress_connection *c)
+{
+	if (c->in.len == 0)
+		buf_release(&c->in);
+	if (c->upstream_in.len == 0)
+		buf_release(&c->upstream_in);
+	if (c->client_out.len == 0)
+		buf_release(&c->client_out);
+	if (c->upstream_out.len == 0)
+		buf_release(&c->upstream_out);
+	trim_stack();
+}
 
 void *egress_connection_main(void *arg)
 {

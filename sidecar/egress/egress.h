@@ -57,6 +57,9 @@ struct routes *egress_routes_get(struct egress *egress);
 /* Re-read the routes file; on error the old table stays and err says why. */
 int egress_routes_reload(struct egress *egress, char *err, size_t err_len);
 
+/* Route mbedTLS's allocations through tls_memory.c; before any mbedTLS use. */
+void egress_tls_memory_install(void);
+
 /* ---- streams: a socket, optionally under TLS, with bounded waits ---- */
 
 struct stream {
@@ -169,6 +172,9 @@ struct egress_connection {
  * id, client and the addresses filled in. */
 void *egress_connection_main(void *arg);
 
+/* The connection waits for its next request: give back what it does not
+ * need while idle (empty buffers, the deeper pages of its thread's stack). */
+void egress_connection_idle(struct egress_connection *c);
 /* Serve requests on the connection's client stream (plain, or inside a
  * bumped tunnel) until it closes or must close. */
 void egress_serve_requests(struct egress_connection *c);

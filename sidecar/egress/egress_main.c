@@ -372,6 +372,7 @@ int egress_main(int argc, char **argv)
 	pthread_mutex_init(&egress.log_lock, NULL);
 	if (routes_load_file(egress.options.routes_path, &egress.routes, err, sizeof(err)) < 0)
 		die(EXIT_CONFIG, "%s", err);
+	egress_tls_memory_install();
 	if (psa_crypto_init() != PSA_SUCCESS)
 		die(EXIT_SYSTEM, "cannot initialise the crypto library");
 	tls_options = (struct egress_tls_options){

@@ -112,6 +112,22 @@ static int remaining_ms(uint64_t deadline)
 	return now >= deadline ? 0 : (int)(deadline - now);
 }
 
+/* A keep-alive connection that stays quiet for this long gives back its
+ * idle memory; busy connections (a next request within it) keep theirs. */
+#define EGRESS_IDLE_TRIM_MS 1000
+
+static void wait_idle(struct egress_connection *c)
+{
+	struct pollfd pfd = { .fd = c->client.fd, .events = POLLIN };
+	int n;
+
+	do
+		n = poll(&pfd, 1, EGRESS_IDLE_TRIM_MS);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		egress_connection_idle(c);
+}
+
 /* Read until req's head is complete.  Returns the head length, 0 when the
  * client closed (or idled out) between requests, or a negative code after
  * answering the client. */
@@ -122,6 +138,8 @@ static int read_request_head(struct egress_connection *c, struct http1_request *
 	uint64_t deadline = 0;
 
 	*http1_error = 0;
+	if (c->in.len == 0 && !stream_has_buffered(&c->client))
+		wait_idle(c);
 	for (;;) {
 		ssize_t n;
 		int ret;
@@ -197,16 +215,14 @@ static bool upstream_still_usable(struct egress_connection *c)
 
 /* Connect (or reuse) the upstream for host:port.  Returns 0, or an HTTP
  * status with reason filled. */
-static int upstream_open(struct egress_connection *c, const struct route *route,
-			 const char *host, uint16_t port, bool tls, char *reason, size_t reason_len)
+static int upstream_open_once(struct egress_connection *c, const struct route *route,
+			      const char *host, uint16_t port, bool tls, bool *offered_session,
+			      char *reason, size_t reason_len)
 {
 	const struct egress_options *o = &c->egress->options;
 	int fd, ret;
 
-	if (c->upstream.fd >= 0 && c->upstream_tls == tls && c->upstream_port == port &&
-	    strcmp(c->upstream_host, host) == 0 && upstream_still_usable(c))
-		return 0;
-	upstream_close(c);
+	*offered_session = false;
 	fd = upstream_connect(host, port, route, o->io_timeout_ms, c->upstream_address,
 			      sizeof(c->upstream_address), reason, reason_len);
 	if (fd < 0)
@@ -229,12 +245,33 @@ static int upstream_open(struct egress_connection *c, const struct route *route,
 		ret = stream_handshake(&c->upstream);
 	}
 	if (ret != 0) {
+		*offered_session = c->tls_client->offered;
 		egress_tls_client_failure(c->tls_client, ret, reason, reason_len);
-		upstream_close(c);
+		upstream_close(c); /* also forgets the cached session */
 		return 502;
 	}
 	egress_tls_client_save_session(c->tls_client);
 	return 0;
+}
+
+static int upstream_open(struct egress_connection *c, const struct route *route,
+			 const char *host, uint16_t port, bool tls, char *reason, size_t reason_len)
+{
+	bool offered_session;
+	int status;
+
+	if (c->upstream.fd >= 0 && c->upstream_tls == tls && c->upstream_port == port &&
+	    strcmp(c->upstream_host, host) == 0 && upstream_still_usable(c))
+		return 0;
+	upstream_close(c);
+	status = upstream_open_once(c, route, host, port, tls, &offered_session, reason, reason_len);
+	/* A resumed session pins the TLS version it was made with; an upstream
+	 * that changed versions refuses it once.  Retry with a full handshake
+	 * so the agent never sees that. */
+	if (status == 502 && offered_session)
+		status = upstream_open_once(c, route, host, port, tls, &offered_session, reason,
+					    reason_len);
+	return status;
 }
 
 /* ---- building the forwarded request ---- */
