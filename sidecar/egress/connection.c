@@ -64,13 +64,7 @@ void *egress_connection_main(void *arg)
 
 	egress_serve_requests(c);
 
-	if (c->tls_client) {
-		egress_tls_client_release(c->tls_client);
-		free(c->tls_client);
-	}
-	if (c->upstream.fd >= 0)
-		close(c->upstream.fd);
-	stream_release(&c->upstream);
+	egress_upstream_close(c);
 	if (c->tls_server) {
 		if (c->tunnel_tls)
 			stream_shutdown_write(&c->client);

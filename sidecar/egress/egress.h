@@ -36,14 +36,29 @@ struct egress_options {
 	const char *ca_cert_path, *ca_key_path, *upstream_ca_path;
 	int ready_fd;                 /* -1: none */
 	unsigned max_connections;     /* beyond it: 503 and close */
+	unsigned upstream_pool_max;   /* idle upstream connections kept for reuse */
 	int io_timeout_ms;            /* a whole request head; one write; connect */
 	int upstream_timeout_ms;      /* waiting for upstream bytes (a model may think for minutes) */
 	int idle_timeout_ms;          /* keep-alive wait for the next request */
 	int tunnel_idle_timeout_ms;   /* websocket / passthrough with no bytes either way */
 };
 
+/* Idle upstream connections, shared by all client connections
+ * (upstream_pool.c). */
+#define EGRESS_UPSTREAM_IDLE_MS (30 * 1000)
+
+struct upstream_pool_entry;
+struct upstream_pool {
+	pthread_mutex_t lock;
+	struct upstream_pool_entry *head; /* most recently idle first */
+	unsigned count;
+	unsigned max_idle;            /* 0: no reuse across requests */
+	int idle_timeout_ms;
+};
+
 struct egress {
 	struct egress_options options;
+	struct upstream_pool upstream_pool;
 	struct egress_tls *tls;
 	pthread_mutex_t routes_lock;
 	struct routes *routes;        /* the live table; take egress_routes_get() */
@@ -167,6 +182,25 @@ struct egress_connection {
 };
 
 
+/* ---- the connection's upstream, and the pool of idle ones ---- */
+
+void upstream_pool_init(struct upstream_pool *pool, unsigned max_idle, int idle_timeout_ms);
+/* Close the idle upstreams that have been idle too long; the signal
+ * thread calls it every few seconds so a quiet proxy holds no stale sockets. */
+void egress_upstream_pool_expire(struct upstream_pool *pool);
+/* Close every idle upstream not allowed under keep (all when keep is NULL):
+ * after a reload, and at exit. */
+void egress_upstream_pool_flush(struct upstream_pool *pool, const struct routes *keep);
+/* Hand c's upstream, idle after a complete exchange allowed under routes,
+ * to the pool (or close it when the pool is full or it has unread bytes). */
+void egress_upstream_put(struct egress_connection *c, struct routes *routes);
+/* Give c an idle upstream to host:port over tls (or plain) connected under
+ * routes, if the pool has one that is still open.  Returns whether it did. */
+bool egress_upstream_take(struct egress_connection *c, const struct routes *routes,
+			  const char *host, uint16_t port, bool tls);
+/* Close c's upstream (if any) and free its TLS state. */
+void egress_upstream_close(struct egress_connection *c);
+
 /* Thread entry: serves the connection accepted on fd until it ends; frees
  * everything.  arg is a heap-allocated struct egress_connection with egress,
  * id, client and the addresses filled in. */
@@ -178,8 +212,9 @@ void egress_connection_idle(struct egress_connection *c);
 /* Serve requests on the connection's client stream (plain, or inside a
  * bumped tunnel) until it closes or must close. */
 void egress_serve_requests(struct egress_connection *c);
-/* Handle a CONNECT request whose head is parsed (and consumed from c->in). */
-void egress_handle_connect(struct egress_connection *c, const struct http1_request *req);
+/* Handle a CONNECT to c->connect_host:connect_port whose head is the first
+ * head_len bytes of c->in. */
+void egress_handle_connect(struct egress_connection *c, size_t head_len);
 /* Relay bytes both ways until both sides closed or the idle timeout:
  * websocket after a 101, and tls_passthrough. Returns bytes moved each way. */
 void egress_relay(struct egress_connection *c, struct stream *a, struct stream *b,

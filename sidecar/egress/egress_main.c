@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <psa/crypto.h>
@@ -42,6 +43,8 @@ static const char egress_usage[] =
 	"                           (default /etc/ssl/certs/ca-certificates.crt)\n"
 	"  --ready-fd N             write a newline to fd N when listening, and after each reload\n"
 	"  --max-connections N      client connections served at once; more get a 503 (default 4096)\n"
+	"  --upstream-pool N        idle upstream connections kept for reuse by any client\n"
+	"                           connection, each for at most 30s (default 64; 0: none)\n"
 	"  --io-timeout DURATION    a request head, a write, a connect (default 30s)\n"
 	"  --upstream-timeout DURATION  waiting for upstream bytes (default 5m)\n"
 	"  --idle-timeout DURATION  keep-alive wait for the next request (default 2m)\n"
@@ -76,6 +79,8 @@ int egress_routes_reload(struct egress *e, char *err, size_t err_len)
 	pthread_mutex_unlock(&e->routes_lock);
 	/* Requests in flight hold their own references to the old table. */
 	routes_unref(old);
+	/* Upstreams connected under the old routes are not reused. */
+	egress_upstream_pool_flush(&e->upstream_pool, fresh);
 	return 0;
 }
 
@@ -88,12 +93,13 @@ static int parse_duration_option(const char *name, const char *text)
 	return (int)ms;
 }
 
-static unsigned parse_count_option(const char *name, const char *text, long long max)
+static unsigned parse_count_option(const char *name, const char *text, long long min, long long max)
 {
 	long long n;
 
-	if (config_parse_integer(text, &n) < 0 || n < 1 || n > max)
-		die(EXIT_USAGE, "--%s: expected an integer from 1 to %lld, got '%s'", name, max, text);
+	if (config_parse_integer(text, &n) < 0 || n < min || n > max)
+		die(EXIT_USAGE, "--%s: expected an integer from %lld to %lld, got '%s'", name, min, max,
+		    text);
 	return (unsigned)n;
 }
 
@@ -101,7 +107,7 @@ static void parse_options(int argc, char **argv, struct egress_options *o)
 {
 	enum { OPT_LISTEN = 1, OPT_ROUTES, OPT_CA_CERT, OPT_CA_KEY, OPT_UPSTREAM_CA, OPT_READY_FD,
 	       OPT_MAX_CONNECTIONS, OPT_IO_TIMEOUT, OPT_UPSTREAM_TIMEOUT, OPT_IDLE_TIMEOUT,
-	       OPT_TUNNEL_TIMEOUT, OPT_HELP };
+	       OPT_TUNNEL_TIMEOUT, OPT_UPSTREAM_POOL, OPT_HELP };
 	static const struct option options[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "routes", required_argument, NULL, OPT_ROUTES },
@@ -114,6 +120,7 @@ static void parse_options(int argc, char **argv, struct egress_options *o)
 		{ "upstream-timeout", required_argument, NULL, OPT_UPSTREAM_TIMEOUT },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 		{ "tunnel-timeout", required_argument, NULL, OPT_TUNNEL_TIMEOUT },
+		{ "upstream-pool", required_argument, NULL, OPT_UPSTREAM_POOL },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -127,6 +134,7 @@ static void parse_options(int argc, char **argv, struct egress_options *o)
 		.upstream_ca_path = "/etc/ssl/certs/ca-certificates.crt",
 		.ready_fd = -1,
 		.max_connections = 4096,
+		.upstream_pool_max = 64,
 		.io_timeout_ms = 30 * 1000,
 		.upstream_timeout_ms = 5 * 60 * 1000,
 		.idle_timeout_ms = 2 * 60 * 1000,
@@ -141,10 +149,13 @@ static void parse_options(int argc, char **argv, struct egress_options *o)
 		case OPT_CA_KEY: o->ca_key_path = optarg; break;
 		case OPT_UPSTREAM_CA: o->upstream_ca_path = optarg; break;
 		case OPT_READY_FD:
-			o->ready_fd = (int)parse_count_option("ready-fd", optarg, 1023);
+			o->ready_fd = (int)parse_count_option("ready-fd", optarg, 1, 1023);
 			break;
 		case OPT_MAX_CONNECTIONS:
-			o->max_connections = parse_count_option("max-connections", optarg, 1000000);
+			o->max_connections = parse_count_option("max-connections", optarg, 1, 1000000);
+			break;
+		case OPT_UPSTREAM_POOL:
+			o->upstream_pool_max = parse_count_option("upstream-pool", optarg, 0, 4096);
 			break;
 		case OPT_IO_TIMEOUT: o->io_timeout_ms = parse_duration_option("io-timeout", optarg); break;
 		case OPT_UPSTREAM_TIMEOUT:
@@ -243,17 +254,22 @@ static void signal_ready(int fd)
 		(void)!write(fd, "\n", 1);
 }
 
-/* The signal thread: SIGHUP reloads, SIGTERM/SIGINT end the process. */
+/* The signal thread: SIGHUP reloads, SIGTERM/SIGINT end the process, and
+ * between signals it closes upstreams idle in the pool for too long. */
 static void *signal_thread(void *arg)
 {
+	static const struct timespec sweep_every = { .tv_sec = 5 };
 	sigset_t *set = arg;
 
 	for (;;) {
 		char err[1024];
 		int sig;
 
-		if (sigwait(set, &sig) != 0)
+		sig = sigtimedwait(set, NULL, &sweep_every);
+		if (sig < 0) {
+			egress_upstream_pool_expire(&egress.upstream_pool);
 			continue;
+		}
 		if (sig == SIGHUP) {
 			if (egress_routes_reload(&egress, err, sizeof(err)) < 0) {
 				log_error("reload rejected, the previous routes stay: %s", err);
@@ -372,6 +388,8 @@ int egress_main(int argc, char **argv)
 	pthread_mutex_init(&egress.log_lock, NULL);
 	if (routes_load_file(egress.options.routes_path, &egress.routes, err, sizeof(err)) < 0)
 		die(EXIT_CONFIG, "%s", err);
+	upstream_pool_init(&egress.upstream_pool, egress.options.upstream_pool_max,
+			   EGRESS_UPSTREAM_IDLE_MS);
 	egress_tls_memory_install();
 	if (psa_crypto_init() != PSA_SUCCESS)
 		die(EXIT_SYSTEM, "cannot initialise the crypto library");

@@ -138,8 +138,6 @@ static int read_request_head(struct egress_connection *c, struct http1_request *
 	uint64_t deadline = 0;
 
 	*http1_error = 0;
-	if (c->in.len == 0 && !stream_has_buffered(&c->client))
-		wait_idle(c);
 	for (;;) {
 		ssize_t n;
 		int ret;
@@ -185,35 +183,7 @@ static void consume_in(struct buf *b, size_t n)
 
 /* ---- the upstream connection ---- */
 
-static void upstream_close(struct egress_connection *c)
-{
-	if (c->tls_client) {
-		egress_tls_client_release(c->tls_client);
-		free(c->tls_client);
-		c->tls_client = NULL;
-	}
-	if (c->upstream.fd >= 0)
-		close(c->upstream.fd);
-	stream_release(&c->upstream);
-	stream_init(&c->upstream, -1, 0);
-	/* upstream_out is left alone: it may hold the head of the request
-	 * about to go to the next upstream. */
-	buf_clear(&c->upstream_in);
-	c->upstream_host[0] = '\0';
-}
-
-/* A kept-alive upstream that has something to say before we asked (it
- * closed, or sent garbage) cannot carry the next request. */
-static bool upstream_still_usable(struct egress_connection *c)
-{
-	struct pollfd pfd = { .fd = c->upstream.fd, .events = POLLIN };
-
-	if (c->upstream.fd < 0 || c->upstream_in.len > 0)
-		return false;
-	return poll(&pfd, 1, 0) == 0;
-}
-
-/* Connect (or reuse) the upstream for host:port.  Returns 0, or an HTTP
+/* Connect a new upstream for host:port.  Returns 0, or an HTTP
  * status with reason filled. */
 static int upstream_open_once(struct egress_connection *c, const struct route *route,
 			      const char *host, uint16_t port, bool tls, bool *offered_session,
@@ -236,7 +206,7 @@ static int upstream_open_once(struct egress_connection *c, const struct route *r
 	c->tls_client = calloc(1, sizeof(*c->tls_client));
 	if (!c->tls_client) {
 		snprintf(reason, reason_len, "out of memory");
-		upstream_close(c);
+		egress_upstream_close(c);
 		return 502;
 	}
 	ret = egress_tls_client_setup(c->egress->tls, c->tls_client, host, port);
@@ -247,23 +217,23 @@ static int upstream_open_once(struct egress_connection *c, const struct route *r
 	if (ret != 0) {
 		*offered_session = c->tls_client->offered;
 		egress_tls_client_failure(c->tls_client, ret, reason, reason_len);
-		upstream_close(c); /* also forgets the cached session */
+		egress_upstream_close(c); /* also forgets the cached session */
 		return 502;
 	}
 	egress_tls_client_save_session(c->tls_client);
 	return 0;
 }
 
-static int upstream_open(struct egress_connection *c, const struct route *route,
-			 const char *host, uint16_t port, bool tls, char *reason, size_t reason_len)
+static int upstream_open(struct egress_connection *c, const struct routes *routes,
+			 const struct route *route, const char *host, uint16_t port, bool tls,
+			 char *reason, size_t reason_len)
 {
 	bool offered_session;
 	int status;
 
-	if (c->upstream.fd >= 0 && c->upstream_tls == tls && c->upstream_port == port &&
-	    strcmp(c->upstream_host, host) == 0 && upstream_still_usable(c))
+	egress_upstream_close(c);
+	if (egress_upstream_take(c, routes, host, port, tls))
 		return 0;
-	upstream_close(c);
 	status = upstream_open_once(c, route, host, port, tls, &offered_session, reason, reason_len);
 	/* A resumed session pins the TLS version it was made with; an upstream
 	 * that changed versions refuses it once.  Retry with a full handshake
@@ -637,7 +607,7 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 			 "upstream %s switched protocols without a websocket upgrade being asked for",
 			 r->s.host);
 		request_refuse(r, 502, r->reason);
-		upstream_close(c);
+		egress_upstream_close(c);
 		return;
 	}
 	/* A body delimited by the upstream closing is re-chunked for HTTP/1.1
@@ -655,7 +625,7 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 	buf_clear(&c->client_out);
 	if (build_client_head(&c->client_out, resp, client_chunked, r->close_client) < 0) {
 		request_refuse(r, 502, "the upstream response head is too large to forward");
-		upstream_close(c);
+		egress_upstream_close(c);
 		return;
 	}
 	consume_in(&c->upstream_in, (size_t)head_len);
@@ -670,7 +640,7 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 		snprintf(r->reason, sizeof(r->reason), "response relay failed: %s",
 			 down.chunked.err ? http1_strerror(down.chunked.err) : strerror(-ret));
 		r->close_client = true;
-		upstream_close(c);
+		egress_upstream_close(c);
 		request_finish(r, "error", resp->status, r->reason);
 		return;
 	}
@@ -680,13 +650,15 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 	if (resp->status == 101) {
 		request_finish(r, "allow", 101, NULL);
 		relay_upgraded(r);
-		upstream_close(c);
+		egress_upstream_close(c);
 		return;
 	}
 	/* Bytes after the response are a protocol error of the upstream's:
 	 * the connection cannot carry another request. */
-	if (!upstream_reusable || c->upstream_in.len > 0)
-		upstream_close(c);
+	if (upstream_reusable)
+		egress_upstream_put(c, r->routes);
+	else
+		egress_upstream_close(c);
 	request_finish(r, "allow", resp->status, NULL);
 }
 
@@ -710,7 +682,7 @@ static void request_forward(struct request *r, const struct http1_request *req, 
 	/* The parsed head points into c->in: from here on only r->s is used. */
 	consume_in(&c->in, head_len);
 
-	status = upstream_open(c, route, r->s.host, r->s.port, c->tunnel_tls, r->reason,
+	status = upstream_open(c, r->routes, route, r->s.host, r->s.port, c->tunnel_tls, r->reason,
 			       sizeof(r->reason));
 	if (status) {
 		request_refuse(r, status, r->reason);
@@ -719,13 +691,13 @@ static void request_forward(struct request *r, const struct http1_request *req, 
 	status = request_send_body(r, &resp, &early);
 	if (status < 0) {
 		request_refuse(r, -status, r->reason);
-		upstream_close(c);
+		egress_upstream_close(c);
 		return;
 	}
 	len = early ? early : response_read_final(r, &resp);
 	if (len < 0) {
 		request_refuse(r, -len, r->reason);
-		upstream_close(c);
+		egress_upstream_close(c);
 		return;
 	}
 	response_relay(r, &resp, len, early == 0);
@@ -741,7 +713,16 @@ static bool tunnel_target_agrees(const struct egress_connection *c, const struct
 	return !a->has_port || a->port == c->connect_port;
 }
 
-static bool serve_one(struct egress_connection *c)
+enum serve_next {
+	SERVE_CLOSE,   /* the client connection ends */
+	SERVE_NEXT,    /* read the next request */
+	SERVE_CONNECT, /* a CONNECT whose target is in c->connect_host/port */
+};
+
+/* Read, check and answer one request.  A CONNECT is left to the caller, so
+ * that this function's large frame is not on the stack for the tunnel's
+ * life (a held connection's memory is mostly its touched stack). */
+static enum serve_next serve_one(struct egress_connection *c, size_t *connect_head_len)
 {
 	static const struct http1_limits plain_limits = { 0 };
 	static const struct http1_limits tunnel_limits = { .flags = HTTP1_ALLOW_HTTPS_ABSOLUTE };
@@ -791,8 +772,11 @@ static bool serve_one(struct egress_connection *c)
 			goto out;
 		}
 		routes_unref(r.routes);
-		egress_handle_connect(c, &req);
-		return false;
+		copy_str(c->connect_host, sizeof(c->connect_host), req.target.authority.host);
+		lowercase(c->connect_host);
+		c->connect_port = req.target.authority.port;
+		*connect_head_len = req.head_len;
+		return SERVE_CONNECT;
 	}
 	if (c->in_tunnel) {
 		r.s.port = req.authority.port ? req.authority.port : c->connect_port;
@@ -847,11 +831,24 @@ static bool serve_one(struct egress_connection *c)
 	request_forward(&r, &req, (size_t)head_len);
 out:
 	routes_unref(r.routes);
-	return !r.close_client;
+	return r.close_client ? SERVE_CLOSE : SERVE_NEXT;
 }
 
 void egress_serve_requests(struct egress_connection *c)
 {
-	while (serve_one(c))
-		;
+	size_t connect_head_len;
+
+	for (;;) {
+		if (c->in.len == 0 && !stream_has_buffered(&c->client))
+			wait_idle(c);
+		switch (serve_one(c, &connect_head_len)) {
+		case SERVE_NEXT:
+			continue;
+		case SERVE_CONNECT:
+			egress_handle_connect(c, connect_head_len);
+			return;
+		case SERVE_CLOSE:
+			return;
+		}
+	}
 }

@@ -45,18 +45,6 @@ static void tunnel_log(struct egress_connection *c, struct routes *routes,
 	egress_log_decision(c->egress, routes ? routes->log : ROUTES_LOG_BLOCKS, &d);
 }
 
-static void lowercase_copy(char *out, size_t out_len, struct str s)
-{
-	size_t i, n = s.len < out_len - 1 ? s.len : out_len - 1;
-
-	for (i = 0; i < n; i++) {
-		char ch = s.p[i];
-
-		out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-	}
-	out[n] = '\0';
-}
-
 /* Read from the client into c->in until a whole ClientHello is there.
  * Returns 0 with the SNI in sni, or a negative code with reason set. */
 static int read_client_hello(struct egress_connection *c, char *sni, size_t sni_len,
@@ -207,15 +195,13 @@ static void connect_bump(struct egress_connection *c, struct routes *routes,
 	egress_serve_requests(c);
 }
 
-void egress_handle_connect(struct egress_connection *c, const struct http1_request *req)
+void egress_handle_connect(struct egress_connection *c, size_t head_len)
 {
 	struct routes *routes = egress_routes_get(c->egress);
 	struct route_decision d;
 	uint64_t started = egress_start_clock();
 	const struct route *route;
 
-	lowercase_copy(c->connect_host, sizeof(c->connect_host), req->target.authority.host);
-	c->connect_port = req->target.authority.port;
 	{
 		struct routes_request rq = {
 			.host = str_from_cstr(c->connect_host),
@@ -237,13 +223,9 @@ void egress_handle_connect(struct egress_connection *c, const struct http1_reque
 	}
 	route = d.route;
 	/* The CONNECT head is done with; what follows is the tunnel's. */
-	{
-		size_t head_len = req->head_len;
-
-		memmove(c->in.p, c->in.p + head_len, c->in.len - head_len);
-		c->in.len -= head_len;
-		c->in.p[c->in.len] = '\0';
-	}
+	memmove(c->in.p, c->in.p + head_len, c->in.len - head_len);
+	c->in.len -= head_len;
+	c->in.p[c->in.len] = '\0';
 	if (route->tls_passthrough) {
 		connect_passthrough(c, routes, route, started);
 		goto out;
