@@ -191,13 +191,15 @@ void egress_upstream_pool_expire(struct upstream_pool *pool);
 /* Close every idle upstream not allowed under keep (all when keep is NULL):
  * after a reload, and at exit. */
 void egress_upstream_pool_flush(struct upstream_pool *pool, const struct routes *keep);
-/* Hand c's upstream, idle after a complete exchange allowed under routes,
- * to the pool (or close it when the pool is full or it has unread bytes). */
-void egress_upstream_put(struct egress_connection *c, struct routes *routes);
-/* Give c an idle upstream to host:port over tls (or plain) connected under
- * routes, if the pool has one that is still open.  Returns whether it did. */
+/* Hand c's upstream, idle after a complete exchange that route (in routes)
+ * allowed, to the pool (or close it when it has unread bytes). */
+void egress_upstream_put(struct egress_connection *c, struct routes *routes,
+			 const struct route *route);
+/* Give c an idle upstream to host:port over tls (or plain) that the same
+ * route of the same table allowed, if the pool has one still open.
+ * Returns whether it did. */
 bool egress_upstream_take(struct egress_connection *c, const struct routes *routes,
-			  const char *host, uint16_t port, bool tls);
+			  const struct route *route, const char *host, uint16_t port, bool tls);
 /* Close c's upstream (if any) and free its TLS state. */
 void egress_upstream_close(struct egress_connection *c);
 

@@ -232,7 +232,7 @@ static int upstream_open(struct egress_connection *c, const struct routes *route
 	int status;
 
 	egress_upstream_close(c);
-	if (egress_upstream_take(c, routes, host, port, tls))
+	if (egress_upstream_take(c, routes, route, host, port, tls))
 		return 0;
 	status = upstream_open_once(c, route, host, port, tls, &offered_session, reason, reason_len);
 	/* A resumed session pins the TLS version it was made with; an upstream
@@ -656,7 +656,7 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 	/* Bytes after the response are a protocol error of the upstream's:
 	 * the connection cannot carry another request. */
 	if (upstream_reusable)
-		egress_upstream_put(c, r->routes);
+		egress_upstream_put(c, r->routes, r->decision.route);
 	else
 		egress_upstream_close(c);
 	request_finish(r, "allow", resp->status, NULL);

@@ -8,11 +8,12 @@
  * costs only its own side, and a new CONNECT costs only the agent-side
  * handshake.
  *
- * An entry remembers the routes table that allowed its address.  It is
- * only taken under that same table (the entry holds a reference, so the
- * pointer cannot be reused by a later table): after a reload, connections
- * made under the old routes are never reused, and egress_upstream_pool_flush
- * closes them. */
+ * An entry remembers the route, and the routes table holding it, that
+ * allowed its address: it is only taken for a request decided by that same
+ * route (two routes for one host may allow different addresses).  The
+ * entry holds a reference on the table, so neither pointer can be reused
+ * by a later table: after a reload, connections made under the old routes
+ * are never reused, and egress_upstream_pool_flush closes them. */
 #include "egress.h"
 #include "egress_tls.h"
 
@@ -24,7 +25,8 @@
 
 struct upstream_pool_entry {
 	struct upstream_pool_entry *next;
-	struct routes *routes;        /* a reference: the table that allowed it */
+	struct routes *routes;        /* a reference: the table holding route */
+	const struct route *route;    /* the route that allowed its address */
 	struct stream stream;
 	struct egress_tls_client *tls_client;
 	char host[256];
@@ -102,7 +104,8 @@ static bool entry_quiet(const struct upstream_pool_entry *e)
 	return poll(&pfd, 1, 0) == 0 && !stream_has_buffered(&e->stream);
 }
 
-void egress_upstream_put(struct egress_connection *c, struct routes *routes)
+void egress_upstream_put(struct egress_connection *c, struct routes *routes,
+			 const struct route *route)
 {
 	struct upstream_pool *pool = &c->egress->upstream_pool;
 	struct upstream_pool_entry *e, *closing = NULL;
@@ -116,6 +119,7 @@ void egress_upstream_put(struct egress_connection *c, struct routes *routes)
 		return;
 	}
 	e->routes = routes_ref(routes);
+	e->route = route;
 	e->stream = c->upstream;
 	e->tls_client = c->tls_client;
 	if (e->tls_client)
@@ -151,7 +155,7 @@ void egress_upstream_put(struct egress_connection *c, struct routes *routes)
 }
 
 bool egress_upstream_take(struct egress_connection *c, const struct routes *routes,
-			  const char *host, uint16_t port, bool tls)
+			  const struct route *route, const char *host, uint16_t port, bool tls)
 {
 	struct upstream_pool *pool = &c->egress->upstream_pool;
 	struct upstream_pool_entry **link, *found = NULL, *closing = NULL;
@@ -161,7 +165,7 @@ bool egress_upstream_take(struct egress_connection *c, const struct routes *rout
 	for (link = &pool->head; *link; link = &(*link)->next) {
 		struct upstream_pool_entry *e = *link;
 
-		if (e->routes == routes && e->port == port && e->tls == tls &&
+		if (e->routes == routes && e->route == route && e->port == port && e->tls == tls &&
 		    strcmp(e->host, host) == 0) {
 			*link = e->next;
 			pool->count--;
