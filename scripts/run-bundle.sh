@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Boot the sidecar bundle image with its shipped default config, wait until
-# init reports the bundle ready (a health check, not a sleep), print the
-# status, then stop it the way an engine does (SIGTERM, grace period) and
-# report how init exited.  KEEP=1 leaves the bundle running instead.
+# Boot the sidecar bundle image with egress as init's daemon, show what the
+# proxy decides for a few requests, then stop it the way an engine does
+# (SIGTERM, grace period) and report how init exited.  KEEP=1 leaves the
+# bundle running instead.
+#
+# Until `bottle-host start` wires agent containers (it will replace this),
+# the demo plays the agent from the host: the bundle shares the host's
+# network, a local HTTPS origin (openssl s_server, with its own test CA)
+# stands in for "the internet", and curl sends requests through egress.
+# Nothing leaves this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
@@ -12,19 +18,82 @@ tag=$(cat "$build/image/tag")
 name=bottle-sidecar-run-$$
 grace=10
 ready_timeout=20
-
-echo "run: starting $tag as $name"
-$ENGINE run --detach --name "$name" --read-only --cap-drop=all \
-	--cap-add=setuid --cap-add=setgid --cap-add=kill \
-	--security-opt=no-new-privileges "$tag" \
-	--config /usr/share/sidecar/init.yaml >/dev/null
+demo=$(mktemp -d /tmp/bottle-run.XXXXXX)
+chmod 0755 "$demo"
+origin_pid=
 
 cleanup() {
+	[ -n "$origin_pid" ] && kill "$origin_pid" 2>/dev/null
 	if [ "${KEEP:-0}" != 1 ]; then
 		$ENGINE rm --force "$name" >/dev/null 2>&1 || true
+		rm -rf "$demo"
 	fi
 }
 trap cleanup EXIT
+
+free_port() {
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 20000))
+		ss -Htln "sport = :$port" | grep -q . || { echo "$port"; return; }
+	done
+}
+
+# The bottle CA egress mints leaves with (EC P-256, as bottle-host will make
+# it), and an origin CA with a leaf for localhost.
+openssl_quiet() { openssl "$@" 2>/dev/null; }
+(
+	cd "$demo"
+	for ca in ca origin-ca; do
+		openssl_quiet req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+			-keyout "$ca.key" -out "$ca.crt" -subj "/CN=bottle run demo $ca" \
+			-addext "basicConstraints=critical,CA:TRUE" \
+			-addext "keyUsage=critical,keyCertSign,cRLSign"
+	done
+	openssl_quiet req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout origin.key -out origin.csr -subj "/CN=localhost"
+	printf 'subjectAltName=DNS:localhost\n' >origin.ext
+	openssl_quiet x509 -req -in origin.csr -CA origin-ca.crt -CAkey origin-ca.key \
+		-CAcreateserial -days 1 -out origin.crt -extfile origin.ext
+	# Readable by the image's unprivileged sidecar user; bottle-host will
+	# mount the key for egress alone.
+	chmod 0644 ca.key
+)
+
+egress_port=$(free_port)
+origin_port=$(free_port)
+cat >"$demo/routes.yaml" <<EOF
+# The demo's routes: the local origin, under /docs/ only.
+log: all
+routes:
+  - host: localhost
+    ports: [$origin_port]
+    addresses: [127.0.0.1]   # loopback is refused unless a route names it
+    matches:
+      - path_prefix: /docs/
+EOF
+cat >"$demo/init.yaml" <<EOF
+grace_period: $grace
+control_socket: /run/sidecar/init.sock
+daemons:
+  - name: egress
+    argv: [/bin/sidecar, egress, --listen, "127.0.0.1:$egress_port",
+           --routes, /etc/sidecar/routes.yaml,
+           --ca-cert, /etc/sidecar/ca.crt, --ca-key, /etc/sidecar/ca.key,
+           --upstream-ca, /etc/sidecar/origin-ca.crt, --ready-fd, "3"]
+    user: sidecar
+    ready_fd: 3
+EOF
+
+(cd "$demo" && exec openssl s_server -quiet -www -accept "$origin_port" \
+	-cert origin.crt -key origin.key >/dev/null 2>&1) &
+origin_pid=$!
+
+echo "run: starting $tag as $name (egress on 127.0.0.1:$egress_port)"
+$ENGINE run --detach --name "$name" --network host --read-only --cap-drop=all \
+	--cap-add=setuid --cap-add=setgid --cap-add=kill \
+	--security-opt=no-new-privileges --volume "$demo:/etc/sidecar:ro" "$tag" \
+	--config /etc/sidecar/init.yaml >/dev/null
 
 deadline=$((SECONDS + ready_timeout))
 until status=$($ENGINE exec "$name" /bin/initctl status 2>&1); do
@@ -43,8 +112,24 @@ done
 echo "run: bundle status (sidecar initctl status):"
 echo "$status" | sed 's/^/  /'
 
+# One request as the agent would send it, through egress, trusting only
+# the bottle CA; prints the status and the first line of the body.
+agent_request() {
+	local url=$1 out code
+	out=$(mktemp "$demo/body.XXXXXX")
+	code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 \
+		--proxy "http://127.0.0.1:$egress_port" --cacert "$demo/ca.crt" "$url" 2>&1) || true
+	printf '  %-48s -> %s  %s\n' "$url" "$code" "$(head -c 160 "$out" | head -n 1)"
+}
+echo "run: requests through egress (as the agent would send them):"
+agent_request "https://localhost:$origin_port/docs/index.html"
+agent_request "https://localhost:$origin_port/admin"
+agent_request "http://example.org/"
+
 if [ "${KEEP:-0}" = 1 ]; then
-	echo "run: left running; stop it with: $ENGINE stop $name"
+	echo "run: left running; proxy: http://127.0.0.1:$egress_port, CA: $demo/ca.crt"
+	echo "run: stop it with: $ENGINE rm --force $name; kill $origin_pid; rm -rf $demo"
+	origin_pid=
 	exit 0
 fi
 
@@ -52,7 +137,7 @@ started=$(date +%s.%N)
 $ENGINE stop --time "$grace" "$name" >/dev/null
 stopped=$(date +%s.%N)
 code=$($ENGINE inspect --format '{{.State.ExitCode}}' "$name")
-echo "run: init's log:"
+echo "run: the bundle's log (init, and egress's decision lines):"
 $ENGINE logs "$name" 2>&1 | sed 's/^/  /'
 awk -v a="$started" -v b="$stopped" -v code="$code" -v grace="$grace" 'BEGIN {
 	printf "run: stopped in %.2fs (grace period %ds), init exited with status %d\n", b - a, grace, code }'
