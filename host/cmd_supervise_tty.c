@@ -174,9 +174,18 @@ static int ask_bound(const char *prompt, uint64_t proposed, bool duration, uint6
 		if (!*line)
 			return 0;
 		if ((duration ? supervise_parse_duration(line, out)
-			      : supervise_parse_count(line, out)) == 0)
-			return 0;
-		puts(duration ? "  a duration: 90, 90s, 15m, 2h, 7d" : "  a positive count");
+			      : supervise_parse_count(line, out)) < 0) {
+			puts(duration ? "  a duration: 90, 90s, 15m, 2h, 7d" : "  a positive count");
+			continue;
+		}
+		/* Asked here rather than refused by the queue after all the
+		 * questions: a grant only ever narrows what was asked. */
+		if (proposed && *out > proposed) {
+			printf("  at most %llu: bounds only tighten\n", (unsigned long long)proposed);
+			*out = 0;
+			continue;
+		}
+		return 0;
 	}
 }
 
