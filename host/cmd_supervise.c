@@ -279,6 +279,13 @@ int supervise_collect(const struct supervise *s, struct supervise_items *items, 
 	return 0;
 }
 
+static void print_err(const char *err)
+{
+	fputs("bottle-host: supervise: ", stderr);
+	supervise_print_clean(stderr, err, false, "");
+	fputc('\n', stderr);
+}
+
 /* The bottle whose queue holds id, into bottle; -ENOENT when none does. */
 static int locate(const struct supervise *s, const char *id, char bottle[64], int *state)
 {
@@ -336,9 +343,15 @@ static int load_item(const struct supervise *s, const char *id, struct supervise
 	supervise_queue_dir(s, item->bottle, dir);
 	ret = queue_read_proposal(dir, id, &item->p, err, sizeof(err));
 	if (ret < 0) {
-		fputs("bottle-host: supervise: ", stderr);
-		supervise_print_clean(stderr, err, false, "");
-		fputc('\n', stderr);
+		print_err(err);
+		return EXIT_FAILURE_GENERIC;
+	}
+	/* A bottle speaks for itself only (as in supervise_collect). */
+	if (strcmp(item->p.bottle, item->bottle) != 0) {
+		fprintf(stderr, "bottle-host: supervise: %s in the queue of bottle %s names another "
+				"bottle; refused\n",
+			id, item->bottle);
+		queue_proposal_release(&item->p);
 		return EXIT_FAILURE_GENERIC;
 	}
 	return EXIT_OK;
@@ -434,13 +447,6 @@ void supervise_show(const struct supervise *s, const struct supervise_item *item
 	show_field("rule", p->rule);
 	show_field("context", p->preview);
 	printf("  %-13s%.16s...\n", "value sha256", p->value_hash);
-}
-
-static void print_err(const char *err)
-{
-	fputs("bottle-host: supervise: ", stderr);
-	supervise_print_clean(stderr, err, false, "");
-	fputc('\n', stderr);
 }
 
 int supervise_decide(const struct supervise *s, const struct supervise_item *item,
