@@ -588,7 +588,9 @@ static int cmd_decide(const struct supervise *s, enum decide_action action, int 
 	char *edited = NULL;
 	int c, ret;
 
-	optind = 1;
+	/* 0, not 1: a full restart after cmd_supervise()'s own parse, in
+	 * musl and glibc alike (the second pass permutes, the first did not). */
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "n:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'n': r.note = optarg; break;
