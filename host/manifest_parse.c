@@ -258,7 +258,7 @@ static int parse_env(struct config_yaml *cy, const char *path, const yaml_node_t
 			return config_yaml_error(cy, k,
 						 "env: '%.64s' is not a variable name "
 						 "([A-Za-z_][A-Za-z0-9_]*)",
-						 name);
+						 has_control(name) ? "?" : name);
 		snprintf(what, sizeof(what), "env.%.80s", name);
 		for (j = 0; j < i; j++)
 			if (strcmp(b->env[j].name, name) == 0)
@@ -926,10 +926,15 @@ int manifest_parse_agent(const char *name, const char *path, const char *text, s
 	if (ret == 0)
 		ret = parse_agent_keys(&cy, root, out);
 	if (ret == 0) {
+		/* The body as is, NUL bytes included: prompt_len is its length. */
 		out->prompt_len = len - body;
-		out->prompt = strndup(text + body, out->prompt_len);
-		if (!out->prompt)
+		out->prompt = malloc(out->prompt_len + 1);
+		if (!out->prompt) {
 			ret = out_of_memory(&cy);
+		} else {
+			memcpy(out->prompt, text + body, out->prompt_len);
+			out->prompt[out->prompt_len] = '\0';
+		}
 	}
 	finish(&cy, ret, err, err_len);
 out:

@@ -172,6 +172,14 @@ static void test_agent(void **state)
 	assert_null(a.provider_command[3]);
 	manifest_agent_release(&a);
 
+	/* The body is kept byte for byte, NUL included. */
+	assert_int_equal(manifest_parse_agent("a", "a.md", "---\nbottle: b\nprovider: claude\n---\nx\0y",
+					      35, &a, err, sizeof(err)),
+			 0);
+	assert_int_equal(a.prompt_len, 3);
+	assert_memory_equal(a.prompt, "x\0y", 4);
+	manifest_agent_release(&a);
+
 	assert_int_equal(parse_agent("---\nbottle: b\nprovider: {image: busybox}\n---\n", &a, err,
 				     sizeof(err)),
 			 0);
