@@ -174,7 +174,7 @@ static void test_agent(void **state)
 
 	/* The body is kept byte for byte, NUL included. */
 	assert_int_equal(manifest_parse_agent("a", "a.md", "---\nbottle: b\nprovider: claude\n---\nx\0y",
-					      35, &a, err, sizeof(err)),
+					      38, &a, err, sizeof(err)),
 			 0);
 	assert_int_equal(a.prompt_len, 3);
 	assert_memory_equal(a.prompt, "x\0y", 4);
