@@ -110,8 +110,9 @@ static void print_route(const struct route *route, const char *from)
 	if (route->naddresses)
 		printf(" %zu address%s", route->naddresses, route->naddresses == 1 ? "" : "es");
 	if (route->auth)
-		printf(" auth %s from $%s (%s)", route->auth->header, route->auth->env,
-		       set_word(route->auth->env));
+		printf(" auth %s: %s%s$%s (%s)", route->auth->header,
+		       route->auth->scheme ? route->auth->scheme : "", route->auth->scheme ? " " : "",
+		       route->auth->env, set_word(route->auth->env));
 	printf("  (%s)\n", from);
 }
 

@@ -176,6 +176,24 @@ test_expect_success 'a missing agent names both places looked in' '
 	grep -q "no agent named .nobody. (looked for ./.bottle/agents/nobody.md and .*/home/.bottle/agents/nobody.md)" err
 '
 
+test_expect_success 'the complete examples of docs/manifests.md resolve' '
+	mkdir -p ex/.bottle/agents ex/.bottle/bottles &&
+	awk -v dir=ex/.bottle "
+		/^<!-- example: .* -->\$/ { file = dir \"/\" \$3; next }
+		file && /^\\\`\\\`\\\`markdown\$/ { inside = 1; next }
+		inside && /^\\\`\\\`\\\`\$/ { inside = 0; file = \"\"; n++; next }
+		inside { print > file }
+		END { if (n != 5) exit 1 }
+	" "$TEST_ROOT/docs/manifests.md" &&
+	ls ex/.bottle/bottles/base.md ex/.bottle/bottles/claude-code.md ex/.bottle/bottles/codex.md &&
+	(cd ex && HOME=/nonexistent "$HOST_CLI" info claude-webapp) >out &&
+	grep -qE "^folds +base, claude-code$" out &&
+	grep -qE "^egress +log blocks, 6 routes$" out &&
+	(cd ex && HOME=/nonexistent "$HOST_CLI" info codex-engine) >out &&
+	grep -qE "^image +docker.io/library/rust:1.83-bookworm$" out &&
+	grep -qE "^  engine +https://github.com/acme/engine.git +token from" out
+'
+
 test_skip_unless openssl
 test_skip_unless curl
 test_skip_unless python3
