@@ -408,6 +408,9 @@ static void test_egress_positions(void **state)
 	bottle_error("---\nenv: {A: \"\xc3\xa9\xc3\xa9\"}\negress: {routes: [{host: "
 		     "\"\xc3\xbc.com\"}]}\n---\n",
 		     "b.md:3:26: egress.routes[0].host: ", "not a valid host name");
+	/* NEL ends a line for libyaml: the blanked copy keeps it. */
+	bottle_error("---\n# c\xc2\x85" "egress:\n  routes:\n    - host: 'x:1'\n---\n",
+		     "b.md:5:13: egress.routes[0].host: ", "names a port");
 	bottle_error("---\negress:\n  log: loud\n  routes: []\n---\n", "b.md:3:8: egress.log: ",
 		     "'loud' is not one of off, blocks, all");
 	bottle_error("---\negress:\n  logs: all\n---\n", "b.md:3:3: egress: ",

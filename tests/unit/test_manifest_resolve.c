@@ -155,6 +155,31 @@ static void test_names(void **state)
 	assert_false(manifest_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
 
+static void test_default_dirs(void **state)
+{
+	struct manifest_dirs dirs;
+	char *saved = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+
+	(void)state;
+	setenv("HOME", "/srv/op", 1);
+	manifest_dirs_default(&dirs);
+	assert_string_equal(dirs.local, "./.bottle");
+	assert_string_equal(dirs.home, "/srv/op/.bottle");
+	setenv("HOME", "/", 1);
+	manifest_dirs_default(&dirs);
+	assert_string_equal(dirs.home, "/.bottle");
+	/* Unset or relative: the password database's home, never a relative path. */
+	setenv("HOME", "relative", 1);
+	manifest_dirs_default(&dirs);
+	assert_true(!dirs.home || dirs.home[0] == '/');
+	unsetenv("HOME");
+	manifest_dirs_default(&dirs);
+	assert_true(!dirs.home || dirs.home[0] == '/');
+	if (saved)
+		setenv("HOME", saved, 1);
+	free(saved);
+}
+
 static void test_local_overrides_home_per_file(void **state)
 {
 	struct fixture *f = *state;
@@ -606,6 +631,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_default_dirs),
 		cmocka_unit_test_setup_teardown(test_local_overrides_home_per_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fold_order_and_every_rule, setup, teardown),
