@@ -34,6 +34,9 @@
 #define MANIFEST_NAME_MAX 64      /* agent and bottle names, [a-z0-9-] */
 #define MANIFEST_MAX_BOTTLES 64   /* distinct bottles one agent may pull in */
 #define MANIFEST_MAX_FILE (1024 * 1024)
+/* Bounds on a folded bottle: merging is by name, linear per entry. */
+#define MANIFEST_MAX_ENV_TOTAL 4096
+#define MANIFEST_MAX_REPOS_TOTAL 1000
 
 /* Where manifests are looked up: `local` (./.bottle) before `home`
  * (~/.bottle), per file name.  NULL fields are skipped. */
@@ -181,7 +184,8 @@ int manifest_bottle_load(const struct manifest_dirs *dirs, const char *name,
 void manifest_agent_release(struct manifest_agent *a);
 void manifest_bottle_release(struct manifest_bottle *b);
 
-/* Fold `src` over `dst` (src wins): the merge rule of `extends`. */
+/* Fold `src` over `dst` (src wins): the merge rule of `extends`.  0,
+ * -ENOMEM, or -EOVERFLOW past MANIFEST_MAX_ENV_TOTAL / _REPOS_TOTAL. */
 int manifest_bottle_merge(struct manifest_bottle *dst, const struct manifest_bottle *src);
 
 const char *manifest_provider_name(enum manifest_provider p);

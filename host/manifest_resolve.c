@@ -112,6 +112,8 @@ static int merge_env(struct manifest_bottle *dst, const struct manifest_bottle *
 			if (strcmp(dst->env[j].name, src->env[i].name) == 0)
 				break;
 		if (j == dst->nenv) {
+			if (dst->nenv == MANIFEST_MAX_ENV_TOTAL)
+				return -EOVERFLOW;
 			grown = realloc(dst->env, (dst->nenv + 1) * sizeof(*grown));
 			if (!grown)
 				return -ENOMEM;
@@ -144,6 +146,8 @@ static int merge_repos(struct manifest_bottle *dst, const struct manifest_bottle
 			if (strcmp(dst->repos[j].name, s->name) == 0)
 				break;
 		if (j == dst->nrepos) {
+			if (dst->nrepos == MANIFEST_MAX_REPOS_TOTAL)
+				return -EOVERFLOW;
 			grown = realloc(dst->repos, (dst->nrepos + 1) * sizeof(*grown));
 			if (!grown)
 				return -ENOMEM;
@@ -386,6 +390,14 @@ static int resolve(struct resolver *r, const char *name, const char *from, unsig
 out:
 	if (ret == -ENOMEM)
 		snprintf(r->err, r->err_len, "out of memory");
+	if (ret == -EOVERFLOW) {
+		/* Said here, where the file is known; callers up the graph keep it. */
+		snprintf(r->err, r->err_len,
+			 "%s:1:1: extends: the folded bottle holds more than %d env variables or "
+			 "%d repos",
+			 layer.b.path, MANIFEST_MAX_ENV_TOTAL, MANIFEST_MAX_REPOS_TOTAL);
+		ret = -E2BIG;
+	}
 	manifest_layer_release(&layer);
 	return ret;
 }

@@ -448,6 +448,41 @@ static void test_wide_graph(void **state)
 	}
 }
 
+/* Merging by name is linear per entry: a folded bottle is bounded. */
+static void test_fold_bounds(void **state)
+{
+	struct fixture *f = *state;
+	struct buf text;
+	char rel[64], err[1024];
+	int i, j;
+
+	for (i = 0; i < 5; i++) {
+		buf_init(&text, 1 << 20);
+		buf_appendf(&text, "---\n");
+		if (i > 0)
+			buf_appendf(&text, "extends: b%d\n", i - 1);
+		buf_appendf(&text, "env:\n");
+		for (j = 0; j < 1000; j++)
+			buf_appendf(&text, "  V%d_%d: x\n", i, j);
+		buf_appendf(&text, "---\n");
+		snprintf(rel, sizeof(rel), "home/bottles/b%d.md", i);
+		write_file(f, rel, text.p);
+		buf_release(&text);
+	}
+	write_file(f, "home/agents/a.md", "---\nbottle: b4\nprovider: claude\n---\n");
+	assert_int_equal(agent_error(f, "a", err, sizeof(err)), -E2BIG);
+	assert_string_equal(err, "@/home/bottles/b4.md:1:1: extends: the folded bottle holds more "
+				 "than 4096 env variables or 1000 repos");
+	write_file(f, "home/agents/a.md", "---\nbottle: b3\nprovider: claude\n---\n");
+	{
+		struct manifest_agent a;
+
+		load_agent(f, "a", &a);
+		assert_int_equal(a.bottle.nenv, 4000);
+		manifest_agent_release(&a);
+	}
+}
+
 /* ---- checks on the folded bottle ---- */
 
 static void test_repo_checks(void **state)
@@ -639,6 +674,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_diamond, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extends_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wide_graph, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fold_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credential_guard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_routes, setup, teardown),
