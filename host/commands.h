@@ -3,5 +3,6 @@
  * `int cmd_<name>(int argc, char **argv)`.
  *
  * COMMAND(name, function, one-line summary shown by `bottle-host --help`) */
+COMMAND(info, cmd_info, "print an agent's fully resolved bottle (env names, never values)")
 COMMAND(version, cmd_version, "print bottle-host's version and its linked libraries")
 COMMAND(supervise, cmd_supervise, "answer what bottles propose: routes, held tokens, leaks")
