@@ -108,9 +108,10 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(TESTABLE_LIB) | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -MMD -MP $(LDFLAGS) -o $@ $< \
 		$(TESTABLE_LIB) $(TEST_LIBS) $(SIDECAR_LIBS)
 
-$(BUILD)/tests/helpers/%: tests/helpers/%.c | $(DEPS_STAMP)
+# Helpers may use any project module (the queue, the routes loader ...).
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(TESTABLE_LIB) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(TESTABLE_LIB) $(SIDECAR_LIBS)
 
 image: $(BUILD)/sidecar | tools
 	scripts/build-image.sh $(BUILD)
