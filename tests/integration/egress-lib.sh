@@ -29,13 +29,17 @@ egress_kill_started() {
 }
 test_at_exit egress_kill_started
 
-# A free TCP port on loopback, never one this script already handed out.
+# A free TCP port on loopback, never one this script already handed out,
+# and below the ephemeral range so no outgoing connection can hold it by
+# the time a server binds it.
+egress_port_top=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+egress_port_top=${egress_port_top:-32768}
 free_port() {
 	local port
 	while :; do
-		port=$((20000 + RANDOM % 20000))
+		port=$((10000 + RANDOM % (egress_port_top - 10000)))
 		grep -qx "$port" "$TEST_SCRATCH/ports" && continue
-		ss -Htln "sport = :$port" | grep -q . && continue
+		ss -Htan "sport = :$port" | grep -q . && continue
 		echo "$port" >>"$TEST_SCRATCH/ports"
 		echo "$port"
 		return
@@ -120,18 +124,30 @@ egress_curl() {
 	curl -sS --max-time 60 --proxy "http://127.0.0.1:$EGRESS_PORT" --cacert "$PKI/ca.crt" "$@"
 }
 
+# egress_node MODE ARGS: egress/client.js through egress, trusting the
+# bottle CA (or $EGRESS_NODE_CA).
 egress_node() {
-	NODE_EXTRA_CA_CERTS=$PKI/ca.crt node "$EGRESS_JS/client.js" "$1" \
+	NODE_EXTRA_CA_CERTS=${EGRESS_NODE_CA:-$PKI/ca.crt} node "$EGRESS_JS/client.js" "$1" \
 		--proxy "127.0.0.1:$EGRESS_PORT" "${@:2}"
 }
 
 # egress_s_client HOST:PORT [openssl args]: a TLS session through a CONNECT
-# tunnel; stdin is sent once the handshake is done.
+# tunnel; stdin is sent once the handshake is done, and the session lasts
+# until the server closes it (send Connection: close).
 egress_s_client() {
 	local target=$1
 	shift
-	timeout 20 openssl s_client -proxy "127.0.0.1:$EGRESS_PORT" -connect "$target" \
+	timeout ${S_TIMEOUT:-20} openssl s_client -proxy "127.0.0.1:$EGRESS_PORT" -connect "$target" \
 		-ign_eof "$@"
+}
+
+# egress_s_handshake HOST:PORT [openssl args]: just the handshake through a
+# CONNECT tunnel; prints what s_client saw (the certificates).
+egress_s_handshake() {
+	local target=$1
+	shift
+	timeout ${S_TIMEOUT:-20} openssl s_client -proxy "127.0.0.1:$EGRESS_PORT" -connect "$target" \
+		"$@" </dev/null
 }
 
 # egress_raw BYTES: send BYTES (printf format) on a plain connection to
@@ -144,4 +160,10 @@ egress_raw() {
 # The SHA-256 fingerprint of a PEM certificate, as openssl prints it.
 cert_fingerprint() {
 	openssl x509 -noout -fingerprint -sha256 | cut -d= -f2
+}
+
+# Fails, showing its diagnostics, unless egress is still running: a test
+# file ends with it so that a crash anywhere shows up.
+egress_alive() {
+	kill -0 "$(cat "$EGRESS_DIR/pid")" 2>/dev/null || { cat "$EGRESS_DIR/stderr" >&2; return 1; }
 }

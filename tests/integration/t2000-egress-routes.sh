@@ -76,7 +76,7 @@ test_expect_success 'node: CONNECT to an unlisted host fails with 403' '
 '
 
 test_expect_success 'openssl: no TLS session to an unlisted host' '
-	! egress_s_client unlisted.test:443 -servername unlisted.test </dev/null >out.txt 2>err.txt &&
+	! egress_s_handshake unlisted.test:443 -servername unlisted.test  >out.txt 2>err.txt &&
 	grep -q "CONNECT failed, reason= 403" err.txt &&
 	! grep -q "BEGIN CERTIFICATE" out.txt
 '
@@ -156,5 +156,7 @@ test_expect_success 'the decision log has one JSON line per decision, without th
 	! grep -q "q=1" "$EGRESS_DIR/stdout" &&
 	! grep -v "^{.*}$" "$EGRESS_DIR/stdout"
 '
+
+test_expect_success 'egress is still running' 'egress_alive'
 
 test_done

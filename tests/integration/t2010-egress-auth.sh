@@ -99,4 +99,6 @@ test_expect_success 'without the variable the route fails closed with a 502 nami
 	! origin_requests o | grep -q /unset
 '
 
+test_expect_success 'egress is still running' 'egress_alive'
+
 test_done
