@@ -150,11 +150,10 @@ egress_s_handshake() {
 		"$@" </dev/null
 }
 
-# egress_raw BYTES: send BYTES (printf format) on a plain connection to
-# egress and print everything it answers until it closes.
+# egress_raw: send stdin as it is on a plain connection to egress and
+# print everything egress answers until it closes the connection.
 egress_raw() {
-	# shellcheck disable=SC2059
-	printf "$1" | timeout 20 bash -c "exec 5<>/dev/tcp/127.0.0.1/$EGRESS_PORT && cat >&5 && cat <&5"
+	timeout 20 bash -c "exec 5<>/dev/tcp/127.0.0.1/$EGRESS_PORT && cat >&5 && cat <&5"
 }
 
 # The SHA-256 fingerprint of a PEM certificate, as openssl prints it.

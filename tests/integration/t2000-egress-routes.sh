@@ -62,7 +62,7 @@ test_expect_success 'curl: an unlisted host is refused at CONNECT' '
 '
 
 test_expect_success 'raw CONNECT to an unlisted host: 403 with the one-sentence reason' '
-	egress_raw "CONNECT unlisted.test:443 HTTP/1.1\r\nHost: unlisted.test:443\r\n\r\n" >out.txt &&
+	printf "CONNECT unlisted.test:443 HTTP/1.1\r\nHost: unlisted.test:443\r\n\r\n" | egress_raw >out.txt &&
 	head -n 1 out.txt | grep -q "^HTTP/1.1 403 " &&
 	grep -q "^X-Bottle-Egress: denied" out.txt &&
 	sed "1,/^\r$/d" out.txt >body.txt &&
@@ -145,7 +145,7 @@ test_expect_success 'plain HTTP in absolute form: allowed passes, other paths ar
 '
 
 test_expect_success 'plain HTTP in origin form is refused' '
-	egress_raw "GET /allowed/origin-form HTTP/1.1\r\nHost: localhost:$HTTP_PORT\r\n\r\n" >out.txt &&
+	printf "GET /allowed/origin-form HTTP/1.1\r\nHost: localhost:$HTTP_PORT\r\n\r\n" | egress_raw >out.txt &&
 	head -n 1 out.txt | grep -Eq "^HTTP/1.1 4[0-9][0-9] " &&
 	! origin_requests o | grep -q origin-form
 '
