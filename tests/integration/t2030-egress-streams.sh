@@ -42,6 +42,12 @@ test_expect_success 'node: a WebSocket echo through a bumped CONNECT' '
 	origin_requests o | grep -qx "GET /ws/echo upgrade"
 '
 
+test_expect_success 'node: a ws:// echo sent to the proxy in absolute form' '
+	egress_node ws --url "ws://localhost:$HTTP_PORT/ws/plain" --text "hello in the clear" >out.txt &&
+	test "$(cat out.txt)" = "hello in the clear" &&
+	origin_requests o | grep -qx "GET /ws/plain upgrade"
+'
+
 test_expect_success 'node: a WebSocket upgrade on a route without websocket: true is a 403' '
 	! egress_node ws --url "wss://localhost:$NOWS_PORT/ws/denied" --text x >out.txt 2>err.txt &&
 	grep -q "no upgrade: HTTP/1.1 403" err.txt &&

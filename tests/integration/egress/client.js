@@ -8,12 +8,13 @@
 //     prints one JSON line per request: status, headers, body, the peer
 //     certificate's issuer CN and SHA-256 fingerprint, and whether the
 //     request reused the previous one's connection
-//   node client.js ws --proxy HOST:PORT --url wss://HOST:PORT/PATH --text T
+//   node client.js ws --proxy HOST:PORT --url ws[s]://HOST:PORT/PATH --text T
 //     upgrades, sends T in one masked text frame, prints the echo's payload
 'use strict';
 const crypto = require('crypto');
 const http = require('http');
 const https = require('https');
+const net = require('net');
 const tls = require('tls');
 
 const opts = { header: [] };
@@ -126,18 +127,19 @@ function frame(opcode, payload) {
 	return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]);
 }
 
+// wss:// goes through a CONNECT tunnel and TLS; ws:// is sent to the proxy
+// in absolute form, as a plain HTTP request.
 function websocket() {
-	const port = Number(url.port || 443);
-	tunnel(url.hostname, port, (err, raw) => {
-		if (err)
-			fail(err.message);
-		const socket = tls.connect({ socket: raw, servername: url.hostname });
-		const key = crypto.randomBytes(16).toString('base64');
-		const expected = crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
-		let pending = Buffer.alloc(0), upgraded = false;
-		socket.on('secureConnect', () => socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n` +
-			'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
-			`Sec-WebSocket-Key: ${key}\r\n\r\n`));
+	const secure = url.protocol === 'wss:';
+	const port = Number(url.port || (secure ? 443 : 80));
+	const key = crypto.randomBytes(16).toString('base64');
+	const expected = crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+	const target = secure ? url.pathname : `http://${url.host}${url.pathname}`;
+	const upgrade = `GET ${target} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+		'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
+		`Sec-WebSocket-Key: ${key}\r\n\r\n`;
+	let pending = Buffer.alloc(0), upgraded = false;
+	const talk = (socket) => {
 		socket.on('data', (chunk) => {
 			pending = Buffer.concat([pending, chunk]);
 			if (!upgraded) {
@@ -167,6 +169,17 @@ function websocket() {
 			socket.destroy();
 		});
 		socket.on('error', (e) => fail(e.message));
+	};
+	if (!secure) {
+		const socket = net.connect(Number(proxyPort), proxyHost, () => socket.write(upgrade));
+		return talk(socket);
+	}
+	tunnel(url.hostname, port, (err, raw) => {
+		if (err)
+			fail(err.message);
+		const socket = tls.connect({ socket: raw, servername: url.hostname });
+		socket.on('secureConnect', () => socket.write(upgrade));
+		talk(socket);
 	});
 }
 
