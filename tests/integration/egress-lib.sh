@@ -92,6 +92,30 @@ origin_requests() {
 	cat "$TEST_SCRATCH/origin-$1/requests"
 }
 
+# egress_route PORT...: a route for the loopback origin on those ports (as
+# routes.yaml lines); more keys of it may follow, four spaces in.
+egress_route() {
+	local IFS=,
+	printf '  - host: localhost\n    ports: [%s]\n    addresses: [127.0.0.1, "::1"]\n' "$*"
+}
+
+# egress_setup [ROUTE-KEYS]: the PKI, origin "o" serving HTTPS on
+# $TLS_PORT and HTTP on $HTTP_PORT, and egress with one route for both
+# ports, ROUTE-KEYS (YAML lines, four spaces in) added to it.
+TLS_PORT=$(free_port)
+HTTP_PORT=$(free_port)
+egress_setup() {
+	egress_pki &&
+	{
+		printf 'log: all\nroutes:\n'
+		egress_route "$TLS_PORT" "$HTTP_PORT"
+		printf '%s' "${1:-}"
+	} >"$TEST_SCRATCH/routes.yaml" &&
+	origin_start o --tls-port "$TLS_PORT" --http-port "$HTTP_PORT" \
+		--cert "$PKI/localhost.crt" --key "$PKI/localhost.key" &&
+	egress_start "$TEST_SCRATCH/routes.yaml"
+}
+
 # egress_start ROUTES-FILE: run egress on $EGRESS_PORT (loopback) with the
 # bottle CA, trusting only the origin CA upstream.  Decision lines go to
 # $EGRESS_DIR/stdout, diagnostics to $EGRESS_DIR/stderr.  The environment
@@ -139,6 +163,13 @@ egress_s_client() {
 	shift
 	timeout ${S_TIMEOUT:-20} openssl s_client -proxy "127.0.0.1:$EGRESS_PORT" -connect "$target" \
 		-ign_eof "$@"
+}
+
+# egress_s_get PORT PATH: GET https://localhost:PORT/PATH with openssl
+# through a CONNECT tunnel; prints the response.
+egress_s_get() {
+	printf 'GET %s HTTP/1.1\r\nHost: localhost:%s\r\nConnection: close\r\n\r\n' "$2" "$1" |
+		egress_s_client "localhost:$1" -servername localhost -quiet 2>/dev/null
 }
 
 # egress_s_handshake HOST:PORT [openssl args]: just the handshake through a

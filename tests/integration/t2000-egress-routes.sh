@@ -7,26 +7,12 @@
 # in absolute form goes through the same decisions.
 . "$(dirname "$0")/egress-lib.sh"
 
-TLS_PORT=$(free_port)
-HTTP_PORT=$(free_port)
-ROUTES=$TEST_SCRATCH/routes.yaml
-
 test_expect_success 'set up the PKI, the origin and egress' '
-	egress_pki &&
-	cat >"$ROUTES" <<-EOF &&
-	log: all
-	routes:
-	  - host: localhost
-	    ports: [$TLS_PORT, $HTTP_PORT]
-	    addresses: [127.0.0.1, "::1"]
-	    matches:
-	      - path_prefix: /allowed
-	      - path: /posts
-	        methods: [POST]
-	EOF
-	origin_start o --tls-port "$TLS_PORT" --http-port "$HTTP_PORT" \
-		--cert "$PKI/localhost.crt" --key "$PKI/localhost.key" &&
-	egress_start "$ROUTES"
+	egress_setup "    matches:
+      - path_prefix: /allowed
+      - path: /posts
+        methods: [POST]
+"
 '
 
 test_expect_success 'curl: an allowed path passes, bumped with the bottle CA' '

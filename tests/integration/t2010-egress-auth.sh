@@ -6,28 +6,16 @@
 # egress's output, and an auth route is never served over plain HTTP.
 . "$(dirname "$0")/egress-lib.sh"
 
-TLS_PORT=$(free_port)
-HTTP_PORT=$(free_port)
 ROUTES=$TEST_SCRATCH/routes.yaml
 TOKEN=tok-$(openssl rand -hex 16)
 DUMMY=dummy-agent-value
 
 test_expect_success 'set up the PKI, the origin and egress holding the token' '
-	egress_pki &&
-	cat >"$ROUTES" <<-EOF &&
-	log: all
-	routes:
-	  - host: localhost
-	    ports: [$TLS_PORT, $HTTP_PORT]
-	    addresses: [127.0.0.1, "::1"]
-	    auth:
-	      header: Authorization
-	      scheme: Bearer
-	      env: EGRESS_TEST_TOKEN
-	EOF
-	origin_start o --tls-port "$TLS_PORT" --http-port "$HTTP_PORT" \
-		--cert "$PKI/localhost.crt" --key "$PKI/localhost.key" &&
-	EGRESS_TEST_TOKEN=$TOKEN egress_start "$ROUTES"
+	EGRESS_TEST_TOKEN=$TOKEN egress_setup "    auth:
+      header: Authorization
+      scheme: Bearer
+      env: EGRESS_TEST_TOKEN
+"
 '
 
 # The values of one header in the origin's echo (rawHeaders is a flat

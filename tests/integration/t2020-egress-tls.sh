@@ -14,17 +14,11 @@ ROUTES=$TEST_SCRATCH/routes.yaml
 
 test_expect_success 'set up the PKI, three origins and egress' '
 	egress_pki &&
-	cat >"$ROUTES" <<-EOF &&
-	log: all
-	routes:
-	  - host: localhost
-	    ports: [$PASS_PORT]
-	    addresses: [127.0.0.1, "::1"]
-	    tls_passthrough: true
-	  - host: localhost
-	    ports: [$ROGUE_PORT, $WRONG_PORT]
-	    addresses: [127.0.0.1, "::1"]
-	EOF
+	{
+		printf "log: all\nroutes:\n" &&
+		egress_route "$PASS_PORT" && echo "    tls_passthrough: true" &&
+		egress_route "$ROGUE_PORT" "$WRONG_PORT"
+	} >"$ROUTES" &&
 	origin_start pass --tls-port "$PASS_PORT" --cert "$PKI/localhost.crt" --key "$PKI/localhost.key" &&
 	origin_start rogue --tls-port "$ROGUE_PORT" --cert "$PKI/rogue.crt" --key "$PKI/rogue.key" &&
 	origin_start wrong --tls-port "$WRONG_PORT" --cert "$PKI/wrong-name.crt" --key "$PKI/wrong-name.key" &&
@@ -42,8 +36,7 @@ test_expect_success 'openssl: passthrough shows the origin certificate, verified
 '
 
 test_expect_success 'openssl: a request through the passthrough reaches the origin' '
-	printf "GET /pass/openssl HTTP/1.1\r\nHost: localhost:$PASS_PORT\r\nConnection: close\r\n\r\n" |
-		egress_s_client "localhost:$PASS_PORT" -servername localhost -quiet >out.txt 2>err.txt &&
+	egress_s_get "$PASS_PORT" /pass/openssl >out.txt &&
 	grep -q "^HTTP/1.1 200" out.txt &&
 	origin_requests pass | grep -qx "GET /pass/openssl"
 '

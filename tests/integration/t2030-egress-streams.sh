@@ -6,9 +6,7 @@
 # HEAD; Expect: 100-continue.
 . "$(dirname "$0")/egress-lib.sh"
 
-TLS_PORT=$(free_port)
 NOWS_PORT=$(free_port)
-HTTP_PORT=$(free_port)
 ROUTES=$TEST_SCRATCH/routes.yaml
 UPLOAD_BYTES=$((200 * 1024 * 1024))
 # Peak resident memory egress may reach, in kB: generous and flat (it
@@ -17,19 +15,11 @@ VMHWM_LIMIT_KB=16384
 
 test_expect_success 'set up the PKI, two origins and egress' '
 	egress_pki &&
-	cat >"$ROUTES" <<-EOF &&
-	log: all
-	routes:
-	  - host: localhost
-	    ports: [$TLS_PORT, $HTTP_PORT]
-	    addresses: [127.0.0.1, "::1"]
-	    websocket: true
-	  - host: localhost
-	    ports: [$NOWS_PORT]
-	    addresses: [127.0.0.1, "::1"]
-	    matches:
-	      - path_prefix: /ws
-	EOF
+	{
+		printf "log: all\nroutes:\n" &&
+		egress_route "$TLS_PORT" "$HTTP_PORT" && echo "    websocket: true" &&
+		egress_route "$NOWS_PORT" && printf "    matches:\n      - path_prefix: /ws\n"
+	} >"$ROUTES" &&
 	origin_start o --tls-port "$TLS_PORT" --http-port "$HTTP_PORT" \
 		--cert "$PKI/localhost.crt" --key "$PKI/localhost.key" &&
 	origin_start nows --tls-port "$NOWS_PORT" --cert "$PKI/localhost.crt" --key "$PKI/localhost.key" &&

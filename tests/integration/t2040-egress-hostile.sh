@@ -7,22 +7,8 @@
 # the origin (which notes every request it gets) never sees any of them.
 . "$(dirname "$0")/egress-lib.sh"
 
-TLS_PORT=$(free_port)
-HTTP_PORT=$(free_port)
-ROUTES=$TEST_SCRATCH/routes.yaml
-
 test_expect_success 'set up the PKI, the origin and egress' '
-	egress_pki &&
-	cat >"$ROUTES" <<-EOF &&
-	log: all
-	routes:
-	  - host: localhost
-	    ports: [$TLS_PORT, $HTTP_PORT]
-	    addresses: [127.0.0.1, "::1"]
-	EOF
-	origin_start o --tls-port "$TLS_PORT" --http-port "$HTTP_PORT" \
-		--cert "$PKI/localhost.crt" --key "$PKI/localhost.key" &&
-	egress_start "$ROUTES"
+	egress_setup
 '
 
 # hostile HOW STATUS REASON FORMAT: send the request FORMAT (printf, with
@@ -60,8 +46,7 @@ test_expect_success 'a control request reaches the origin both ways' '
 	printf "GET http://localhost:$HTTP_PORT/control HTTP/1.1\r\nHost: localhost:$HTTP_PORT\r\nConnection: close\r\n\r\n" |
 		egress_raw >out.txt &&
 	grep -q "^HTTP/1.1 200 " out.txt &&
-	printf "GET /control HTTP/1.1\r\nHost: localhost:$TLS_PORT\r\nConnection: close\r\n\r\n" |
-		egress_s_client "localhost:$TLS_PORT" -servername localhost -quiet >out.txt 2>err.txt &&
+	egress_s_get "$TLS_PORT" /control >out.txt &&
 	grep -q "^HTTP/1.1 200 " out.txt &&
 	test "$(grep -c "^GET /control$" "$TEST_SCRATCH/origin-o/requests")" = 2
 '

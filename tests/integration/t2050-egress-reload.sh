@@ -6,14 +6,12 @@
 # it.
 . "$(dirname "$0")/egress-lib.sh"
 
-TLS_PORT=$(free_port)
 ROUTES=$TEST_SCRATCH/routes.yaml
 
 # write_routes PREFIX...: a route for the origin allowing those prefixes.
 write_routes() {
 	{
-		printf "log: all\nroutes:\n  - host: localhost\n    ports: [%s]\n" "$TLS_PORT"
-		printf "    addresses: [127.0.0.1, \"::1\"]\n    matches:\n"
+		printf "log: all\nroutes:\n" && egress_route "$TLS_PORT" && echo "    matches:"
 		for prefix; do
 			printf "      - path_prefix: %s\n" "$prefix"
 		done
@@ -62,8 +60,7 @@ test_expect_success 'node and openssl follow the new routes too' '
 	grep -q "\"status\":200" ok.json &&
 	egress_node request --url "https://localhost:$TLS_PORT/v1/node" >denied.json &&
 	grep -q "\"status\":403" denied.json &&
-	printf "GET /v2/openssl HTTP/1.1\r\nHost: localhost:$TLS_PORT\r\nConnection: close\r\n\r\n" |
-		egress_s_client "localhost:$TLS_PORT" -servername localhost -quiet >out.txt 2>err.txt &&
+	egress_s_get "$TLS_PORT" /v2/openssl >out.txt &&
 	grep -q "^HTTP/1.1 200 " out.txt
 '
 
