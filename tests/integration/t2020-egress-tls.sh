@@ -75,6 +75,14 @@ test_expect_success 'the passthrough tunnel is logged with its byte counts' '
 		grep "\"decision\":\"allow\"" | grep -v "\"bytes_received\":0," | grep -q "\"bytes_sent\":[1-9]"
 '
 
+test_expect_success 'bumped: a TLS server name other than the CONNECT host is a 403' '
+	printf "GET /bad-sni HTTP/1.1\r\nHost: localhost:$ROGUE_PORT\r\nConnection: close\r\n\r\n" |
+		egress_s_client "localhost:$ROGUE_PORT" -servername other.test -quiet >out.txt 2>err.txt &&
+	grep -q "^HTTP/1.1 403 " out.txt &&
+	grep -qx "egress: the TLS server name other.test does not match the CONNECT target localhost" out.txt &&
+	test ! -s "$TEST_SCRATCH/origin-rogue/connections"
+'
+
 # $1 port, $2 the verification failure egress must name.
 expect_bad_upstream() {
 	egress_curl -D head.txt -o body.txt "https://localhost:$1/bad" &&

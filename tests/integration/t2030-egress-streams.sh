@@ -122,6 +122,19 @@ test_expect_success 'plain HTTP: pipelined absolute-form requests are answered i
 	check_pipeline out.txt
 '
 
+test_expect_success 'openssl: pipelined requests with bodies keep their framing' '
+	{
+		printf "POST /pipe/length HTTP/1.1\r\nHost: localhost:$TLS_PORT\r\nContent-Length: 5\r\n\r\nhello"
+		printf "POST /upload/pipe HTTP/1.1\r\nHost: localhost:$TLS_PORT\r\nTransfer-Encoding: chunked\r\n\r\n"
+		printf "3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n"
+		printf "GET /pipe/last HTTP/1.1\r\nHost: localhost:$TLS_PORT\r\nConnection: close\r\n\r\n"
+	} | egress_s_client "localhost:$TLS_PORT" -servername localhost -quiet >out.txt 2>err.txt &&
+	test "$(grep -c "^HTTP/1.1 200 " out.txt)" = 3 &&
+	grep -q "\"bytes\":5,\"sha256\":\"$(printf abcde | sha256sum | cut -d" " -f1)\"" out.txt &&
+	grep -o "\"path\":\"/pipe/[a-z]*\"" out.txt >order.txt &&
+	test "$(cat order.txt)" = "$(printf "\"path\":\"/pipe/length\"\n\"path\":\"/pipe/last\"")"
+'
+
 test_expect_success 'curl: HEAD has the head of a GET and no body' '
 	egress_curl --fail -I "https://localhost:$TLS_PORT/head" -o head.txt &&
 	grep -q "^HTTP/1.1 200" head.txt &&

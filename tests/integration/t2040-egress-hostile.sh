@@ -110,12 +110,19 @@ test_expect_success 'an HTTP/1.1 request without Host is a 400' '
 		"GET TARGET/hostile/no-host HTTP/1.1\r\nX-A: 1\r\n\r\n"
 '
 
+test_expect_success 'a Host that disagrees with the target is a 403' '
+	hostile plain 403 "Host header disagrees with the request-target authority" \
+		"GET TARGET/hostile/host-plain HTTP/1.1\r\nHost: other.test\r\n\r\n" &&
+	hostile tunnel 403 "the request'"'"'s host other.test does not match the CONNECT target localhost:$TLS_PORT" \
+		"GET /hostile/host-tunnel HTTP/1.1\r\nHost: other.test\r\n\r\n"
+'
+
 test_expect_success 'the origin saw none of them' '
 	! grep -v "^GET /control$" "$TEST_SCRATCH/origin-o/requests"
 '
 
 test_expect_success 'egress logged each refusal and is still running' '
-	test "$(grep -Ec "\"status\":(400|403|431),\"reason\":" "$EGRESS_DIR/stdout")" = 22 &&
+	test "$(grep -Ec "\"status\":(400|403|431),\"reason\":" "$EGRESS_DIR/stdout")" = 24 &&
 	egress_alive
 '
 

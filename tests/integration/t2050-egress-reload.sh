@@ -55,6 +55,25 @@ test_expect_success 'SIGHUP with a good file swaps the routes for new requests' 
 	! origin_requests o | grep -Eq "/v1/b|/slow/again"
 '
 
+test_expect_success 'a keep-alive connection from before the reload follows the new routes' '
+	write_routes /v2 /v4 &&
+	egress_reload &&
+	mkfifo requests
+	egress_s_client "localhost:$TLS_PORT" -servername localhost -quiet <requests >out.txt 2>err.txt &
+	exec 7>requests &&
+	printf "GET /v4/before HTTP/1.1\r\nHost: localhost:$TLS_PORT\r\n\r\n" >&7 &&
+	wait_for 10 "grep -q \"^HTTP/1.1 200 \" out.txt" &&
+	write_routes /v2 &&
+	egress_reload &&
+	printf "GET /v4/after HTTP/1.1\r\nHost: localhost:$TLS_PORT\r\n\r\n" >&7 &&
+	exec 7>&- &&
+	wait &&
+	grep -q "^HTTP/1.1 403 " out.txt &&
+	grep -q "does not allow GET /v4/after" out.txt &&
+	origin_requests o | grep -qx "GET /v4/before" &&
+	! origin_requests o | grep -q "/v4/after"
+'
+
 test_expect_success 'node and openssl follow the new routes too' '
 	egress_node request --url "https://localhost:$TLS_PORT/v2/node" >ok.json &&
 	grep -q "\"status\":200" ok.json &&
