@@ -151,6 +151,33 @@ test_expect_success 'curl: Expect: 100-continue gets the 100 and the body goes t
 	grep -q "\"sha256\":\"$(sha256sum <body.bin | cut -d" " -f1)\"" got.json
 '
 
+test_expect_success 'curl: the origin'"'"'s early final answer to Expect is relayed, the body not sent' '
+	head -c 100000 /dev/urandom >body.bin &&
+	egress_curl -v -H "Expect: 100-continue" --data-binary @body.bin -o body.txt \
+		"https://localhost:$TLS_PORT/reject/curl" 2>err.txt &&
+	grep -q "^< HTTP/1.1 403 " err.txt &&
+	! grep -q "^< HTTP/1.1 100" err.txt &&
+	! grep -qi "^< X-Bottle-Egress" err.txt &&
+	origin_requests o | grep -qx "POST /reject/curl"
+'
+
+test_expect_success 'openssl: a body sent after an early final answer never reaches the origin as a request' '
+	trap "" PIPE &&
+	smuggled="GET /smuggled HTTP/1.1\r\nHost: localhost:$TLS_PORT\r\n\r\n" &&
+	mkfifo requests
+	egress_s_client "localhost:$TLS_PORT" -servername localhost -quiet <requests >out.txt 2>err.txt &
+	exec 7>requests &&
+	printf "POST /reject/raw HTTP/1.1\r\nHost: localhost:$TLS_PORT\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n" \
+		"$(printf "$smuggled" | wc -c)" >&7 &&
+	wait_for 10 "grep -q \"^HTTP/1.1 403 \" out.txt" &&
+	{ printf "$smuggled" >&7 2>/dev/null || true; } &&
+	{ printf "GET /after HTTP/1.1\r\nHost: localhost:$TLS_PORT\r\nConnection: close\r\n\r\n" >&7 2>/dev/null || true; } &&
+	exec 7>&- &&
+	wait &&
+	origin_requests o | grep -qx "POST /reject/raw" &&
+	! origin_requests o | grep -q /smuggled
+'
+
 test_expect_success 'curl: Expect: 100-continue on a denied path is a 403 without a 100' '
 	head -c 100000 /dev/urandom >body.bin &&
 	egress_curl -v -H "Expect: 100-continue" --data-binary @body.bin -o body.txt \

@@ -11,6 +11,7 @@
 //   /slow*       sends 64 KiB, then waits for the file DIR/release, then 64 KiB more
 //   /ws*         a WebSocket echo (Upgrade), text and binary frames
 //   /status/N*   answers status N with an empty body
+//   /reject*     with Expect: 100-continue, a 403 before the body is sent
 //   anything else echoes {"method","path","headers"} (headers as received)
 'use strict';
 const crypto = require('crypto');
@@ -151,8 +152,19 @@ function makeFrame(opcode, payload) {
 	return Buffer.concat([head, payload]);
 }
 
+// Expect: 100-continue: /reject* answers 403 at once without reading the
+// body, anything else gets its 100 and is served.
+function checkContinue(req, res) {
+	if (!req.url.startsWith('/reject'))
+		return res.writeContinue(), handle(req, res);
+	note('requests', `${req.method} ${req.url}`);
+	res.writeHead(403, { 'Content-Length': 0 });
+	res.end();
+}
+
 function listen(server, port) {
 	server.on('connection', () => note('connections', 'connection'));
+	server.on('checkContinue', checkContinue);
 	server.on('upgrade', websocket);
 	server.keepAliveTimeout = 30000;
 	return new Promise((resolve) => server.listen(Number(port), '127.0.0.1', resolve));
