@@ -135,6 +135,18 @@ test_expect_success 'openssl: pipelined requests with bodies keep their framing'
 	test "$(cat order.txt)" = "$(printf "\"path\":\"/pipe/length\"\n\"path\":\"/pipe/last\"")"
 '
 
+test_expect_success 'a response ended by the upstream closing is re-chunked, the connection kept' '
+	egress_curl --fail -D head.txt -o body.txt "https://localhost:$TLS_PORT/raw/close" \
+		-o after.json "https://localhost:$TLS_PORT/after-close" -w "%{num_connects}\n" >connects.txt &&
+	test "$(cat body.txt)" = "the body ends when the connection does" &&
+	grep -qi "^Transfer-Encoding: chunked" head.txt &&
+	grep -q "\"path\":\"/after-close\"" after.json &&
+	test "$(cat connects.txt)" = "$(printf "1\n0")" &&
+	egress_curl --fail -0 -D head10.txt -o body10.txt "http://localhost:$HTTP_PORT/raw/close" &&
+	test "$(cat body10.txt)" = "the body ends when the connection does" &&
+	! grep -qi "^Transfer-Encoding" head10.txt
+'
+
 test_expect_success 'curl: HEAD has the head of a GET and no body' '
 	egress_curl --fail -I "https://localhost:$TLS_PORT/head" -o head.txt &&
 	grep -q "^HTTP/1.1 200" head.txt &&

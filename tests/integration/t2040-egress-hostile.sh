@@ -121,6 +121,34 @@ test_expect_success 'the origin saw none of them' '
 	! grep -v "^GET /control$" "$TEST_SCRATCH/origin-o/requests"
 '
 
+# upstream NAME REASON: the origin answers /raw/NAME with a broken response;
+# egress must give the client a 502 naming REASON, and the client's
+# connection stays usable for a request that needs a fresh upstream one.
+upstream() {
+	egress_curl -D head.txt -o body.txt "https://localhost:$TLS_PORT/raw/$1" \
+		-o after.json "https://localhost:$TLS_PORT/after/$1" &&
+	grep -q "^HTTP/1.1 502 " head.txt &&
+	grep -qi "^X-Bottle-Egress: error" head.txt &&
+	grep -qx "egress: upstream localhost:$TLS_PORT sent an invalid response: $2" body.txt &&
+	grep -q "\"path\":\"/after/$1\"" after.json
+}
+
+test_expect_success 'an upstream response with bare LF is a 502' '
+	upstream bare-lf "bare LF line ending (lines must end with CRLF)"
+'
+
+test_expect_success 'an upstream response with two Content-Lengths is a 502' '
+	upstream dup-cl "more than one Content-Length (repeated header or list)"
+'
+
+test_expect_success 'an upstream response with Content-Length and chunked is a 502' '
+	upstream cl-te "both Content-Length and Transfer-Encoding present"
+'
+
+test_expect_success 'an upstream response head over 32 KiB is a 502' '
+	upstream big-head "header block exceeds 32768 bytes"
+'
+
 test_expect_success 'egress logged each refusal and is still running' '
 	test "$(grep -Ec "\"status\":(400|403|431),\"reason\":" "$EGRESS_DIR/stdout")" = 24 &&
 	egress_alive

@@ -11,6 +11,7 @@
 //   /slow*       sends 64 KiB, then waits for the file DIR/release, then 64 KiB more
 //   /ws*         a WebSocket echo (Upgrade), text and binary frames
 //   /status/N*   answers status N with an empty body
+//   /raw/NAME    a canned raw response (see raw below), then the socket closes
 //   /reject*     with Expect: 100-continue, a 403 before the body is sent
 //   anything else echoes {"method","path","headers"} (headers as received)
 'use strict';
@@ -61,8 +62,24 @@ function slow(req, res) {
 	res.on('close', () => clearInterval(timer));
 }
 
+// Responses written byte for byte on the socket, then the socket closed:
+// what a broken or old-fashioned upstream sends.
+const raw = {
+	close: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body ends when the connection does\n',
+	'bare-lf': 'HTTP/1.1 200 OK\nContent-Length: 3\n\nok\n',
+	'dup-cl': 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nok\n',
+	'cl-te': 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nok\n\r\n0\r\n\r\n',
+	'big-head': 'HTTP/1.1 200 OK\r\n' + 'X-Pad: '.concat('a'.repeat(1000), '\r\n').repeat(40) + 'Content-Length: 3\r\n\r\nok\n',
+};
+
 function handle(req, res) {
 	note('requests', `${req.method} ${req.url}`);
+	const canned = /^\/raw\/([a-z-]+)/.exec(req.url);
+	if (canned && raw[canned[1]] !== undefined) {
+		req.resume();
+		req.socket.end(raw[canned[1]]);
+		return;
+	}
 	const status = /^\/status\/(\d{3})/.exec(req.url);
 	if (req.url.startsWith('/upload'))
 		return upload(req, res);
