@@ -121,6 +121,28 @@ test_expect_success 'the origin saw none of them' '
 	! grep -v "^GET /control$" "$TEST_SCRATCH/origin-o/requests"
 '
 
+# A bad chunk can only be found once the body streams, so the origin may
+# get the head and the good part; never a whole request.
+test_expect_success 'a malformed chunk size is a 400 and no request completes' '
+	hostile_both 400 "invalid chunked request body: malformed chunk size (want hex digits, then '"'"';'"'"' or CRLF)" \
+		"POST TARGET/upload/bad-size HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\nGET TARGET/hostile/after-chunk HTTP/1.1\r\nHost: HOST\r\n\r\n"
+'
+
+test_expect_success 'chunk data longer than its size is a 400' '
+	hostile_both 400 "invalid chunked request body: chunk data not followed by CRLF" \
+		"POST TARGET/upload/bad-crlf HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n"
+'
+
+test_expect_success 'obs-fold in a trailer is a 400' '
+	hostile_both 400 "invalid chunked request body: header line starts with whitespace (obsolete line folding)" \
+		"POST TARGET/upload/bad-trailer HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: a\r\n b\r\n\r\n"
+'
+
+test_expect_success 'no bad chunked body reached the origin whole' '
+	! grep -q "^complete" "$TEST_SCRATCH/origin-o/requests" &&
+	! grep -q "after-chunk" "$TEST_SCRATCH/origin-o/requests"
+'
+
 # upstream NAME REASON: the origin answers /raw/NAME with a broken response;
 # egress must give the client a 502 naming REASON, and the client's
 # connection stays usable for a request that needs a fresh upstream one.
@@ -150,7 +172,7 @@ test_expect_success 'an upstream response head over 32 KiB is a 502' '
 '
 
 test_expect_success 'egress logged each refusal and is still running' '
-	test "$(grep -Ec "\"status\":(400|403|431),\"reason\":" "$EGRESS_DIR/stdout")" = 24 &&
+	test "$(grep -Ec "\"status\":(400|403|431),\"reason\":" "$EGRESS_DIR/stdout")" = 30 &&
 	egress_alive
 '
 

@@ -7,7 +7,8 @@
 // "METHOD PATH", and every TCP connection to DIR/connections, so a test can
 // prove that something egress refused never got here.  Once listening it
 // writes DIR/ready.  Paths:
-//   /upload*     streams the body: {"bytes","sha256","content_length","chunked"}
+//   /upload*     streams the body: {"bytes","sha256","content_length","chunked"},
+//                noting "complete PATH" once the whole body is in
 //   /slow*       sends 64 KiB, then waits for the file DIR/release, then 64 KiB more
 //   /ws*         a WebSocket echo (Upgrade), text and binary frames
 //   /status/N*   answers status N with an empty body
@@ -40,7 +41,7 @@ function upload(req, res) {
 	const hash = crypto.createHash('sha256');
 	let bytes = 0;
 	req.on('data', (chunk) => { bytes += chunk.length; hash.update(chunk); });
-	req.on('end', () => sendJson(res, 200, {
+	req.on('end', () => note('requests', `complete ${req.url}`) || sendJson(res, 200, {
 		bytes,
 		sha256: hash.digest('hex'),
 		content_length: req.headers['content-length'] || null,
