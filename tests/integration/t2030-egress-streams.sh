@@ -51,10 +51,10 @@ upload_data() {
 }
 
 test_expect_success 'curl: a 200 MB chunked upload from a pipe arrives whole' '
-	upload_data | sha256sum | cut -d" " -f1 >want.txt &&
+	upload_data | sha256sum | cut -d" " -f1 >"$TEST_SCRATCH/upload.sha256" &&
 	upload_data | egress_curl --fail --max-time 120 -T - "https://localhost:$TLS_PORT/upload/chunked" -o got.json &&
 	grep -q "\"bytes\":$UPLOAD_BYTES," got.json &&
-	grep -q "\"sha256\":\"$(cat want.txt)\"" got.json &&
+	grep -q "\"sha256\":\"$(cat "$TEST_SCRATCH/upload.sha256")\"" got.json &&
 	grep -q "\"chunked\":true" got.json
 '
 
@@ -66,6 +66,13 @@ test_expect_success 'curl: a 200 MB upload with Content-Length arrives whole' '
 	grep -q "\"sha256\":\"$(cat want.txt)\"" got.json &&
 	grep -q "\"content_length\":\"$UPLOAD_BYTES\"" got.json &&
 	grep -q "\"chunked\":false" got.json
+'
+
+test_expect_success 'curl: a 200 MB chunked upload over plain HTTP arrives whole' '
+	upload_data | egress_curl --fail --max-time 120 -T - "http://localhost:$HTTP_PORT/upload/plain" -o got.json &&
+	grep -q "\"bytes\":$UPLOAD_BYTES," got.json &&
+	grep -q "\"sha256\":\"$(cat "$TEST_SCRATCH/upload.sha256")\"" got.json &&
+	grep -q "\"chunked\":true" got.json
 '
 
 test_expect_success "egress peak memory stayed under $VMHWM_LIMIT_KB kB" '

@@ -110,6 +110,12 @@ test_expect_success 'a later good file loads again' '
 	test "$(code_of /v2/d)" = 403
 '
 
+test_expect_success 'the introspection endpoint shows the live routes' '
+	egress_curl --fail http://_egress.local/routes -o routes.json &&
+	grep -q "\"matches\":\[{\"path_prefix\":\"/v3\"}\]" routes.json &&
+	! grep -q "/v2" routes.json
+'
+
 test_expect_success 'egress is still running' 'egress_alive'
 
 test_done
