@@ -1,18 +1,20 @@
 # Shared setup for the egress integration tests (t20NN-egress-*.sh): a PKI
 # made with openssl, Node origins on loopback, and `sidecar egress` run
-# straight from the build on 127.0.0.1.  Source it instead of lib.sh:
+# straight from the build on 127.0.0.1 (t2100 covers it in the image).
+# Source it instead of lib.sh:
 #
 #   . "$(dirname "$0")/egress-lib.sh"
-#   egress_pki
-#   origin_start good --tls-port "$PORT" --cert "$PKI/localhost.crt" --key "$PKI/localhost.key"
-#   egress_start routes.yaml
-#   egress_curl "https://localhost:$PORT/x"
+#   test_expect_success 'set up' 'egress_setup "    matches: ..."'
+#   test_expect_success 'it passes' 'egress_curl --fail "https://localhost:$TLS_PORT/x"'
 #
-# Everything started here is killed by test_at_exit.
+# or, for other layouts, egress_pki, origin_start NAME ARGS, egress_route
+# and egress_start ROUTES-FILE.  Everything started here is killed when the
+# script ends.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 test_skip_unless openssl
 test_skip_unless curl
 test_skip_unless node
+test_skip_unless ss
 
 EGRESS_JS=$TEST_ROOT/tests/integration/egress
 PKI=$TEST_SCRATCH/pki
@@ -79,7 +81,7 @@ egress_pki() {
 # origin_start NAME ARGS...: a Node origin (egress/origin.js) whose notes
 # go to $TEST_SCRATCH/origin-NAME; returns once it listens.
 origin_start() {
-	local name=$1 dir=$TEST_SCRATCH/origin-$1
+	local dir=$TEST_SCRATCH/origin-$1
 	shift
 	mkdir -p "$dir" && : >"$dir/requests" && : >"$dir/connections" || return 1
 	node "$EGRESS_JS/origin.js" --dir "$dir" "$@" >"$dir/out" 2>&1 &
@@ -161,7 +163,7 @@ egress_node() {
 egress_s_client() {
 	local target=$1
 	shift
-	timeout ${S_TIMEOUT:-20} openssl s_client -proxy "127.0.0.1:$EGRESS_PORT" -connect "$target" \
+	timeout 20 openssl s_client -proxy "127.0.0.1:$EGRESS_PORT" -connect "$target" \
 		-ign_eof "$@"
 }
 
@@ -177,7 +179,7 @@ egress_s_get() {
 egress_s_handshake() {
 	local target=$1
 	shift
-	timeout ${S_TIMEOUT:-20} openssl s_client -proxy "127.0.0.1:$EGRESS_PORT" -connect "$target" \
+	timeout 20 openssl s_client -proxy "127.0.0.1:$EGRESS_PORT" -connect "$target" \
 		"$@" </dev/null
 }
 
