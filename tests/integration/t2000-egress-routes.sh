@@ -7,12 +7,19 @@
 # in absolute form goes through the same decisions.
 . "$(dirname "$0")/egress-lib.sh"
 
+# A second route for localhost on another port, without addresses: its
+# loopback address is refused.
+NOADDR_PORT=$(free_port)
+
 test_expect_success 'set up the PKI, the origin and egress' '
 	egress_setup "    matches:
       - path_prefix: /allowed
       - path: /posts
         methods: [POST]
-"
+  - host: localhost
+    ports: [$NOADDR_PORT]
+" &&
+	origin_start noaddr --tls-port "$NOADDR_PORT" --cert "$PKI/localhost.crt" --key "$PKI/localhost.key"
 '
 
 test_expect_success 'curl: an allowed path passes, bumped with the bottle CA' '
@@ -134,6 +141,17 @@ test_expect_success 'plain HTTP in origin form is refused' '
 	printf "GET /allowed/origin-form HTTP/1.1\r\nHost: localhost:$HTTP_PORT\r\n\r\n" | egress_raw >out.txt &&
 	head -n 1 out.txt | grep -Eq "^HTTP/1.1 4[0-9][0-9] " &&
 	! origin_requests o | grep -q origin-form
+'
+
+test_expect_success 'a loopback address the route does not name is a 403 naming it' '
+	egress_curl -D head.txt -o body.txt "https://localhost:$NOADDR_PORT/allowed" &&
+	grep -q "^HTTP/1.1 403 " head.txt &&
+	grep -qi "^X-Bottle-Egress: denied" head.txt &&
+	test "$(wc -l <body.txt)" = 1 &&
+	grep -Eq "^egress: localhost resolves only to .*127\.0\.0\.1.*: name the address in the route'"'"'s addresses to allow it$" body.txt &&
+	egress_curl -o /dev/null -w "%{http_code}\n" "http://localhost:$NOADDR_PORT/allowed" >code.txt &&
+	test "$(cat code.txt)" = 403 &&
+	test ! -s "$TEST_SCRATCH/origin-noaddr/connections"
 '
 
 test_expect_success 'the decision log has one JSON line per decision, without the query' '
