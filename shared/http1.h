@@ -87,6 +87,13 @@ enum http1_error {
 
 /* Let http1_request_parse() accept "GET https://..." (absolute-form https). */
 #define HTTP1_ALLOW_HTTPS_ABSOLUTE 0x1u
+/* In absolute-form and authority-form (CONNECT) the target alone names the
+ * destination and a Host field that disagrees is ignored, as RFC 9112
+ * §3.2.2 asks of a proxy (Node's plain proxy requests and CONNECTs send the
+ * proxy's own name in Host).  Only for a caller that never forwards the
+ * received Host: egress writes Host from the target.  Without the flag a
+ * disagreement is HTTP1_EHOST_MISMATCH. */
+#define HTTP1_ALLOW_HOST_MISMATCH 0x2u
 
 /* A zero member means "the default" (shown after each member). */
 struct http1_limits {

@@ -507,9 +507,12 @@ static int request_finish(struct http1_request *req, const char *base, const str
 			return HTTP1_EHOST_MISSING;
 	} else if (http1_authority_parse(f->value, &host) < 0) {
 		return HTTP1_EHOST_HEADER;
-	} else if (req->target.form == HTTP1_FORM_ABSOLUTE || req->target.form == HTTP1_FORM_AUTHORITY) {
-		/* RFC 9112 §3.2.2 lets the target win; a disagreement is how
-		 * an agent would slip a second destination past the policy. */
+	} else if (req->target.form != HTTP1_FORM_ABSOLUTE && req->target.form != HTTP1_FORM_AUTHORITY) {
+		req->authority = host;
+	} else if (!(lim->flags & HTTP1_ALLOW_HOST_MISMATCH)) {
+		/* RFC 9112 §3.2.2 lets the target win; unless the caller drops
+		 * the received Host, a disagreement is how an agent would slip
+		 * a second destination past the policy. */
 		if (!http1_host_equal(host.host, req->target.authority.host))
 			return HTTP1_EHOST_MISMATCH;
 		if (host.has_port && host.port != req->target.authority.port)
@@ -517,8 +520,6 @@ static int request_finish(struct http1_request *req, const char *base, const str
 		if (!host.has_port && req->target.form == HTTP1_FORM_ABSOLUTE &&
 		    req->target.authority.port != default_port(req->target.scheme))
 			return HTTP1_EHOST_MISMATCH;
-	} else {
-		req->authority = host;
 	}
 
 	if (s->flags & HTTP1_SEEN_TE) {

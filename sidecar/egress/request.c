@@ -724,8 +724,12 @@ enum serve_next {
  * life (a held connection's memory is mostly its touched stack). */
 static enum serve_next serve_one(struct egress_connection *c, size_t *connect_head_len)
 {
-	static const struct http1_limits plain_limits = { 0 };
-	static const struct http1_limits tunnel_limits = { .flags = HTTP1_ALLOW_HTTPS_ABSOLUTE };
+	/* Host is never forwarded (build_upstream_head writes it from the
+	 * target), so a client's disagreeing Host is harmless here. */
+	static const struct http1_limits plain_limits = { .flags = HTTP1_ALLOW_HOST_MISMATCH };
+	static const struct http1_limits tunnel_limits = {
+		.flags = HTTP1_ALLOW_HTTPS_ABSOLUTE | HTTP1_ALLOW_HOST_MISMATCH,
+	};
 	struct http1_request req;
 	struct request r;
 	int head_len, parse_error;

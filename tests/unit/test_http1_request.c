@@ -353,6 +353,33 @@ static void test_https_absolute_when_allowed(void **state)
 	assert_int_equal(parse_checked(s), HTTP1_EHTTPS_ABSOLUTE);
 }
 
+/* With HTTP1_ALLOW_HOST_MISMATCH the target names the destination and a
+ * disagreeing Host (Node sends the proxy's own) is ignored, in absolute-form
+ * and CONNECT only: in origin-form Host is the only authority there is. */
+static void test_host_mismatch_when_allowed(void **state)
+{
+	const char *plain = "GET http://a.example:8080/x HTTP/1.1\r\nHost: proxy:9099\r\n\r\n";
+	const char *connect = "CONNECT a.example:443 HTTP/1.1\r\nHost: proxy:9099\r\n\r\n";
+	const char *origin = "GET /x HTTP/1.1\r\nHost: b.example\r\n\r\n";
+	struct http1_limits l = { .flags = HTTP1_ALLOW_HOST_MISMATCH };
+
+	(void)state;
+	assert_int_equal(parse_checked_n(plain, strlen(plain), &l), (int)strlen(plain));
+	assert_true(str_is(one.authority.host, "a.example"));
+	assert_int_equal(one.authority.port, 8080);
+	assert_true(str_is(one.host_header, "proxy:9099"));
+	assert_int_equal(parse_checked_n(connect, strlen(connect), &l), (int)strlen(connect));
+	assert_true(str_is(one.authority.host, "a.example"));
+	assert_int_equal(one.authority.port, 443);
+	assert_int_equal(parse_checked_n(origin, strlen(origin), &l), (int)strlen(origin));
+	assert_true(str_is(one.authority.host, "b.example"));
+	/* Host is still required, single and well-formed. */
+	expect_err("GET http://a/ HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", HTTP1_EHOST_DUP);
+	assert_int_equal(parse_checked_n("GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n", 37, &l),
+			 HTTP1_EHOST_HEADER);
+	assert_int_equal(parse_checked(plain), HTTP1_EHOST_MISMATCH);
+}
+
 static void test_limits_exactly_at_the_edge(void **state)
 {
 	struct http1_limits l = { .max_start_line = 20, .max_field_line = 10, .max_fields = 2,
@@ -769,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_find_and_hop_by_hop),
 		cmocka_unit_test(test_head_then_body_and_pipelining),
 		cmocka_unit_test(test_https_absolute_when_allowed),
+		cmocka_unit_test(test_host_mismatch_when_allowed),
 		cmocka_unit_test(test_limits_exactly_at_the_edge),
 		cmocka_unit_test(test_line_endings),
 		cmocka_unit_test(test_request_line_shape),
