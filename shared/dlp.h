@@ -84,7 +84,8 @@ struct dlp_finding {
 struct dlp_findings {
 	struct dlp_finding v[DLP_FINDINGS_MAX];
 	size_t n;
-	size_t dropped; /* findings past DLP_FINDINGS_MAX, counted not kept */
+	size_t dropped; /* blocking findings past DLP_FINDINGS_MAX, counted not kept
+	                   (a warning past it is dropped, or gives way to one that blocks) */
 };
 
 /* Tunables; dlp_options_default() fills the documented defaults. */
@@ -154,6 +155,8 @@ struct dlp_scan {
 /* Allocate the per-scan state (bounded: about 100 KiB whatever is fed). */
 int dlp_scan_init(struct dlp_scan *s, const struct dlp_engine *e);
 void dlp_scan_release(struct dlp_scan *s);
+/* Bytes the scan state holds: fixed at init, whatever is fed. */
+size_t dlp_scan_memory(const struct dlp_scan *s);
 /* Forget the findings, for the next request on the connection. */
 void dlp_scan_reset(struct dlp_scan *s);
 

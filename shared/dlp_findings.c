@@ -10,10 +10,21 @@
 
 void dlp_findings_add(struct dlp_findings *f, const struct dlp_finding *x)
 {
-	if (f->n < DLP_FINDINGS_MAX)
+	size_t i;
+
+	if (f->n < DLP_FINDINGS_MAX) {
 		f->v[f->n++] = *x;
-	else
-		f->dropped++;
+		return;
+	}
+	/* Full: a warning makes room for what blocks, and is not missed. */
+	if (x->warn_only)
+		return;
+	for (i = 0; i < f->n; i++)
+		if (f->v[i].warn_only) {
+			f->v[i] = *x;
+			return;
+		}
+	f->dropped++;
 }
 
 void dlp_preview(char *out, size_t size, const char *p, size_t avail, uint64_t len,
@@ -150,13 +161,13 @@ int dlp_redact(const struct dlp_findings *f, enum dlp_where where, const char *h
 			if (on_part(x, where, header) && x->offset <= e && x->offset + x->len > e)
 				e = x->offset + x->len, i = (size_t)-1;
 		}
-		if (e > end)
-			e = end;
 		if ((ret = buf_append(out, p + (at - base), (size_t)(s - at))) < 0 ||
 		    (ret = buf_append_str(out, DLP_REDACTED)) < 0)
 			return ret;
 		replaced++;
 		at = e;
+		if (at >= end)
+			return replaced;
 	}
 	if ((ret = buf_append(out, p + (at - base), (size_t)(end - at))) < 0)
 		return ret;

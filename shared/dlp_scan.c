@@ -18,6 +18,7 @@
 
 /* Bytes processed between bookkeeping steps (regex windows, history). */
 #define DLP_BATCH 16384
+#define DLP_APPROVED_SPANS 16
 
 struct dlp_pending {
 	uint64_t from, to; /* match starts accepted in [from, to) */
@@ -53,6 +54,12 @@ struct dlp_scan_state {
 	struct dlp_partial *partials;
 	size_t npartials_active;
 	uint64_t *full_start, *full_end; /* per secret: the last whole match */
+	/* Recent spans of approved known secrets: a rule or entropy match
+	 * overlapping one is the same approved value seen another way. */
+	struct {
+		uint64_t start, end;
+	} approved[DLP_APPROVED_SPANS];
+	unsigned napproved;
 
 	/* rules */
 	struct dlp_pending *pending;
@@ -157,6 +164,19 @@ void dlp_scan_release(struct dlp_scan *s)
 	s->st = NULL;
 }
 
+size_t dlp_scan_memory(const struct dlp_scan *s)
+{
+	const struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+
+	if (!st)
+		return 0;
+	return sizeof(*st) + (st->ring_mask + 1) * sizeof(*st->ring) +
+	       (e->nsecrets + 1) * (sizeof(*st->partials) + 2 * sizeof(uint64_t)) +
+	       (e->nrules + 1) * (sizeof(*st->pending) + sizeof(uint64_t)) + st->hist.cap +
+	       st->tmp.cap;
+}
+
 void dlp_scan_reset(struct dlp_scan *s)
 {
 	s->findings.n = 0;
@@ -241,6 +261,24 @@ static bool span_exempt(struct dlp_scan *s, uint64_t start, uint64_t end)
 	return dlp_exempt_covers(e, raw, avail, st->tmp.p, st->tmp.len);
 }
 
+static void approved_add(struct dlp_scan_state *st, uint64_t start, uint64_t end)
+{
+	unsigned i = st->napproved++ % DLP_APPROVED_SPANS;
+
+	st->approved[i].start = start;
+	st->approved[i].end = end;
+}
+
+static bool approved_overlaps(const struct dlp_scan_state *st, uint64_t start, uint64_t end)
+{
+	unsigned i, n = st->napproved < DLP_APPROVED_SPANS ? st->napproved : DLP_APPROVED_SPANS;
+
+	for (i = 0; i < n; i++)
+		if (st->approved[i].start < end && start < st->approved[i].end)
+			return true;
+	return false;
+}
+
 /* ---- known secrets ---- */
 
 static void partial_flush(struct dlp_scan *s, uint32_t secret)
@@ -253,8 +291,10 @@ static void partial_flush(struct dlp_scan *s, uint32_t secret)
 		return;
 	pr->active = false;
 	st->npartials_active--;
-	if (span_exempt(s, pr->start, pr->end))
+	if (!e->secrets[secret].canary && span_exempt(s, pr->start, pr->end)) {
+		approved_add(st, pr->start, pr->end);
 		return;
+	}
 	add_finding(s, e->secrets[secret].canary ? DLP_DETECTOR_CANARY : DLP_DETECTOR_KNOWN,
 		    "known:partial", e->secrets[secret].name, pr->start, pr->end, 2, false);
 }
@@ -274,8 +314,10 @@ static void secret_hit(struct dlp_scan *s, uint32_t state, uint64_t end)
 		enum dlp_detector detector;
 		unsigned flags = 0;
 
-		if (dlp_secret_is_exempt(e, p->secret))
+		if (dlp_secret_is_exempt(e, p->secret)) {
+			approved_add(st, start, end);
 			continue;
+		}
 		if (p->variant == DLP_VARIANT_PARTIAL) {
 			if (st->full_end[p->secret] >= end && st->full_start[p->secret] <= start)
 				continue; /* inside a whole match already reported */
@@ -298,8 +340,10 @@ static void secret_hit(struct dlp_scan *s, uint32_t state, uint64_t end)
 			pr->active = false; /* the windows were this match */
 			st->npartials_active--;
 		}
-		if (span_exempt(s, start, end))
+		if (!secret->canary && span_exempt(s, start, end)) {
+			approved_add(st, start, end);
 			continue;
+		}
 		st->full_start[p->secret] = start;
 		st->full_end[p->secret] = end;
 		if (st->last_percent > start)
@@ -438,7 +482,7 @@ static void rule_run(struct dlp_scan *s, uint32_t ri, uint64_t from, uint64_t to
 		if (rule_allowed(e, r, st->md, st->hist.p + (ss - st->hist_start),
 				 (size_t)(se - ss)))
 			continue;
-		if (span_exempt(s, ss, se))
+		if (approved_overlaps(st, ss, se) || span_exempt(s, ss, se))
 			continue;
 		add_finding(s, DLP_DETECTOR_RULE, r->id, NULL, ss, se, 4, r->warn_only);
 	}
@@ -507,6 +551,19 @@ static void rules_advance(struct dlp_scan *s, uint64_t batch_start, bool final)
 
 /* ---- entropy ---- */
 
+/* Whether a finding of this part (not entropy) overlaps [start, end). */
+static bool covered(const struct dlp_scan *s, uint64_t start, uint64_t end)
+{
+	const struct dlp_findings *f = &s->findings;
+	size_t i;
+
+	for (i = s->st->first_finding; i < f->n; i++)
+		if (f->v[i].detector != DLP_DETECTOR_ENTROPY && f->v[i].offset < end &&
+		    start < f->v[i].offset + f->v[i].len)
+			return true;
+	return false;
+}
+
 static void run_end(struct dlp_scan *s, uint64_t end)
 {
 	struct dlp_scan_state *st = s->st;
@@ -522,7 +579,8 @@ static void run_end(struct dlp_scan *s, uint64_t end)
 		return;
 	if (shannon((const unsigned char *)raw, avail) < o->entropy_bits)
 		return;
-	if (span_exempt(s, st->run_start, end))
+	if (approved_overlaps(st, st->run_start, end) || covered(s, st->run_start, end) ||
+	    span_exempt(s, st->run_start, end))
 		return;
 	add_finding(s, DLP_DETECTOR_ENTROPY, "entropy", NULL, st->run_start, end, 2,
 		    !s->entropy_enforce);
@@ -659,6 +717,7 @@ int dlp_scan_begin(struct dlp_scan *s, enum dlp_where where, const char *header,
 	st->last_unicode = st->last_invisible = st->last_percent = 0;
 	memset(st->partials, 0, (e->nsecrets + 1) * sizeof(*st->partials));
 	st->npartials_active = 0;
+	st->napproved = 0;
 	memset(st->full_start, 0, (e->nsecrets + 1) * sizeof(*st->full_start));
 	memset(st->full_end, 0, (e->nsecrets + 1) * sizeof(*st->full_end));
 	memset(st->pending, 0, (e->nrules + 1) * sizeof(*st->pending));
