@@ -15,6 +15,8 @@
 struct dlp_decoder {
 	z_stream z;
 	bool started, ended, initialised;
+	bool have_first;     /* deflate: first byte held until the second arrives */
+	unsigned char first;
 	enum dlp_encoding enc;
 	uint64_t max, total;
 	unsigned char out[DLP_DECODE_BATCH];
@@ -66,10 +68,26 @@ int dlp_decoder_feed(struct dlp_decoder *d, const char *p, size_t len,
 		return 0;
 	if (d->ended)
 		return -EBADMSG; /* bytes after the end of the compressed stream */
-	if (!d->started &&
-	    (ret = decoder_start(d, (unsigned char)p[0], len > 1 ? (unsigned char)p[1] : 0)) < 0)
-		return ret;
-	d->z.next_in = (unsigned char *)(uintptr_t)p;
+	if (!d->started) {
+		/* Telling zlib from raw deflate takes two bytes. */
+		if (d->enc == DLP_ENCODING_DEFLATE && !d->have_first && len == 1) {
+			d->first = (unsigned char)p[0];
+			d->have_first = true;
+			return 0;
+		}
+		ret = d->have_first ? decoder_start(d, d->first, (unsigned char)p[0]) :
+				      decoder_start(d, (unsigned char)p[0],
+						    len > 1 ? (unsigned char)p[1] : 0);
+		if (ret < 0)
+			return ret;
+		if (d->have_first) {
+			d->have_first = false;
+			if ((ret = dlp_decoder_feed(d, (const char *)&d->first, 1, sink, ctx)) < 0)
+				return ret;
+			if (d->ended)
+				return -EBADMSG;
+		}
+	}
 	while (len) {
 		uInt chunk = len > (1u << 30) ? (1u << 30) : (uInt)len;
 		int zr;
@@ -107,5 +125,5 @@ int dlp_decoder_feed(struct dlp_decoder *d, const char *p, size_t len,
 
 int dlp_decoder_finish(struct dlp_decoder *d)
 {
-	return d->started && !d->ended ? -EBADMSG : 0;
+	return (d->started && !d->ended) || d->have_first ? -EBADMSG : 0;
 }

@@ -15,7 +15,7 @@ static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 
 /* `prefix` then n characters of `alphabet` (NULL: alnum), deterministic in
  * seed; out must hold strlen(prefix) + n + 1. */
-static void make_token(char *out, const char *prefix, size_t n, uint32_t seed,
+static inline void make_token(char *out, const char *prefix, size_t n, uint32_t seed,
 		       const char *alphabet)
 {
 	size_t i, k = strlen(prefix), m;
@@ -33,7 +33,7 @@ static void make_token(char *out, const char *prefix, size_t n, uint32_t seed,
 
 /* An engine with secrets (NULL-terminated names/values), the default rules
  * when `rules`, built. */
-static struct dlp_engine *engine_new(const char *const *names, const char *const *values,
+static inline struct dlp_engine *engine_new(const char *const *names, const char *const *values,
 				     bool rules, const struct dlp_options *o)
 {
 	struct dlp_engine *e = dlp_engine_new(o);
@@ -57,7 +57,7 @@ static struct dlp_engine *engine_new(const char *const *names, const char *const
 }
 
 /* One part fed in batches of `batch` bytes (0: all at once). */
-static void scan_batches(struct dlp_scan *s, enum dlp_where where, enum dlp_encoding enc,
+static inline void scan_batches(struct dlp_scan *s, enum dlp_where where, enum dlp_encoding enc,
 			 const char *p, size_t len, size_t batch)
 {
 	size_t at = 0;
@@ -74,13 +74,13 @@ static void scan_batches(struct dlp_scan *s, enum dlp_where where, enum dlp_enco
 	assert_int_equal(dlp_scan_end(s), 0);
 }
 
-static void scan_text(struct dlp_scan *s, const char *p, size_t len)
+static inline void scan_text(struct dlp_scan *s, const char *p, size_t len)
 {
 	scan_batches(s, DLP_WHERE_TEXT, DLP_ENCODING_IDENTITY, p, len, 0);
 }
 
 /* The first finding of detector d whose rule starts with `rule` (NULL: any). */
-static const struct dlp_finding *finding(const struct dlp_findings *f, enum dlp_detector d,
+static inline const struct dlp_finding *finding(const struct dlp_findings *f, enum dlp_detector d,
 					 const char *rule)
 {
 	size_t i;
@@ -92,7 +92,7 @@ static const struct dlp_finding *finding(const struct dlp_findings *f, enum dlp_
 	return NULL;
 }
 
-static size_t count_detector(const struct dlp_findings *f, enum dlp_detector d)
+static inline size_t count_detector(const struct dlp_findings *f, enum dlp_detector d)
 {
 	size_t i, n = 0;
 
@@ -102,7 +102,7 @@ static size_t count_detector(const struct dlp_findings *f, enum dlp_detector d)
 }
 
 /* Print the findings (for a failing assertion's context). */
-static void dump(const struct dlp_findings *f)
+static inline void dump(const struct dlp_findings *f)
 {
 	char line[256];
 	size_t i;
@@ -114,7 +114,7 @@ static void dump(const struct dlp_findings *f)
 }
 
 /* No finding holds more than 4 characters of `secret` in a row. */
-static void assert_no_value(const struct dlp_findings *f, const char *secret)
+static inline void assert_no_value(const struct dlp_findings *f, const char *secret)
 {
 	size_t i, j, n = strlen(secret);
 
