@@ -96,18 +96,24 @@ int dlp_decoder_feed(struct dlp_decoder *d, const char *p, size_t len,
 		d->z.avail_in = chunk;
 		do {
 			size_t got;
+			bool over;
 
 			d->z.next_out = d->out;
 			d->z.avail_out = sizeof(d->out);
 			zr = inflate(&d->z, Z_NO_FLUSH);
-			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
-				return zr == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
 			got = sizeof(d->out) - d->z.avail_out;
-			if (got > d->max - d->total)
-				return -EMSGSIZE;
+			over = got > d->max - d->total;
+			if (over)
+				got = (size_t)(d->max - d->total);
 			d->total += got;
+			/* What came out before an error is scanned too (a bad
+			 * checksum is only seen after the last bytes). */
 			if (got && (ret = sink(ctx, (const char *)d->out, got)) < 0)
 				return ret;
+			if (over)
+				return -EMSGSIZE;
+			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+				return zr == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
 			if (zr == Z_STREAM_END) {
 				d->ended = true;
 				if (d->z.avail_in || chunk < len)

@@ -324,6 +324,9 @@ static void secret_hit(struct dlp_scan *s, uint32_t state, uint64_t end)
 			if (pr->active && start <= pr->end) {
 				if (end > pr->end)
 					pr->end = end;
+				/* Kept open as long as windows extend it, so when
+				 * it is reported does not depend on batch sizes. */
+				pr->deadline = st->npos + secret->norm_len;
 				continue;
 			}
 			partial_flush(s, p->secret);
