@@ -72,6 +72,18 @@ size_t dlp_engine_rule_count(const struct dlp_engine *e)
 	return e->nrules;
 }
 
+/* Up to 40 bytes of a value for a message, control and non-ASCII bytes
+ * shown as '?' so a file cannot forge a log line. */
+static const char *printable(const char *s, char out[44])
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < 40; i++)
+		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 static int compile(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 		   const char *source, void **out, bool *jit)
 {
@@ -96,7 +108,7 @@ static int parse_entropy(struct config_yaml *cy, const yaml_node_t *node, const 
 			 double *out)
 {
 	const char *s;
-	char *end;
+	char *end, shown[44];
 	int ret = config_yaml_string(cy, node, what, &s);
 
 	if (ret < 0)
@@ -104,7 +116,7 @@ static int parse_entropy(struct config_yaml *cy, const yaml_node_t *node, const 
 	*out = strtod(s, &end);
 	if (end == s || *end || !isfinite(*out) || *out < 0 || *out > 8)
 		return config_yaml_error(cy, node, "%s: '%s' is not a number of bits from 0 to 8",
-					 what, s);
+					 what, printable(s, shown));
 	return 0;
 }
 
@@ -202,7 +214,7 @@ static int parse_allowlist(struct config_yaml *cy, const yaml_node_t *node, cons
 static int parse_rule(struct config_yaml *cy, struct dlp_engine *e, const yaml_node_t *node,
 		      size_t index, struct dlp_rule *r)
 {
-	char what[96];
+	char what[96], shown[44];
 	const yaml_node_t *v;
 	const char *s;
 	long long n;
@@ -224,8 +236,8 @@ static int parse_rule(struct config_yaml *cy, struct dlp_engine *e, const yaml_n
 		return ret;
 	if (!valid_id(s))
 		return config_yaml_error(cy, v,
-					 "%s: '%.40s' is not an id (1 to 39 of a-z, 0-9, '-', '_', '.')",
-					 what, s);
+					 "%s: '%s' is not an id (1 to 39 of a-z, 0-9, '-', '_', '.')",
+					 what, printable(s, shown));
 	for (i = 0; i < e->nrules; i++)
 		if (strcmp(e->rules[i].id, s) == 0)
 			return config_yaml_error(cy, v, "%s: '%s' is defined twice", what, s);
