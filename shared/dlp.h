@@ -170,6 +170,12 @@ int dlp_scan_begin(struct dlp_scan *s, enum dlp_where where, const char *header,
 int dlp_scan_feed(struct dlp_scan *s, const char *p, const char *end);
 int dlp_scan_end(struct dlp_scan *s);
 
+/* The offset before which no finding of the current part can still start:
+ * bytes before it may be forwarded under a block or supervise policy
+ * without waiting for the end of the body.  Offsets of a compressed body
+ * are the decoded body's: such a body must be held until dlp_scan_end(). */
+uint64_t dlp_scan_settled(const struct dlp_scan *s);
+
 /* begin + feed + end over one buffer, with the head's structural checks
  * (CRLF, zero-width/bidi) when `where` is not a body. */
 int dlp_scan_part(struct dlp_scan *s, enum dlp_where where, const char *header,

@@ -41,7 +41,7 @@ struct dlp_scan_state {
 	size_t first_finding;
 	struct dlp_decoder *decoder;
 	bool decoding_failed;
-	uint64_t pos; /* offset of the next byte */
+	uint64_t base, pos; /* offset of the part's first byte, of the next byte */
 
 	/* matchers */
 	uint32_t kstate, sstate;
@@ -711,7 +711,7 @@ int dlp_scan_begin(struct dlp_scan *s, enum dlp_where where, const char *header,
 	st->active = true;
 	st->first_finding = s->findings.n;
 	st->decoding_failed = false;
-	st->pos = st->hist_start = offset_base;
+	st->base = st->pos = st->hist_start = offset_base;
 	st->hist.len = 0;
 	st->kstate = st->sstate = 0;
 	memset(&st->norm, 0, sizeof(st->norm));
@@ -739,6 +739,42 @@ int dlp_scan_begin(struct dlp_scan *s, enum dlp_where where, const char *header,
 			    NULL, offset_base, offset_base, 0, false);
 	}
 	return 0;
+}
+
+uint64_t dlp_scan_settled(const struct dlp_scan *s)
+{
+	const struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	uint64_t settled = st->pos, back = e->max_rule_len + 64, max = e->max_norm_len;
+	size_t i;
+
+	if (!st->active)
+		return st->pos;
+	/* A known secret still to end starts at most max_norm_len normalised
+	 * characters back. */
+	if (max)
+		settled = st->npos + 1 >= max ? st->ring[(st->npos + 1 - max) & st->ring_mask] :
+						st->base;
+	for (i = 0; i < e->nsecrets && st->npartials_active; i++)
+		if (st->partials[i].active && st->partials[i].start < settled)
+			settled = st->partials[i].start;
+	/* A rule match starts within max_len of a keyword not yet seen. */
+	if (e->nrules && st->pos - st->base < back)
+		settled = st->base;
+	else if (e->nrules && st->pos - back < settled)
+		settled = st->pos - back;
+	for (i = 0; i < e->nrules; i++)
+		if (st->pending[i].active && st->pending[i].from < settled)
+			settled = st->pending[i].from;
+	if (st->run_start < settled)
+		settled = st->run_start;
+	if (st->norm_busy) {
+		uint64_t at = st->norm.pct ? st->norm.pct_at : st->norm.cp_at;
+
+		if (at < settled)
+			settled = at;
+	}
+	return settled;
 }
 
 static void decode_failed(struct dlp_scan *s, int ret)

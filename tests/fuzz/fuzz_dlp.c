@@ -11,6 +11,7 @@
  *   the body is fed at once or in small batches;
  * - redacting every finding and scanning again leaves no known secret;
  * - the scan state's memory does not change, whatever was fed;
+ * - a finding never starts before an offset dlp_scan_settled() gave;
  * - the head checks (dlp_scan_head) accept any bytes as path and value.
  *
  * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below):
@@ -68,10 +69,13 @@ static void setup(void)
 	CHECK(dlp_scan_init(&scan_b, engine) == 0);
 }
 
+/* Fed in batches; for a plain body, what is found after a batch never
+ * starts before what dlp_scan_settled() said before it. */
 static void scan(struct dlp_scan *s, enum dlp_encoding enc, const char *p, size_t len,
 		 size_t batch)
 {
-	size_t at = 0;
+	size_t at = 0, before, i;
+	uint64_t settled = 0;
 
 	dlp_scan_reset(s);
 	CHECK(dlp_scan_begin(s, DLP_WHERE_BODY, NULL, enc, 0) == 0);
@@ -80,10 +84,22 @@ static void scan(struct dlp_scan *s, enum dlp_encoding enc, const char *p, size_
 	while (at < len) {
 		size_t n = len - at < batch ? len - at : batch;
 
+		before = s->findings.n;
 		CHECK(dlp_scan_feed(s, p + at, p + at + n) == 0);
 		at += n;
+		if (enc != DLP_ENCODING_IDENTITY)
+			continue;
+		for (i = before; i < s->findings.n; i++)
+			CHECK(s->findings.v[i].offset >= settled);
+		CHECK(dlp_scan_settled(s) >= settled);
+		settled = dlp_scan_settled(s);
+		CHECK(settled <= at);
 	}
+	before = s->findings.n;
 	CHECK(dlp_scan_end(s) == 0);
+	if (enc == DLP_ENCODING_IDENTITY)
+		for (i = before; i < s->findings.n; i++)
+			CHECK(s->findings.v[i].offset >= settled);
 }
 
 static void check_finding(const struct dlp_finding *f, enum dlp_encoding enc, size_t len)

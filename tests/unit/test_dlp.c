@@ -321,6 +321,44 @@ static void test_long_body(void **state)
 	free(body);
 }
 
+/* Bytes before the settled offset can be forwarded: no finding that
+ * starts there can still appear. */
+static void test_settled(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 200000, at, i;
+	char *body = malloc(len);
+	uint64_t last = 0;
+
+	for (i = 0; i < len; i++)
+		body[i] = "lorem ipsum, dolor sit amet "[i % 28];
+	memcpy(body + 100000, SECRET, 32);
+	memcpy(body + 150000, "Z-q-8-x-T-4-v-L-p-2-R-m-9-W-c-Y-7-b-N-3-k-H-s-6-J-d-5-F-g-1-A-a", 63);
+	dlp_scan_reset(&f->s);
+	assert_int_equal(dlp_scan_begin(&f->s, DLP_WHERE_BODY, NULL, DLP_ENCODING_IDENTITY, 0), 0);
+	for (at = 0; at < len; at += 1000) {
+		size_t before = f->s.findings.n, n;
+		uint64_t settled;
+
+		assert_int_equal(dlp_scan_feed(&f->s, body + at, body + at + 1000), 0);
+		/* What was found now starts after what was settled before. */
+		for (n = before; n < f->s.findings.n; n++)
+			assert_true(f->s.findings.v[n].offset >= last);
+		settled = dlp_scan_settled(&f->s);
+		assert_true(settled >= last && settled <= at + 1000);
+		/* Not far behind either: the engine holds little back. */
+		assert_true(settled + 8192 >= at + 1000);
+		last = settled;
+	}
+	i = f->s.findings.n;
+	assert_int_equal(dlp_scan_end(&f->s), 0);
+	for (; i < f->s.findings.n; i++)
+		assert_true(f->s.findings.v[i].offset >= last);
+	assert_int_equal(f->s.findings.n, 2);
+	assert_int_equal(f->s.findings.v[1].offset, 150000);
+	free(body);
+}
+
 /* The canary is reported as such, and no approval exempts it. */
 static void test_canary(void **state)
 {
@@ -776,6 +814,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_binary_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_streaming_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_settled, setup, teardown),
 		cmocka_unit_test(test_canary),
 		cmocka_unit_test(test_exempt_every_detector),
 		cmocka_unit_test_setup_teardown(test_exempt_piece_only, setup, teardown),
