@@ -152,10 +152,11 @@ struct dlp_scan {
 	struct dlp_scan_state *st; /* owned */
 };
 
-/* Allocate the per-scan state (bounded: about 100 KiB whatever is fed). */
+/* Allocate the per-scan state (bounded: dlp_scan_memory()). */
 int dlp_scan_init(struct dlp_scan *s, const struct dlp_engine *e);
 void dlp_scan_release(struct dlp_scan *s);
-/* Bytes the scan state holds: fixed at init, whatever is fed. */
+/* The most bytes the scan state can hold (its buffers' caps, and the
+ * decoder's while a compressed part is open): bounded whatever is fed. */
 size_t dlp_scan_memory(const struct dlp_scan *s);
 /* Forget the findings, for the next request on the connection. */
 void dlp_scan_reset(struct dlp_scan *s);

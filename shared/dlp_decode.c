@@ -129,6 +129,12 @@ int dlp_decoder_feed(struct dlp_decoder *d, const char *p, size_t len,
 	return 0;
 }
 
+size_t dlp_decoder_memory(void)
+{
+	/* zlib's inflate state is about 7 KiB plus a 32 KiB window. */
+	return sizeof(struct dlp_decoder) + 7 * 1024 + 32 * 1024;
+}
+
 int dlp_decoder_finish(struct dlp_decoder *d)
 {
 	return (d->started && !d->ended) || d->have_first ? -EBADMSG : 0;

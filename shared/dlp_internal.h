@@ -246,6 +246,8 @@ void dlp_decoder_free(struct dlp_decoder *d);
  * -EMSGSIZE past the bound, -EBADMSG for a corrupt stream, -ENOMEM. */
 int dlp_decoder_feed(struct dlp_decoder *d, const char *p, size_t len,
 		     int (*sink)(void *ctx, const char *p, size_t len), void *ctx);
+/* What a decoder holds at most (zlib's state and window, the batch). */
+size_t dlp_decoder_memory(void);
 /* At the end: -EBADMSG if the stream stopped short. */
 int dlp_decoder_finish(struct dlp_decoder *d);
 

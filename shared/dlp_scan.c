@@ -173,8 +173,8 @@ size_t dlp_scan_memory(const struct dlp_scan *s)
 		return 0;
 	return sizeof(*st) + (st->ring_mask + 1) * sizeof(*st->ring) +
 	       (e->nsecrets + 1) * (sizeof(*st->partials) + 2 * sizeof(uint64_t)) +
-	       (e->nrules + 1) * (sizeof(*st->pending) + sizeof(uint64_t)) + st->hist.cap +
-	       st->tmp.cap;
+	       (e->nrules + 1) * (sizeof(*st->pending) + sizeof(uint64_t)) + st->hist.max +
+	       st->tmp.max + (st->decoder ? dlp_decoder_memory() : 0);
 }
 
 void dlp_scan_reset(struct dlp_scan *s)
