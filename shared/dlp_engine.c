@@ -80,7 +80,7 @@ int dlp_engine_build(struct dlp_engine *e, char *err, size_t err_len)
 
 		if ((lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9'))
 			e->norm_cls[c] = e->secret_ac.cls[lower];
-		e->norm_slow[c] = c >= 0x80 || c == '%';
+		e->norm_slow[c] = c >= 0x80 || c == '%' || c == '\\';
 		e->token_char[c] = (lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') ||
 				   c == '+' || c == '/' || c == '=' || c == '_' || c == '-';
 	}

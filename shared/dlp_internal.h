@@ -182,7 +182,8 @@ struct dlp_engine {
 
 /* ---- normalisation (dlp_secrets.c) ----
  *
- * The stream the secret matcher sees: percent-escapes decoded, UTF-8
+ * The stream the secret matcher sees: percent-escapes and JSON \uXXXX
+ * escapes decoded, UTF-8
  * fullwidth forms and confusables folded to ASCII, zero-width and bidi
  * controls dropped, ASCII lower-cased, everything but [0-9a-z] dropped. */
 #define DLP_NORM_ALPHABET "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -191,9 +192,13 @@ enum {
 	DLP_NORM_PERCENT = 1,   /* the character came from a %XX escape */
 	DLP_NORM_UNICODE = 2,   /* a folded confusable */
 	DLP_NORM_INVISIBLE = 4, /* a zero-width or bidi control was dropped */
+	DLP_NORM_ESCAPE = 8,    /* the character came from a \uXXXX escape */
 };
 
 struct dlp_norm {
+	unsigned esc;        /* 0, 1 after '\\', 2 after "\\u", +1 per hex digit */
+	uint32_t esc_cp;
+	uint64_t esc_at;     /* offset of the backslash */
 	unsigned pct;        /* 0, or 1/2 once '%' / '%X' was seen */
 	unsigned pct_hi;
 	uint64_t pct_at;     /* offset of the '%' */

@@ -50,7 +50,7 @@ struct dlp_scan_state {
 	uint64_t npos;  /* normalised characters emitted */
 	uint64_t *ring; /* raw offset of normalised character i at ring[i & ring_mask] */
 	size_t ring_mask;
-	uint64_t last_unicode, last_invisible, last_percent; /* offset + 1, 0: none */
+	uint64_t last_unicode, last_invisible, last_percent, last_escape; /* offset + 1, 0: none */
 	struct dlp_partial *partials;
 	size_t npartials_active;
 	uint64_t *full_start, *full_end; /* per secret: the last whole match */
@@ -187,21 +187,26 @@ void dlp_scan_reset(struct dlp_scan *s)
 
 static const char *variant_name(const struct dlp_pattern *p, unsigned flags, uint64_t raw_len)
 {
+	static const char *const names[3][4] = {
+		{ "known:exact", "known:percent", "known:escape", "known:projection" },
+		{ "known:base64", "known:base64+percent", "known:base64+escape",
+		  "known:base64+projection" },
+		{ "known:hex", "known:hex+percent", "known:hex+escape", "known:hex+projection" },
+	};
+	unsigned how = (flags & DLP_NORM_PERCENT) ? 1 :
+		       (flags & DLP_NORM_ESCAPE)  ? 2 :
+		       raw_len != p->raw_len      ? 3 :
+						    0;
+
 	switch (p->variant) {
 	case DLP_VARIANT_PARTIAL:
 		return "known:partial";
 	case DLP_VARIANT_BASE64:
-		return (flags & DLP_NORM_PERCENT) ? "known:base64+percent" :
-		       raw_len != p->raw_len      ? "known:base64+projection" :
-						    "known:base64";
+		return names[1][how];
 	case DLP_VARIANT_HEX:
-		return (flags & DLP_NORM_PERCENT) ? "known:hex+percent" :
-		       raw_len != p->raw_len      ? "known:hex+projection" :
-						    "known:hex";
+		return names[2][how];
 	default:
-		return (flags & DLP_NORM_PERCENT) ? "known:percent" :
-		       raw_len != p->raw_len      ? "known:projection" :
-						    "known:exact";
+		return names[0][how];
 	}
 }
 
@@ -351,6 +356,8 @@ static void secret_hit(struct dlp_scan *s, uint32_t state, uint64_t end)
 		st->full_end[p->secret] = end;
 		if (st->last_percent > start)
 			flags |= DLP_NORM_PERCENT;
+		if (st->last_escape > start)
+			flags |= DLP_NORM_ESCAPE;
 		detector = secret->canary ? DLP_DETECTOR_CANARY :
 			   (st->last_unicode > start || st->last_invisible > start) ?
 						    DLP_DETECTOR_UNICODE :
@@ -389,6 +396,8 @@ static void norm_emit(void *ctx, unsigned char c, uint64_t at, unsigned flags)
 		st->last_unicode = n->end;
 	if (flags & DLP_NORM_PERCENT)
 		st->last_percent = n->end;
+	if (flags & DLP_NORM_ESCAPE)
+		st->last_escape = n->end;
 	st->ring[st->npos & st->ring_mask] = at;
 	st->npos++;
 	st->sstate = dlp_ac_step(a, st->sstate, a->cls[c]);
@@ -659,7 +668,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 			dlp_norm_byte(&st->norm, &sink, b, base + i);
 			ss = st->sstate;
 			npos = st->npos;
-			busy = st->norm.pct || st->norm.need;
+			busy = st->norm.pct || st->norm.need || st->norm.esc;
 		}
 		/* An entropy token ends at a byte that cannot be in one. */
 		if (__builtin_expect(!token[b] && base + i - run_start >= min_run, 0)) {
@@ -717,7 +726,7 @@ int dlp_scan_begin(struct dlp_scan *s, enum dlp_where where, const char *header,
 	memset(&st->norm, 0, sizeof(st->norm));
 	st->norm_busy = false;
 	st->npos = 0;
-	st->last_unicode = st->last_invisible = st->last_percent = 0;
+	st->last_unicode = st->last_invisible = st->last_percent = st->last_escape = 0;
 	memset(st->partials, 0, (e->nsecrets + 1) * sizeof(*st->partials));
 	st->npartials_active = 0;
 	st->napproved = 0;
@@ -769,7 +778,9 @@ uint64_t dlp_scan_settled(const struct dlp_scan *s)
 	if (st->run_start < settled)
 		settled = st->run_start;
 	if (st->norm_busy) {
-		uint64_t at = st->norm.pct ? st->norm.pct_at : st->norm.cp_at;
+		uint64_t at = st->norm.esc ? st->norm.esc_at :
+			      st->norm.pct ? st->norm.pct_at :
+					     st->norm.cp_at;
 
 		if (at < settled)
 			settled = at;

@@ -79,6 +79,19 @@ static unsigned char unicode_fold(uint32_t cp)
 	return c ? (unsigned char)c->ascii : 0;
 }
 
+static void norm_codepoint(const struct dlp_norm_sink *sink, uint32_t cp, uint64_t at,
+			   unsigned flags)
+{
+	unsigned char c;
+
+	if (dlp_is_invisible(cp)) {
+		if (sink->invisible)
+			sink->invisible(sink->ctx, at);
+	} else if ((c = unicode_fold(cp)) != 0) {
+		sink->emit(sink->ctx, c, at, flags | DLP_NORM_UNICODE);
+	}
+}
+
 static void norm_decoded(struct dlp_norm *n, const struct dlp_norm_sink *sink,
 			 unsigned char b, uint64_t at, unsigned flags)
 {
@@ -95,16 +108,8 @@ static void norm_decoded(struct dlp_norm *n, const struct dlp_norm_sink *sink,
 			return;
 		n->cp = (n->cp << 6) | (b & 0x3f);
 		n->cp_flags |= flags;
-		if (--n->need == 0) {
-			unsigned char c;
-
-			if (dlp_is_invisible(n->cp)) {
-				if (sink->invisible)
-					sink->invisible(sink->ctx, n->cp_at);
-			} else if ((c = unicode_fold(n->cp)) != 0) {
-				sink->emit(sink->ctx, c, n->cp_at, n->cp_flags | DLP_NORM_UNICODE);
-			}
-		}
+		if (--n->need == 0)
+			norm_codepoint(sink, n->cp, n->cp_at, n->cp_flags);
 		return;
 	}
 	n->cp_at = at;
@@ -123,11 +128,54 @@ static void norm_decoded(struct dlp_norm *n, const struct dlp_norm_sink *sink,
 	}
 }
 
+/* A JSON \uXXXX escape: the code point stands for its character. */
+static bool norm_escape(struct dlp_norm *n, const struct dlp_norm_sink *sink, unsigned char b,
+			uint64_t offset)
+{
+	unsigned i;
+	int v;
+
+	if (n->esc == 1 && (b == 'u' || b == '\\')) {
+		/* "\\" is one escaped backslash: it starts nothing. */
+		n->esc = b == 'u' ? 2 : 0;
+		n->esc_cp = 0;
+		return true;
+	}
+	if (n->esc >= 2 && (v = hex_value(b)) >= 0) {
+		n->esc_cp = n->esc_cp << 4 | (unsigned)v;
+		if (++n->esc < 6)
+			return true;
+		n->esc = 0;
+		if (n->esc_cp < 0x80)
+			norm_decoded(n, sink, (unsigned char)n->esc_cp, n->esc_at, DLP_NORM_ESCAPE);
+		else
+			norm_codepoint(sink, n->esc_cp, n->esc_at, DLP_NORM_ESCAPE);
+		return true;
+	}
+	/* Not an escape after all: the 'u' and digits read are text. */
+	if (n->esc >= 2) {
+		norm_decoded(n, sink, 'u', n->esc_at + 1, 0);
+		for (i = n->esc - 2; i > 0; i--)
+			norm_decoded(n, sink,
+				     (unsigned char)"0123456789abcdef"[(n->esc_cp >> (4 * (i - 1))) & 15],
+				     offset - i, 0);
+	}
+	n->esc = 0;
+	return false;
+}
+
 void dlp_norm_byte(struct dlp_norm *n, const struct dlp_norm_sink *sink, unsigned char b,
 		   uint64_t offset)
 {
 	int v;
 
+	if (n->esc && norm_escape(n, sink, b, offset))
+		return;
+	if (b == '\\' && !n->pct) {
+		n->esc = 1;
+		n->esc_at = offset;
+		return;
+	}
 	if (n->pct) {
 		v = hex_value(b);
 		if (v >= 0 && n->pct == 1) {

@@ -164,6 +164,30 @@ static void test_hex_and_percent(void **state)
 	assert_int_equal(x->offset, 2);
 }
 
+/* JSON \uXXXX escapes are decoded; a backslash that starts no escape (a
+ * Windows path) is text. */
+static void test_json_escape(void **state)
+{
+	struct fixture *f = *state;
+	char text[300], *p = text;
+	const struct dlp_finding *x;
+	size_t i;
+
+	p += snprintf(p, sizeof(text), "{\"t\":\"");
+	for (i = 0; i < 32; i++)
+		p += snprintf(p, 7, "\\u%04X", (unsigned char)SECRET[i]);
+	snprintf(p, 4, "\"}");
+	x = one_known(f, text, strlen(text));
+	assert_string_equal(x->rule, "known:escape");
+	assert_int_equal(x->offset, 6);
+	assert_int_equal(x->len, 32 * 6);
+
+	snprintf(text, sizeof(text), "C:\\users\\u\\%s\\x\\\\u0041", SECRET);
+	x = one_known(f, text, strlen(text));
+	assert_string_equal(x->rule, "known:exact");
+	assert_int_equal(x->offset, 11);
+}
+
 /* Separators between the characters: the alnum projection. */
 static void test_projection(void **state)
 {
@@ -809,6 +833,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_base64, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hex_and_percent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_projection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_escape, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unicode_evasion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_binary_body, setup, teardown),
