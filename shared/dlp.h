@@ -107,15 +107,19 @@ struct dlp_engine;
 struct dlp_engine *dlp_engine_new(const struct dlp_options *o);
 void dlp_engine_free(struct dlp_engine *e);
 
+#define DLP_SECRET_MAX 4096 /* bytes of one known secret */
+
 /* Before dlp_engine_build().  `name` (an env var name) is shown in findings;
- * the value never is.  A value shorter than secret_min is refused with
- * -EINVAL (the caller says so without the value).  A canary is matched like
- * a secret but reported as DLP_DETECTOR_CANARY and never exempted. */
+ * the value never is.  A value shorter than secret_min (or with fewer
+ * letters and digits) is refused with -EINVAL, one longer than
+ * DLP_SECRET_MAX with -E2BIG (the caller says so without the value); a value
+ * already added is kept once, under its first name.  A canary is matched
+ * like a secret but reported as DLP_DETECTOR_CANARY and never exempted. */
 int dlp_engine_add_secret(struct dlp_engine *e, const char *name, const char *value,
 			  size_t len, bool canary);
 /* Add every variable of `envp` named `names[i]` exactly or starting with one
- * of `prefixes` (both NULL-terminated; either may be NULL).  Values too short
- * are skipped and counted in *skipped. */
+ * of `prefixes` (both NULL-terminated; either may be NULL).  Values refused
+ * (too short or too long) are skipped and counted in *skipped. */
 int dlp_engine_add_env(struct dlp_engine *e, char *const *envp, const char *const *names,
 		       const char *const *prefixes, size_t *skipped);
 

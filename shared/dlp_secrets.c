@@ -250,8 +250,18 @@ int dlp_engine_add_secret(struct dlp_engine *e, const char *name, const char *va
 	int ret = -EINVAL;
 
 	buf_init(&norm, 1 << 16);
-	if (e->built || !name || !value || len < e->opt.secret_min || len > 4096)
+	if (e->built || !name || !value || len < e->opt.secret_min)
 		goto out;
+	ret = -E2BIG;
+	if (len > DLP_SECRET_MAX)
+		goto out;
+	/* The same value under two names: matched (and reported) once. */
+	ret = 0;
+	for (size_t i = 0; i < e->nsecrets; i++)
+		if (e->secrets[i].len == len && memcmp(e->secrets[i].value, value, len) == 0 &&
+		    e->secrets[i].canary == canary)
+			goto out;
+	ret = -EINVAL;
 	if ((ret = dlp_normalise(value, len, &norm)) < 0)
 		goto out;
 	ret = -EINVAL;
@@ -321,9 +331,9 @@ int dlp_engine_add_env(struct dlp_engine *e, char *const *envp, const char *cons
 		memcpy(name, envp[i], len);
 		name[len] = '\0';
 		ret = dlp_engine_add_secret(e, name, eq + 1, strlen(eq + 1), false);
-		if (ret == -EINVAL && skipped)
+		if ((ret == -EINVAL || ret == -E2BIG) && skipped)
 			(*skipped)++;
-		else if (ret < 0 && ret != -EINVAL)
+		else if (ret < 0 && ret != -EINVAL && ret != -E2BIG)
 			return ret;
 	}
 	return 0;

@@ -154,8 +154,8 @@ static int build_engine(const struct dlp_scan_args *a, struct dlp_engine **out)
 	if (dlp_engine_add_env(e, environ, a->names, a->prefixes, &skipped) < 0)
 		die(EXIT_SYSTEM, "out of memory");
 	if (skipped)
-		log_warn("%zu secret variable(s) shorter than %zu bytes not used", skipped,
-			 opt.secret_min);
+		log_warn("%zu secret variable(s) not used: shorter than %zu or longer than %d bytes",
+			 skipped, opt.secret_min, DLP_SECRET_MAX);
 	for (i = 0; i < a->nnames; i++)
 		if (!getenv(a->names[i]))
 			log_warn("--secret-env %s: no such variable", a->names[i]);

@@ -501,14 +501,22 @@ static void test_add_secret_refuses(void **state)
 			"EXACT=exact-name-value", "NOEQUALS", NULL };
 	static const char *const names[] = { "EXACT", NULL };
 	static const char *const prefixes[] = { "A_", NULL };
+	char long_value[DLP_SECRET_MAX + 2];
 	size_t skipped;
 
 	(void)state;
+	memset(long_value, 'k', sizeof(long_value) - 1);
+	long_value[sizeof(long_value) - 1] = '\0';
 	assert_int_equal(dlp_engine_add_secret(e, "X", "1234567", 7, false), -EINVAL);
+	assert_int_equal(dlp_engine_add_secret(e, "X", long_value, DLP_SECRET_MAX + 1, false),
+			 -E2BIG);
+	/* The same value twice is one secret. */
+	assert_int_equal(dlp_engine_add_secret(e, "FIRST", "same-value-1234", 15, false), 0);
+	assert_int_equal(dlp_engine_add_secret(e, "SECOND", "same-value-1234", 15, false), 0);
 	assert_int_equal(dlp_engine_add_secret(e, "X", "--------++++", 12, false), -EINVAL);
 	assert_int_equal(dlp_engine_add_env(e, env, names, prefixes, &skipped), 0);
 	assert_int_equal(skipped, 1);
-	assert_int_equal(dlp_engine_secret_count(e), 2);
+	assert_int_equal(dlp_engine_secret_count(e), 3);
 	assert_int_equal(dlp_engine_build(e, NULL, 0), 0);
 	assert_int_equal(dlp_engine_add_secret(e, "Y", "late-secret-value", 17, false), -EINVAL);
 	dlp_engine_free(e);
