@@ -28,7 +28,7 @@ LDFLAGS  := -static -Wl,--gc-sections -L$(SYSROOT)/lib
 # Order matters for static linking: users before the libraries they use.
 SIDECAR_LIBS := -lgit2 -lssh2 -lhttp_parser -lmbedtls -lmbedx509 -lmbedcrypto \
                 -lyaml -lpcre2-8 -lyyjson -lz
-HOST_LIBS    := -lyaml -lpcre2-8 -lyyjson -lmbedtls -lmbedx509 -lmbedcrypto
+HOST_LIBS    := -lyaml -lpcre2-8 -lyyjson -lmbedtls -lmbedx509 -lmbedcrypto -lz
 TEST_LIBS    := -lcmocka
 
 SHARED_SRC  := $(sort $(wildcard shared/*.c))
@@ -83,6 +83,9 @@ $(VERSION_HEADER): FORCE
 FORCE:
 
 $(OBJ)/sidecar/version/version.o $(OBJ)/host/cmd_version.o: $(VERSION_HEADER)
+
+# The assembler .incbin's the default DLP rules (shared/dlp_default_rules.c).
+$(OBJ)/shared/dlp_default_rules.o: shared/dlp_default_rules.yaml
 
 $(OBJ)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

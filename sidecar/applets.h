@@ -3,6 +3,7 @@
  * (see docs/adding-an-applet.md).  Keep the rows sorted by name.
  *
  * APPLET(name, main function, one-line summary shown by `sidecar --help`) */
+APPLET(dlp-scan, dlp_scan_main, "scan a file with the DLP engine and print what it finds")
 APPLET(egress,  egress_main,  "the egress proxy: default-deny routes, TLS bump, credential injection")
 APPLET(init,    init_main,    "PID 1: start, supervise, reap and stop the bundle's daemons")
 APPLET(initctl, initctl_main, "ask a running init for status, or to reload or restart a daemon")

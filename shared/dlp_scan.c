@@ -1,0 +1,867 @@
+/* Scanning: one pass over each batch feeds both automatons (rule keywords
+ * over the raw bytes, known secrets over the normalised stream) and the
+ * entropy tokeniser; regex rules then run only on windows around keyword
+ * hits.  A part is fed in batches of any size with absolute offsets; what
+ * straddles two batches is still found because the automatons carry their
+ * state and a bounded history keeps the bytes regex windows and previews
+ * need. */
+#include "dlp_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+/* Bytes processed between bookkeeping steps (regex windows, history). */
+#define DLP_BATCH 16384
+#define DLP_APPROVED_SPANS 16
+
+struct dlp_pending {
+	uint64_t from, to; /* match starts accepted in [from, to) */
+	bool active;
+};
+
+/* Adjacent partial-window hits of one secret, reported once as a region
+ * unless a whole match of that secret covers them. */
+struct dlp_partial {
+	uint64_t start, end;  /* raw offsets */
+	uint64_t deadline;    /* normalised position past which no whole match can cover it */
+	bool active;
+};
+
+struct dlp_scan_state {
+	/* the part */
+	enum dlp_where where;
+	char header[64];
+	bool active;
+	size_t first_finding;
+	struct dlp_decoder *decoder;
+	bool decoding_failed;
+	uint64_t base, pos; /* offset of the part's first byte, of the next byte */
+
+	/* matchers */
+	uint32_t kstate, sstate;
+	struct dlp_norm norm;
+	bool norm_busy;
+	uint64_t npos;  /* normalised characters emitted */
+	uint64_t *ring; /* raw offset of normalised character i at ring[i & ring_mask] */
+	size_t ring_mask;
+	uint64_t last_unicode, last_invisible, last_percent, last_escape; /* offset + 1, 0: none */
+	struct dlp_partial *partials;
+	size_t npartials_active;
+	uint64_t *full_start, *full_end; /* per secret: the last whole match */
+	/* Recent spans of approved known secrets: a rule or entropy match
+	 * overlapping one is the same approved value seen another way. */
+	struct {
+		uint64_t start, end;
+	} approved[DLP_APPROVED_SPANS];
+	unsigned napproved;
+
+	/* rules */
+	struct dlp_pending *pending;
+	uint64_t *rule_done; /* per rule: matches starting before this are handled */
+	pcre2_match_data *md;
+
+	/* entropy: the current token started here */
+	uint64_t run_start;
+
+	/* history: bytes [hist_start, hist_start + hist.len) of the part */
+	struct buf hist;
+	uint64_t hist_start;
+	size_t hist_keep;
+
+	struct buf tmp;
+};
+
+static double shannon(const unsigned char *p, size_t len)
+{
+	unsigned counts[256] = { 0 };
+	double h = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		counts[p[i]]++;
+	for (i = 0; i < 256; i++)
+		if (counts[i]) {
+			double q = (double)counts[i] / (double)len;
+
+			h -= q * log2(q);
+		}
+	return h;
+}
+
+/* ---- lifecycle ---- */
+
+int dlp_scan_init(struct dlp_scan *s, const struct dlp_engine *e)
+{
+	struct dlp_scan_state *st;
+	size_t ring = 64, maxraw;
+	int ret = -ENOMEM;
+
+	memset(s, 0, sizeof(*s));
+	if (!e || !e->built)
+		return -EINVAL;
+	s->engine = e;
+	s->entropy_enforce = e->opt.entropy_enforce;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	s->st = st;
+	while (ring < e->max_norm_len + 1)
+		ring *= 2;
+	st->ring = malloc(ring * sizeof(*st->ring));
+	st->ring_mask = ring - 1;
+	st->partials = calloc(e->nsecrets + 1, sizeof(*st->partials));
+	st->full_start = calloc(e->nsecrets + 1, sizeof(*st->full_start));
+	st->full_end = calloc(e->nsecrets + 1, sizeof(*st->full_end));
+	st->pending = calloc(e->nrules + 1, sizeof(*st->pending));
+	st->rule_done = calloc(e->nrules + 1, sizeof(*st->rule_done));
+	st->md = pcre2_match_data_create(16, NULL);
+	if (!st->ring || !st->partials || !st->full_start || !st->full_end || !st->pending ||
+	    !st->rule_done || !st->md)
+		goto out;
+	/* Enough history for a regex window and its context, a preview of the
+	 * longest known-secret variant, and an entropy token. */
+	maxraw = e->max_norm_len * 3 + 64;
+	st->hist_keep = 2 * e->max_rule_len + 1024;
+	if (st->hist_keep < maxraw)
+		st->hist_keep = maxraw;
+	if (st->hist_keep < e->opt.entropy_max_len + 64)
+		st->hist_keep = e->opt.entropy_max_len + 64;
+	buf_init(&st->hist, st->hist_keep + DLP_BATCH + 1);
+	buf_init(&st->tmp, DLP_EXEMPT_VALUE_MAX * 4);
+	if (buf_grow(&st->hist, st->hist_keep + DLP_BATCH) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (ret < 0)
+		dlp_scan_release(s);
+	return ret;
+}
+
+void dlp_scan_release(struct dlp_scan *s)
+{
+	struct dlp_scan_state *st = s->st;
+
+	if (st) {
+		dlp_decoder_free(st->decoder);
+		free(st->ring);
+		free(st->partials);
+		free(st->full_start);
+		free(st->full_end);
+		free(st->pending);
+		free(st->rule_done);
+		if (st->md)
+			pcre2_match_data_free(st->md);
+		buf_release(&st->hist);
+		buf_release(&st->tmp);
+		free(st);
+	}
+	s->st = NULL;
+}
+
+size_t dlp_scan_memory(const struct dlp_scan *s)
+{
+	const struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+
+	if (!st)
+		return 0;
+	return sizeof(*st) + (st->ring_mask + 1) * sizeof(*st->ring) +
+	       (e->nsecrets + 1) * (sizeof(*st->partials) + 2 * sizeof(uint64_t)) +
+	       (e->nrules + 1) * (sizeof(*st->pending) + sizeof(uint64_t)) + st->hist.max +
+	       st->tmp.max + (st->decoder ? dlp_decoder_memory() : 0);
+}
+
+void dlp_scan_reset(struct dlp_scan *s)
+{
+	s->findings.n = 0;
+	s->findings.dropped = 0;
+}
+
+/* ---- findings ---- */
+
+static const char *variant_name(const struct dlp_pattern *p, unsigned flags, uint64_t raw_len)
+{
+	static const char *const names[3][4] = {
+		{ "known:exact", "known:percent", "known:escape", "known:projection" },
+		{ "known:base64", "known:base64+percent", "known:base64+escape",
+		  "known:base64+projection" },
+		{ "known:hex", "known:hex+percent", "known:hex+escape", "known:hex+projection" },
+	};
+	unsigned how = (flags & DLP_NORM_PERCENT) ? 1 :
+		       (flags & DLP_NORM_ESCAPE)  ? 2 :
+		       raw_len != p->raw_len      ? 3 :
+						    0;
+
+	switch (p->variant) {
+	case DLP_VARIANT_PARTIAL:
+		return "known:partial";
+	case DLP_VARIANT_BASE64:
+		return names[1][how];
+	case DLP_VARIANT_HEX:
+		return names[2][how];
+	default:
+		return names[0][how];
+	}
+}
+
+/* The raw bytes of [start, end) if still in the history. */
+static const char *hist_at(const struct dlp_scan_state *st, uint64_t start, uint64_t end,
+			   size_t *avail)
+{
+	uint64_t hist_end = st->hist_start + st->hist.len;
+
+	*avail = 0;
+	if (start < st->hist_start || start >= hist_end)
+		return NULL;
+	*avail = (size_t)((end < hist_end ? end : hist_end) - start);
+	return st->hist.p + (start - st->hist_start);
+}
+
+static void add_finding(struct dlp_scan *s, enum dlp_detector detector, const char *rule,
+			const char *name, uint64_t start, uint64_t end, size_t show, bool warn)
+{
+	struct dlp_scan_state *st = s->st;
+	struct dlp_finding f;
+	const char *raw;
+	size_t avail;
+
+	memset(&f, 0, sizeof(f));
+	f.detector = detector;
+	f.where = st->where;
+	f.warn_only = warn;
+	snprintf(f.rule, sizeof(f.rule), "%s", rule);
+	if (name)
+		snprintf(f.name, sizeof(f.name), "%s", name);
+	else if (st->where == DLP_WHERE_HEADER || st->where == DLP_WHERE_HEADER_NAME)
+		snprintf(f.name, sizeof(f.name), "%s", st->header);
+	f.offset = start;
+	f.len = end - start;
+	raw = hist_at(st, start, end, &avail);
+	dlp_preview(f.preview, sizeof(f.preview), raw, raw ? avail : 0, f.len, show);
+	dlp_findings_add(&s->findings, &f);
+}
+
+/* Whether the raw bytes [start, end) lie inside an approved value. */
+static bool span_exempt(struct dlp_scan *s, uint64_t start, uint64_t end)
+{
+	struct dlp_scan_state *st = s->st;
+	struct dlp_engine *e = (struct dlp_engine *)s->engine; /* the exempt set is locked */
+	const char *raw;
+	size_t avail;
+
+	if (__atomic_load_n(&e->nexempt, __ATOMIC_ACQUIRE) == 0)
+		return false;
+	raw = hist_at(st, start, end, &avail);
+	if (!raw || avail != end - start)
+		return false;
+	buf_clear(&st->tmp);
+	if (dlp_normalise(raw, avail, &st->tmp) < 0)
+		return false;
+	return dlp_exempt_covers(e, raw, avail, st->tmp.p, st->tmp.len);
+}
+
+static void approved_add(struct dlp_scan_state *st, uint64_t start, uint64_t end)
+{
+	unsigned i = st->napproved++ % DLP_APPROVED_SPANS;
+
+	st->approved[i].start = start;
+	st->approved[i].end = end;
+}
+
+static bool approved_overlaps(const struct dlp_scan_state *st, uint64_t start, uint64_t end)
+{
+	unsigned i, n = st->napproved < DLP_APPROVED_SPANS ? st->napproved : DLP_APPROVED_SPANS;
+
+	for (i = 0; i < n; i++)
+		if (st->approved[i].start < end && start < st->approved[i].end)
+			return true;
+	return false;
+}
+
+/* ---- known secrets ---- */
+
+static void partial_flush(struct dlp_scan *s, uint32_t secret)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	struct dlp_partial *pr = &st->partials[secret];
+
+	if (!pr->active)
+		return;
+	pr->active = false;
+	st->npartials_active--;
+	if (!e->secrets[secret].canary && span_exempt(s, pr->start, pr->end)) {
+		approved_add(st, pr->start, pr->end);
+		return;
+	}
+	add_finding(s, e->secrets[secret].canary ? DLP_DETECTOR_CANARY : DLP_DETECTOR_KNOWN,
+		    "known:partial", e->secrets[secret].name, pr->start, pr->end, 2, false);
+}
+
+static void secret_hit(struct dlp_scan *s, uint32_t state, uint64_t end)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	uint32_t pat;
+
+	DLP_AC_FOREACH_OUT(&e->secret_ac, state, pat)
+	{
+		const struct dlp_pattern *p = &e->patterns[pat];
+		const struct dlp_secret *secret = &e->secrets[p->secret];
+		uint64_t start = st->ring[(st->npos - p->len) & st->ring_mask];
+		struct dlp_partial *pr = &st->partials[p->secret];
+		enum dlp_detector detector;
+		unsigned flags = 0;
+
+		if (dlp_secret_is_exempt(e, p->secret)) {
+			approved_add(st, start, end);
+			continue;
+		}
+		if (p->variant == DLP_VARIANT_PARTIAL) {
+			if (st->full_end[p->secret] >= end && st->full_start[p->secret] <= start)
+				continue; /* inside a whole match already reported */
+			if (pr->active && start <= pr->end) {
+				if (end > pr->end)
+					pr->end = end;
+				/* Kept open as long as windows extend it, so when
+				 * it is reported does not depend on batch sizes. */
+				pr->deadline = st->npos + secret->norm_len;
+				continue;
+			}
+			partial_flush(s, p->secret);
+			pr->active = true;
+			pr->start = start;
+			pr->end = end;
+			pr->deadline = st->npos + secret->norm_len;
+			st->npartials_active++;
+			continue;
+		}
+		if (start < st->full_end[p->secret])
+			continue; /* the same occurrence through another variant */
+		if (pr->active && pr->start >= start && pr->end <= end) {
+			pr->active = false; /* the windows were this match */
+			st->npartials_active--;
+		}
+		if (!secret->canary && span_exempt(s, start, end)) {
+			approved_add(st, start, end);
+			continue;
+		}
+		st->full_start[p->secret] = start;
+		st->full_end[p->secret] = end;
+		if (st->last_percent > start)
+			flags |= DLP_NORM_PERCENT;
+		if (st->last_escape > start)
+			flags |= DLP_NORM_ESCAPE;
+		detector = secret->canary ? DLP_DETECTOR_CANARY :
+			   (st->last_unicode > start || st->last_invisible > start) ?
+						    DLP_DETECTOR_UNICODE :
+						    DLP_DETECTOR_KNOWN;
+		add_finding(s, detector,
+			    detector == DLP_DETECTOR_UNICODE ? "unicode:known-secret" :
+							       variant_name(p, flags, end - start),
+			    secret->name, start, end, 2, false);
+	}
+}
+
+/* Partial regions no whole match can still cover. */
+static void partials_expire(struct dlp_scan *s, bool all)
+{
+	struct dlp_scan_state *st = s->st;
+	size_t i;
+
+	for (i = 0; i < s->engine->nsecrets && st->npartials_active; i++)
+		if (st->partials[i].active && (all || st->npos > st->partials[i].deadline))
+			partial_flush(s, (uint32_t)i);
+}
+
+/* The slow path of the normalised stream (escapes, UTF-8). */
+struct norm_ctx {
+	struct dlp_scan *s;
+	uint64_t end; /* raw offset just past the byte being fed */
+};
+
+static void norm_emit(void *ctx, unsigned char c, uint64_t at, unsigned flags)
+{
+	struct norm_ctx *n = ctx;
+	struct dlp_scan_state *st = n->s->st;
+	const struct dlp_ac *a = &n->s->engine->secret_ac;
+
+	if (flags & DLP_NORM_UNICODE)
+		st->last_unicode = n->end;
+	if (flags & DLP_NORM_PERCENT)
+		st->last_percent = n->end;
+	if (flags & DLP_NORM_ESCAPE)
+		st->last_escape = n->end;
+	st->ring[st->npos & st->ring_mask] = at;
+	st->npos++;
+	st->sstate = dlp_ac_step(a, st->sstate, a->cls[c]);
+	if (dlp_ac_has_out(a, st->sstate))
+		secret_hit(n->s, st->sstate, n->end);
+}
+
+static void norm_invisible(void *ctx, uint64_t at)
+{
+	struct norm_ctx *n = ctx;
+
+	(void)at;
+	n->s->st->last_invisible = n->end;
+}
+
+/* ---- rules ---- */
+
+static bool rule_allowed(const struct dlp_engine *e, const struct dlp_rule *r,
+			 pcre2_match_data *md, const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < r->nallow; i++) {
+		int rc = r->allow_jit[i] ?
+				 pcre2_jit_match(r->allow[i], (PCRE2_SPTR)p, len, 0, 0, md,
+						 e->match_context) :
+				 pcre2_match(r->allow[i], (PCRE2_SPTR)p, len, 0, 0, md,
+					     e->match_context);
+
+		if (rc >= 0)
+			return true;
+	}
+	return false;
+}
+
+/* Run rule r over match starts in [from, to), with the subject reaching
+ * `avail` (past `to` by the rule's max_len when the data is there). */
+static void rule_run(struct dlp_scan *s, uint32_t ri, uint64_t from, uint64_t to,
+		     uint64_t avail)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	const struct dlp_rule *r = &e->rules[ri];
+	PCRE2_SPTR subject = (PCRE2_SPTR)st->hist.p;
+	uint64_t limit = to + r->max_len;
+	size_t length, at;
+
+	if (from < st->rule_done[ri])
+		from = st->rule_done[ri];
+	if (from < st->hist_start)
+		from = st->hist_start;
+	if (from >= to)
+		return;
+	if (limit > avail)
+		limit = avail;
+	length = (size_t)(limit - st->hist_start);
+	at = (size_t)(from - st->hist_start);
+	while (at <= length) {
+		PCRE2_SIZE *ov;
+		uint64_t ms, me, ss, se;
+		int rc = r->jit ? pcre2_jit_match(r->re, subject, length, at, 0, st->md,
+						  e->match_context) :
+				  pcre2_match(r->re, subject, length, at, 0, st->md,
+					      e->match_context);
+
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break;
+		if (rc < 0) {
+			/* Over the match limit: fail closed on the window. */
+			add_finding(s, DLP_DETECTOR_RULE, r->id, NULL, st->hist_start + at,
+				    st->hist_start + at, 0, r->warn_only);
+			st->rule_done[ri] = to;
+			return;
+		}
+		ov = pcre2_get_ovector_pointer(st->md);
+		ms = st->hist_start + ov[0];
+		me = st->hist_start + ov[1];
+		if (ms >= to)
+			break;
+		ss = ms;
+		se = me;
+		if (r->group && (int)r->group < rc && ov[2 * r->group] != PCRE2_UNSET) {
+			ss = st->hist_start + ov[2 * r->group];
+			se = st->hist_start + ov[2 * r->group + 1];
+		}
+		at = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+		st->rule_done[ri] = me > ms ? me : ms + 1;
+		if (se == ss)
+			continue;
+		if (r->entropy > 0 &&
+		    shannon((const unsigned char *)st->hist.p + (ss - st->hist_start),
+			    (size_t)(se - ss)) < r->entropy)
+			continue;
+		if (rule_allowed(e, r, st->md, st->hist.p + (ss - st->hist_start),
+				 (size_t)(se - ss)))
+			continue;
+		if (approved_overlaps(st, ss, se) || span_exempt(s, ss, se))
+			continue;
+		add_finding(s, DLP_DETECTOR_RULE, r->id, NULL, ss, se, 4, r->warn_only);
+	}
+	if (st->rule_done[ri] < to)
+		st->rule_done[ri] = to;
+}
+
+static void keyword_hit(struct dlp_scan *s, uint32_t state, uint64_t end)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	uint32_t k;
+
+	DLP_AC_FOREACH_OUT(&e->keyword_ac, state, k)
+	{
+		uint32_t ri = e->keyword_rule[k];
+		const struct dlp_rule *r = &e->rules[ri];
+		struct dlp_pending *pd = &st->pending[ri];
+		uint64_t kw = end - e->keyword_len[k];
+		uint64_t from = kw > r->max_len ? kw - r->max_len : 0;
+
+		if (pd->active && from <= pd->to + r->max_len) {
+			if (end > pd->to)
+				pd->to = end;
+			continue;
+		}
+		if (pd->active) /* entirely behind us: its data is all here */
+			rule_run(s, ri, pd->from, pd->to, st->pos);
+		pd->active = true;
+		pd->from = from;
+		pd->to = end;
+	}
+}
+
+/* After a batch: run the windows whose data is complete (or, at the end,
+ * all of them), advance long ones, and the keyword-less rules. */
+static void rules_advance(struct dlp_scan *s, uint64_t batch_start, bool final)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	uint64_t avail = st->pos;
+	size_t i;
+
+	for (i = 0; i < e->nrules; i++) {
+		const struct dlp_rule *r = &e->rules[i];
+		struct dlp_pending *pd = &st->pending[i];
+		uint64_t safe = avail > r->max_len ? avail - r->max_len : 0;
+
+		if (!r->has_keywords) {
+			uint64_t from = batch_start > r->max_len ? batch_start - r->max_len : 0;
+
+			rule_run(s, (uint32_t)i, from, final ? avail + 1 : safe, avail);
+			continue;
+		}
+		if (!pd->active)
+			continue;
+		if (final || pd->to <= safe) {
+			rule_run(s, (uint32_t)i, pd->from, pd->to + (final ? 1 : 0), avail);
+			pd->active = false;
+		} else if (pd->from < safe) {
+			rule_run(s, (uint32_t)i, pd->from, safe, avail);
+			pd->from = safe;
+		}
+	}
+}
+
+/* ---- entropy ---- */
+
+/* Whether a finding of this part (not entropy) overlaps [start, end). */
+static bool covered(const struct dlp_scan *s, uint64_t start, uint64_t end)
+{
+	const struct dlp_findings *f = &s->findings;
+	size_t i;
+
+	for (i = s->st->first_finding; i < f->n; i++)
+		if (f->v[i].detector != DLP_DETECTOR_ENTROPY && f->v[i].offset < end &&
+		    start < f->v[i].offset + f->v[i].len)
+			return true;
+	return false;
+}
+
+static void run_end(struct dlp_scan *s, uint64_t end)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_options *o = &s->engine->opt;
+	uint64_t len = end - st->run_start;
+	const char *raw;
+	size_t avail;
+
+	if (len < o->entropy_min_len || len > o->entropy_max_len)
+		return;
+	raw = hist_at(st, st->run_start, end, &avail);
+	if (!raw || avail != len)
+		return;
+	if (shannon((const unsigned char *)raw, avail) < o->entropy_bits)
+		return;
+	if (approved_overlaps(st, st->run_start, end) || covered(s, st->run_start, end) ||
+	    span_exempt(s, st->run_start, end))
+		return;
+	add_finding(s, DLP_DETECTOR_ENTROPY, "entropy", NULL, st->run_start, end, 2,
+		    !s->entropy_enforce);
+}
+
+/* ---- the pass ---- */
+
+static void hist_trim(struct dlp_scan_state *st)
+{
+	size_t drop;
+
+	if (st->hist.len <= st->hist_keep)
+		return;
+	drop = st->hist.len - st->hist_keep;
+	memmove(st->hist.p, st->hist.p + drop, st->hist_keep);
+	st->hist.len = st->hist_keep;
+	st->hist_start += drop;
+}
+
+static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	const struct dlp_ac *ka = &e->keyword_ac, *sa = &e->secret_ac;
+	const unsigned char *q;
+	uint64_t base, batch_start = st->pos;
+	/* Everything the loop reads in locals: the ring store could alias. */
+	const uint32_t *krows = ka->rows, *srows = sa->rows;
+	size_t ks = st->kstate, ss = st->sstate;
+	const size_t ksparse = ka->sparse_min, kout = ka->out_min;
+	const size_t ssparse = sa->sparse_min, sout = sa->out_min;
+	struct norm_ctx nctx = { s, 0 };
+	struct dlp_norm_sink sink = { norm_emit, norm_invisible, &nctx };
+	const bool *token = e->token_char, *slow = e->norm_slow;
+	uint64_t *ring = st->ring, npos = st->npos, run_start = st->run_start;
+	uint64_t min_run = e->opt.entropy_min_len ? e->opt.entropy_min_len : 1;
+	size_t i, mask = st->ring_mask;
+	bool busy = st->norm_busy;
+
+	hist_trim(st);
+	memcpy(st->hist.p + st->hist.len, p, n);
+	st->hist.len += n;
+	st->hist.p[st->hist.len] = '\0';
+	q = (const unsigned char *)st->hist.p + (st->pos - st->hist_start);
+	base = st->pos;
+	/* Branch-free on the common path: separators step the secret matcher
+	 * with class 0 (which keeps its state) and leave npos alone; a byte
+	 * outside every keyword steps the keyword matcher to the root. */
+	for (i = 0; i < n; i++) {
+		unsigned char b = q[i];
+		unsigned kc = ka->cls[b], sc = e->norm_cls[b];
+
+		ks = __builtin_expect(ks < ksparse, 1) ? krows[ks + kc] :
+							       dlp_ac_step_sparse(ka, (uint32_t)ks, kc);
+		if (__builtin_expect(ks >= kout, 0) && dlp_ac_has_out(ka, (uint32_t)ks)) {
+			st->pos = base + i + 1;
+			keyword_hit(s, (uint32_t)ks, base + i + 1);
+		}
+		if (__builtin_expect(!(slow[b] | busy), 1)) {
+			ring[npos & mask] = base + i;
+			npos += sc != 0;
+			ss = __builtin_expect(ss < ssparse, 1) ? srows[ss + sc] :
+								 dlp_ac_step_sparse(sa, (uint32_t)ss, sc);
+			if (__builtin_expect(ss >= sout, 0) && sc && dlp_ac_has_out(sa, (uint32_t)ss)) {
+				st->npos = npos;
+				st->sstate = (uint32_t)ss;
+				secret_hit(s, (uint32_t)ss, base + i + 1);
+			}
+		} else {
+			st->npos = npos;
+			st->sstate = (uint32_t)ss;
+			nctx.end = base + i + 1;
+			dlp_norm_byte(&st->norm, &sink, b, base + i);
+			ss = st->sstate;
+			npos = st->npos;
+			busy = st->norm.pct || st->norm.need || st->norm.esc;
+		}
+		/* An entropy token ends at a byte that cannot be in one. */
+		if (__builtin_expect(!token[b] && base + i - run_start >= min_run, 0)) {
+			st->run_start = run_start;
+			run_end(s, base + i);
+		}
+		run_start = token[b] ? run_start : base + i + 1;
+	}
+	st->npos = npos;
+	st->norm_busy = busy;
+	st->run_start = run_start;
+	st->kstate = (uint32_t)ks;
+	st->sstate = (uint32_t)ss;
+	st->pos = base + n;
+	if (st->npartials_active)
+		partials_expire(s, false);
+	rules_advance(s, batch_start, false);
+}
+
+static int scan_bytes(void *ctx, const char *p, size_t len)
+{
+	struct dlp_scan *s = ctx;
+
+	while (len) {
+		size_t n = len < DLP_BATCH ? len : DLP_BATCH;
+
+		scan_batch(s, p, n);
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* ---- parts ---- */
+
+int dlp_scan_begin(struct dlp_scan *s, enum dlp_where where, const char *header,
+		   enum dlp_encoding encoding, uint64_t offset_base)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	int ret;
+
+	if (!st)
+		return -EINVAL;
+	if (st->active && (ret = dlp_scan_end(s)) < 0)
+		return ret;
+	st->where = where;
+	snprintf(st->header, sizeof(st->header), "%s", header ? header : "");
+	st->active = true;
+	st->first_finding = s->findings.n;
+	st->decoding_failed = false;
+	st->base = st->pos = st->hist_start = offset_base;
+	st->hist.len = 0;
+	st->kstate = st->sstate = 0;
+	memset(&st->norm, 0, sizeof(st->norm));
+	st->norm_busy = false;
+	st->npos = 0;
+	st->last_unicode = st->last_invisible = st->last_percent = st->last_escape = 0;
+	memset(st->partials, 0, (e->nsecrets + 1) * sizeof(*st->partials));
+	st->npartials_active = 0;
+	st->napproved = 0;
+	memset(st->full_start, 0, (e->nsecrets + 1) * sizeof(*st->full_start));
+	memset(st->full_end, 0, (e->nsecrets + 1) * sizeof(*st->full_end));
+	memset(st->pending, 0, (e->nrules + 1) * sizeof(*st->pending));
+	memset(st->rule_done, 0, (e->nrules + 1) * sizeof(*st->rule_done));
+	st->run_start = offset_base;
+	if (encoding == DLP_ENCODING_GZIP || encoding == DLP_ENCODING_DEFLATE) {
+		ret = dlp_decoder_new(&st->decoder, encoding, e->opt.decode_max);
+		if (ret < 0)
+			return ret;
+		st->where = DLP_WHERE_BODY_DECODED;
+	} else if (encoding != DLP_ENCODING_IDENTITY) {
+		/* Scanned as it is, and reported: the caller's policy decides. */
+		add_finding(s, DLP_DETECTOR_UNDECODABLE,
+			    encoding == DLP_ENCODING_BR ? "decode:br-unsupported" :
+							  "decode:unknown-encoding",
+			    NULL, offset_base, offset_base, 0, false);
+	}
+	return 0;
+}
+
+uint64_t dlp_scan_settled(const struct dlp_scan *s)
+{
+	const struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	uint64_t settled = st->pos, back = e->max_rule_len + 64, max = e->max_norm_len;
+	size_t i;
+
+	if (!st->active)
+		return st->pos;
+	/* A known secret still to end starts at most max_norm_len normalised
+	 * characters back. */
+	if (max)
+		settled = st->npos + 1 >= max ? st->ring[(st->npos + 1 - max) & st->ring_mask] :
+						st->base;
+	for (i = 0; i < e->nsecrets && st->npartials_active; i++)
+		if (st->partials[i].active && st->partials[i].start < settled)
+			settled = st->partials[i].start;
+	/* A rule match starts within max_len of a keyword not yet seen. */
+	if (e->nrules && st->pos - st->base < back)
+		settled = st->base;
+	else if (e->nrules && st->pos - back < settled)
+		settled = st->pos - back;
+	for (i = 0; i < e->nrules; i++)
+		if (st->pending[i].active && st->pending[i].from < settled)
+			settled = st->pending[i].from;
+	if (st->run_start < settled)
+		settled = st->run_start;
+	if (st->norm_busy) {
+		uint64_t at = st->norm.esc ? st->norm.esc_at :
+			      st->norm.pct ? st->norm.pct_at :
+					     st->norm.cp_at;
+
+		if (at < settled)
+			settled = at;
+	}
+	return settled;
+}
+
+static void decode_failed(struct dlp_scan *s, int ret)
+{
+	struct dlp_scan_state *st = s->st;
+
+	st->decoding_failed = true;
+	add_finding(s, DLP_DETECTOR_UNDECODABLE,
+		    ret == -EMSGSIZE ? "decode:over-bound" :
+		    ret == -ENOMEM   ? "decode:out-of-memory" :
+				       "decode:corrupt",
+		    NULL, st->pos, st->pos, 0, false);
+}
+
+int dlp_scan_feed(struct dlp_scan *s, const char *p, const char *end)
+{
+	struct dlp_scan_state *st = s->st;
+	int ret;
+
+	if (!st || !st->active || end < p)
+		return -EINVAL;
+	if (!st->decoder)
+		return scan_bytes(s, p, (size_t)(end - p));
+	if (st->decoding_failed)
+		return 0;
+	ret = dlp_decoder_feed(st->decoder, p, (size_t)(end - p), scan_bytes, s);
+	if (ret < 0)
+		decode_failed(s, ret);
+	return 0;
+}
+
+/* An entropy token that is part of another finding says nothing new. */
+static void drop_covered_entropy(struct dlp_scan *s)
+{
+	struct dlp_findings *f = &s->findings;
+	size_t i, j, k = s->st->first_finding;
+
+	for (i = s->st->first_finding; i < f->n; i++) {
+		bool covered = false;
+
+		for (j = s->st->first_finding; j < f->n && f->v[i].detector == DLP_DETECTOR_ENTROPY;
+		     j++)
+			if (f->v[j].detector != DLP_DETECTOR_ENTROPY &&
+			    f->v[j].offset < f->v[i].offset + f->v[i].len &&
+			    f->v[i].offset < f->v[j].offset + f->v[j].len)
+				covered = true;
+		if (!covered)
+			f->v[k++] = f->v[i];
+	}
+	f->n = k;
+}
+
+int dlp_scan_end(struct dlp_scan *s)
+{
+	struct dlp_scan_state *st = s->st;
+	struct norm_ctx nctx = { s, 0 };
+	struct dlp_norm_sink sink = { norm_emit, norm_invisible, &nctx };
+	int ret;
+
+	if (!st || !st->active)
+		return -EINVAL;
+	if (st->decoder) {
+		if (!st->decoding_failed && (ret = dlp_decoder_finish(st->decoder)) < 0)
+			decode_failed(s, ret);
+		dlp_decoder_free(st->decoder);
+		st->decoder = NULL;
+	}
+	/* A dangling "%X" is text. */
+	nctx.end = st->pos;
+	if (st->norm_busy)
+		dlp_norm_byte(&st->norm, &sink, ' ', st->pos);
+	if (st->pos - st->run_start >= s->engine->opt.entropy_min_len)
+		run_end(s, st->pos);
+	partials_expire(s, true);
+	rules_advance(s, st->pos, true);
+	drop_covered_entropy(s);
+	st->active = false;
+	return 0;
+}
