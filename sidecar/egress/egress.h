@@ -81,6 +81,11 @@ struct stream {
 	int fd;
 	mbedtls_ssl_context *ssl; /* NULL: plain */
 	int timeout_ms;           /* each wait for the peer */
+	/* While >= 0, a wait on this stream gives up with -ECONNABORTED when
+	 * the peer of hangup_fd closes or resets: the client that asked for
+	 * an upstream's answer went away, so waiting on has no one to serve. */
+	int hangup_fd;
+	bool hangup_seen;         /* under TLS: why the last call failed */
 	bool eof;                 /* the peer closed (or close_notify) */
 	/* Bytes read from fd before TLS started (a ClientHello that came in
 	 * the same packet as the CONNECT), handed out before the socket's. */

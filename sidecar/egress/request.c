@@ -337,6 +337,12 @@ static int read_response_head(struct egress_connection *c, struct http1_response
 					 c->upstream_host, c->upstream_port, o->upstream_timeout_ms / 1000);
 				return -504;
 			}
+			if (n == -ECONNABORTED) {
+				snprintf(reason, reason_len,
+					 "the client went away while upstream %s:%u was answering",
+					 c->upstream_host, c->upstream_port);
+				return -499;
+			}
 			snprintf(reason, reason_len, "upstream %s:%u closed the connection without a response",
 				 c->upstream_host, c->upstream_port);
 			return -502;
@@ -637,8 +643,11 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 	ret = body_relay(&down, &to_client);
 	r->log.bytes_received = down.total;
 	if (ret < 0) {
-		snprintf(r->reason, sizeof(r->reason), "response relay failed: %s",
-			 down.chunked.err ? http1_strerror(down.chunked.err) : strerror(-ret));
+		if (ret == -ECONNABORTED)
+			snprintf(r->reason, sizeof(r->reason), "the client went away during the response");
+		else
+			snprintf(r->reason, sizeof(r->reason), "response relay failed: %s",
+				 down.chunked.err ? http1_strerror(down.chunked.err) : strerror(-ret));
 		r->close_client = true;
 		egress_upstream_close(c);
 		request_finish(r, "error", resp->status, r->reason);
@@ -649,12 +658,14 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 		egress_tls_client_save_session(c->tls_client);
 	if (resp->status == 101) {
 		request_finish(r, "allow", 101, NULL);
+		c->upstream.hangup_fd = -1; /* the relay handles half-closes itself */
 		relay_upgraded(r);
 		egress_upstream_close(c);
 		return;
 	}
 	/* Bytes after the response are a protocol error of the upstream's:
 	 * the connection cannot carry another request. */
+	c->upstream.hangup_fd = -1;
 	if (upstream_reusable)
 		egress_upstream_put(c, r->routes, r->decision.route);
 	else
@@ -694,6 +705,9 @@ static void request_forward(struct request *r, const struct http1_request *req, 
 		egress_upstream_close(c);
 		return;
 	}
+	/* A model may think for minutes before answering: if the agent gives
+	 * up meanwhile, so do we, instead of holding both sockets. */
+	c->upstream.hangup_fd = c->client.fd;
 	len = early ? early : response_read_final(r, &resp);
 	if (len < 0) {
 		request_refuse(r, -len, r->reason);
@@ -745,6 +759,12 @@ static enum serve_next serve_one(struct egress_connection *c, size_t *connect_he
 	r.routes = egress_routes_get(c->egress);
 	if (head_len < 0) {
 		char why[200];
+
+		/* Nothing of the head can be trusted; in a tunnel its target can. */
+		if (c->in_tunnel) {
+			snprintf(r.s.host, sizeof(r.s.host), "%s", c->connect_host);
+			r.s.port = c->connect_port;
+		}
 
 		if (parse_error == 0) {
 			if (head_len == -ETIMEDOUT)

@@ -19,6 +19,8 @@ void stream_init(struct stream *s, int fd, int timeout_ms)
 	s->fd = fd;
 	s->ssl = NULL;
 	s->timeout_ms = timeout_ms;
+	s->hangup_fd = -1;
+	s->hangup_seen = false;
 	s->eof = false;
 	s->readahead = NULL;
 	s->readahead_len = s->readahead_pos = 0;
@@ -70,19 +72,25 @@ static size_t stream_take_readahead(struct stream *s, void *data, size_t len)
 	return n;
 }
 
-/* 0 when fd is ready for `events`, -ETIMEDOUT, or another negative errno. */
+/* 0 when fd is ready for `events`, -ETIMEDOUT, -ECONNABORTED (hangup_fd's
+ * peer left), or another negative errno. */
 static int stream_wait(const struct stream *s, short events)
 {
-	struct pollfd pfd = { .fd = s->fd, .events = events };
+	struct pollfd pfd[2] = {
+		{ .fd = s->fd, .events = events },
+		{ .fd = s->hangup_fd, .events = POLLRDHUP },
+	};
 	int n;
 
 	do
-		n = poll(&pfd, 1, s->timeout_ms);
+		n = poll(pfd, s->hangup_fd >= 0 ? 2 : 1, s->timeout_ms);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	if (n == 0)
 		return -ETIMEDOUT;
+	if (s->hangup_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		return -ECONNABORTED;
 	return 0;
 }
 
@@ -133,6 +141,8 @@ static int stream_bio_send(void *ctx, const unsigned char *data, size_t len)
 
 	if (ret == -ETIMEDOUT)
 		return MBEDTLS_ERR_SSL_TIMEOUT;
+	if (ret == -ECONNABORTED)
+		s->hangup_seen = true;
 	if (ret < 0)
 		return MBEDTLS_ERR_NET_SEND_FAILED;
 	do
@@ -157,6 +167,8 @@ static int stream_bio_recv(void *ctx, unsigned char *data, size_t len)
 		return MBEDTLS_ERR_SSL_TIMEOUT;
 	if (n == -ECONNRESET)
 		return MBEDTLS_ERR_NET_CONN_RESET;
+	if (n == -ECONNABORTED)
+		s->hangup_seen = true;
 	if (n < 0)
 		return MBEDTLS_ERR_NET_RECV_FAILED;
 	return (int)n;
@@ -168,8 +180,10 @@ void stream_attach_tls(struct stream *s, mbedtls_ssl_context *ssl)
 	mbedtls_ssl_set_bio(ssl, s, stream_bio_send, stream_bio_recv, NULL);
 }
 
-static int stream_errno_from_tls(int ret)
+static int stream_errno_from_tls(const struct stream *s, int ret)
 {
+	if (s->hangup_seen)
+		return -ECONNABORTED;
 	switch (ret) {
 	case MBEDTLS_ERR_SSL_TIMEOUT:
 		return -ETIMEDOUT;
@@ -220,7 +234,7 @@ ssize_t stream_read(struct stream *s, void *data, size_t len)
 			s->eof = true;
 			return -ECONNRESET;
 		}
-		return stream_errno_from_tls(ret);
+		return stream_errno_from_tls(s, ret);
 	}
 }
 
@@ -236,7 +250,7 @@ int stream_write(struct stream *s, const void *data, size_t len)
 		if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
 			continue;
 		if (ret < 0)
-			return stream_errno_from_tls(ret);
+			return stream_errno_from_tls(s, ret);
 		p += ret;
 		len -= (size_t)ret;
 	}

@@ -186,6 +186,7 @@ bool egress_upstream_take(struct egress_connection *c, const struct routes *rout
 	if (c->tls_client)
 		stream_attach_tls(&c->upstream, &c->tls_client->ssl);
 	c->upstream.timeout_ms = c->egress->options.io_timeout_ms;
+	c->upstream.hangup_fd = -1;
 	memcpy(c->upstream_host, found->host, sizeof(c->upstream_host));
 	c->upstream_port = found->port;
 	c->upstream_tls = found->tls;

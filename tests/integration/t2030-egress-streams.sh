@@ -83,14 +83,16 @@ test_expect_success "egress peak memory stayed under $VMHWM_LIMIT_KB kB" '
 '
 echo "# egress VmHWM after the uploads: $(egress_vmhwm_kb) kB"
 
-test_expect_success 'curl: two requests share one client connection and one upstream connection' '
+test_expect_success 'curl: two requests share one client connection and at most one new upstream' '
 	before=$(wc -l <"$TEST_SCRATCH/origin-o/connections") &&
 	egress_curl --fail "https://localhost:$TLS_PORT/ka/1" -o one.json \
 		"https://localhost:$TLS_PORT/ka/2" -o two.json -w "%{num_connects}\n" >connects.txt &&
 	test "$(cat connects.txt)" = "$(printf "1\n0")" &&
 	grep -q "\"path\":\"/ka/1\"" one.json &&
 	grep -q "\"path\":\"/ka/2\"" two.json &&
-	test "$(wc -l <"$TEST_SCRATCH/origin-o/connections")" = $((before + 1))
+	# At most one new upstream connection: the first request may even take
+	# one an earlier test left in egress'"'"'s pool.
+	test "$(wc -l <"$TEST_SCRATCH/origin-o/connections")" -le $((before + 1))
 '
 
 test_expect_success 'node: a keep-alive agent reuses its tunnel' '

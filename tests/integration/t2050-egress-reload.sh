@@ -43,6 +43,21 @@ test_expect_success 'a slow download starts and holds part of its body' '
 	test ! -f "$TEST_SCRATCH/slow.rc"
 '
 
+egress_threads() {
+	awk '/^Threads:/ { print $2 }' "/proc/$(cat "$EGRESS_DIR/pid")/status"
+}
+
+# The origin holds /slow/* after its first 64 KiB until released: these
+# clients give up while egress waits on a silent upstream.
+test_expect_success 'clients that give up on a silent upstream free their connections' '
+	before=$(egress_threads) &&
+	for i in 1 2 3; do
+		egress_curl --max-time 1 "https://localhost:$TLS_PORT/slow/abandoned-$i" -o /dev/null &
+	done 2>/dev/null &&
+	wait_for 10 "test \$(grep -c \"the client went away\" $EGRESS_DIR/stdout) = 3" &&
+	wait_for 10 "test \$(egress_threads) -le $before"
+'
+
 test_expect_success 'SIGHUP with a good file swaps the routes for new requests' '
 	pid_before=$(cat "$EGRESS_DIR/pid") &&
 	write_routes /v2 &&
