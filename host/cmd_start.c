@@ -224,7 +224,7 @@ static int build_image(struct start *s)
 	launch_argv_add(&a, script);
 	launch_argv_add(&a, build_dir);
 	/* Its progress lines go to the operator's terminal. */
-	ret = launch_exec(&a, NULL, 0);
+	ret = launch_exec(&a, NULL, LAUNCH_EXEC_PROGRESS);
 	launch_argv_release(&a);
 	if (ret != 0) {
 		close(lock);

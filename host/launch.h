@@ -131,6 +131,7 @@ enum {
 	LAUNCH_EXEC_QUIET = 1,      /* the child's stderr goes to /dev/null */
 	LAUNCH_EXEC_TERMINAL = 2,   /* the child keeps stdin and its process group */
 	LAUNCH_EXEC_MERGE = 4,      /* the child's stderr goes where its stdout goes */
+	LAUNCH_EXEC_PROGRESS = 8,   /* the child's stdout goes to our stderr */
 };
 /* fork/exec argv (PATH search), never a shell.  stdout goes to `out` when
  * given (capped), else to /dev/null unless LAUNCH_EXEC_TERMINAL.  The

@@ -87,6 +87,8 @@ static void child_exec(struct launch_argv *a, int out_fd, int flags)
 		dup2(null_fd, STDIN_FILENO);
 	if (out_fd >= 0)
 		dup2(out_fd, STDOUT_FILENO);
+	else if (flags & LAUNCH_EXEC_PROGRESS)
+		dup2(STDERR_FILENO, STDOUT_FILENO);
 	else if (!(flags & LAUNCH_EXEC_TERMINAL))
 		dup2(null_fd, STDOUT_FILENO);
 	if (flags & LAUNCH_EXEC_MERGE)

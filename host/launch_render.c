@@ -87,9 +87,13 @@ static yyjson_mut_val *add_daemon(yyjson_mut_doc *doc, yyjson_mut_val *daemons,
 				  const char *name, const char *const *argv)
 {
 	yyjson_mut_val *d = yyjson_mut_arr_add_obj(doc, daemons);
+	/* By number: the image's sidecar user, whose ids the launcher hands
+	 * the CA key and the queue to. */
+	char user[32];
 
+	snprintf(user, sizeof(user), "%d:%d", LAUNCH_SIDECAR_UID, LAUNCH_SIDECAR_GID);
 	if (!d || !yyjson_mut_obj_add_str(doc, d, "name", name) || !add_argv(doc, d, argv) ||
-	    !yyjson_mut_obj_add_str(doc, d, "user", "sidecar") ||
+	    !yyjson_mut_obj_add_strcpy(doc, d, "user", user) ||
 	    !yyjson_mut_obj_add_int(doc, d, "ready_fd", 3))
 		return NULL;
 	return d;
