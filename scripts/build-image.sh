@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Build the sidecar image from Containerfile.sidecar and print its size.
 #   scripts/build-image.sh [BUILD_DIR]
+# SIDECAR names the binary to ship (default BUILD_DIR/sidecar); bottle-host
+# start passes the one it found (docs/launcher.md).
 # The image is tagged with a hash of its content (binary + rootfs) and as
 # :latest; an image whose content tag already exists is not rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+sidecar=${SIDECAR:-$build/sidecar}
 . scripts/engine.sh
 
 max_bytes=$((10 * 1000 * 1000))
@@ -15,14 +18,14 @@ context=$build/image/context
 rm -rf "$context"
 mkdir -p "$context/rootfs/bin" "$context/rootfs/run" "$context/rootfs/tmp"
 cp -a rootfs/. "$context/rootfs/"
-cp "$build/sidecar" "$context/rootfs/bin/sidecar"
+cp "$sidecar" "$context/rootfs/bin/sidecar"
 chmod 0755 "$context/rootfs/bin/sidecar"
 chmod 1777 "$context/rootfs/tmp"
 # Egress verifies upstream certificates (and libgit2 its https remotes)
 # against the system bundle unless told otherwise: ship Debian's.
 mkdir -p "$context/rootfs/etc/ssl/certs"
 cp /etc/ssl/certs/ca-certificates.crt "$context/rootfs/etc/ssl/certs/ca-certificates.crt"
-for applet in $("$build/sidecar" --list); do
+for applet in $("$sidecar" --list); do
 	ln -s sidecar "$context/rootfs/bin/$applet"
 done
 cp Containerfile.sidecar "$context/Containerfile"
