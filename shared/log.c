@@ -66,6 +66,17 @@ void log_warn(const char *fmt, ...)
 	errno = saved_errno;
 }
 
+void error_format(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list args;
+
+	if (err == NULL || err_len == 0)
+		return;
+	va_start(args, fmt);
+	vsnprintf(err, err_len, fmt, args);
+	va_end(args);
+}
+
 void log_error(const char *fmt, ...)
 {
 	va_list args;

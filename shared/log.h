@@ -6,6 +6,7 @@
 #define BOTTLE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdnoreturn.h>
 
 #define PRINTF_LIKE(fmt_index, args_index) \
@@ -25,6 +26,10 @@ void log_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_error_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
 /* "init: fatal: ..." then exit(exit_code). Start-up and CLI code only. */
+/* Library code reports an error into its caller's buffer, never to stderr:
+ * one line, truncated to err_len (nothing when err is NULL or err_len 0). */
+void error_format(char *err, size_t err_len, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
 noreturn void die(int exit_code, const char *fmt, ...) PRINTF_LIKE(2, 3);
 noreturn void die_errno(int exit_code, const char *fmt, ...) PRINTF_LIKE(2, 3);
 

@@ -1,12 +1,12 @@
 /* The queue directory: atomic files, state changes under one lock, and
  * the listing an operator reads (queue.h, docs/supervise-queue.md). */
+#include "log.h"
 #include "queue.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +21,6 @@
  * reported, not read. */
 #define QUEUE_LIST_MAX 10000
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list args;
-
-	if (!errlen)
-		return;
-	va_start(args, fmt);
-	vsnprintf(err, errlen, fmt, args);
-	va_end(args);
-}
 
 /* dir/sub/name into path; -ENAMETOOLONG rather than a truncated path. */
 static int join(char path[PATH_MAX], const char *dir, const char *sub, const char *name,
@@ -42,7 +29,7 @@ static int join(char path[PATH_MAX], const char *dir, const char *sub, const cha
 	int n = snprintf(path, PATH_MAX, "%s/%s%s%s", dir, sub, *name ? "/" : "", name);
 
 	if (n < 0 || n >= PATH_MAX) {
-		set_err(err, errlen, "queue: path under '%s' is too long", dir);
+		error_format(err, errlen, "queue: path under '%s' is too long", dir);
 		return -ENAMETOOLONG;
 	}
 	return 0;
@@ -53,7 +40,7 @@ static int check_id(const char *id, char *err, size_t errlen)
 	if (queue_id_valid(id))
 		return 0;
 	/* The id may be anything a client sent: do not echo it. */
-	set_err(err, errlen, "queue: not a proposal id (letters, digits and '-' only)");
+	error_format(err, errlen, "queue: not a proposal id (letters, digits and '-' only)");
 	return -EINVAL;
 }
 
@@ -77,17 +64,17 @@ static int read_file(const char *path, struct buf *out, char *err, size_t errlen
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		error_format(err, errlen, "%s: %s", path, strerror(errno));
 		return ret;
 	}
 	ret = -EINVAL;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "%s: not a regular file", path);
+		error_format(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > QUEUE_FILE_MAX) {
 		ret = -EFBIG;
-		set_err(err, errlen, "%s: larger than %d bytes", path, QUEUE_FILE_MAX);
+		error_format(err, errlen, "%s: larger than %d bytes", path, QUEUE_FILE_MAX);
 		goto out;
 	}
 	for (;;) {
@@ -96,14 +83,14 @@ static int read_file(const char *path, struct buf *out, char *err, size_t errlen
 			continue;
 		if (n < 0) {
 			ret = -errno;
-			set_err(err, errlen, "%s: %s", path, strerror(errno));
+			error_format(err, errlen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		if (buf_append(out, chunk, (size_t)n) < 0) {
 			ret = -EFBIG;
-			set_err(err, errlen, "%s: larger than %d bytes", path, QUEUE_FILE_MAX);
+			error_format(err, errlen, "%s: larger than %d bytes", path, QUEUE_FILE_MAX);
 			goto out;
 		}
 	}
@@ -138,13 +125,13 @@ int queue_write_atomic(const char *dir, const char *name, const void *data, size
 	if (ret < 0)
 		return ret;
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= (int)sizeof(tmp)) {
-		set_err(err, errlen, "queue: path under '%s' is too long", dir);
+		error_format(err, errlen, "queue: path under '%s' is too long", dir);
 		return -ENAMETOOLONG;
 	}
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		set_err(err, errlen, "queue: unable to create a file in '%s': %s", dir,
+		error_format(err, errlen, "queue: unable to create a file in '%s': %s", dir,
 			strerror(errno));
 		return ret;
 	}
@@ -172,11 +159,11 @@ int queue_write_atomic(const char *dir, const char *name, const void *data, size
 		unlink(tmp);
 	ret = sync_dir(dir);
 	if (ret < 0)
-		set_err(err, errlen, "queue: unable to sync '%s': %s", dir, strerror(-ret));
+		error_format(err, errlen, "queue: unable to sync '%s': %s", dir, strerror(-ret));
 	return ret;
 fail:
 	ret = -errno;
-	set_err(err, errlen, "queue: unable to write '%s': %s", path, strerror(errno));
+	error_format(err, errlen, "queue: unable to write '%s': %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
@@ -196,14 +183,14 @@ static int lock_queue(const char *dir, char *err, size_t errlen)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		ret = -errno;
-		set_err(err, errlen, "queue: unable to open '%s': %s", path, strerror(errno));
+		error_format(err, errlen, "queue: unable to open '%s': %s", path, strerror(errno));
 		return ret;
 	}
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno == EINTR)
 			continue;
 		ret = -errno;
-		set_err(err, errlen, "queue: unable to lock '%s': %s", path, strerror(errno));
+		error_format(err, errlen, "queue: unable to lock '%s': %s", path, strerror(errno));
 		close(fd);
 		return ret;
 	}
@@ -218,7 +205,7 @@ static int rename_synced(const char *from, const char *to, const char *dir, char
 
 	if (rename(from, to) < 0) {
 		ret = -errno;
-		set_err(err, errlen, "queue: unable to move '%s' to '%s': %s", from, to,
+		error_format(err, errlen, "queue: unable to move '%s' to '%s': %s", from, to,
 			strerror(errno));
 		return ret;
 	}
@@ -244,7 +231,7 @@ int queue_prepare(const char *dir, char *err, size_t errlen)
 			return ret;
 		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
 			ret = -errno;
-			set_err(err, errlen, "queue: unable to create '%s': %s", path,
+			error_format(err, errlen, "queue: unable to create '%s': %s", path,
 				strerror(errno));
 			return ret;
 		}
@@ -289,14 +276,14 @@ int queue_submit(const char *dir, struct queue_proposal *p, char *err, size_t er
 	for (tries = 0; tries < 8; tries++) {
 		ret = new_id(p->id, now);
 		if (ret < 0) {
-			set_err(err, errlen, "queue: no randomness for an id");
+			error_format(err, errlen, "queue: no randomness for an id");
 			goto out;
 		}
 		free(text);
 		ret = queue_proposal_encode(p, &text, &len);
 		if (ret < 0) {
 			text = NULL;
-			set_err(err, errlen, "queue: out of memory");
+			error_format(err, errlen, "queue: out of memory");
 			goto out;
 		}
 		snprintf(name, sizeof(name), "%s.json", p->id);
@@ -373,7 +360,7 @@ static int state_of(const struct paths *ps, const char *id, char *err, size_t er
 		return QUEUE_WITHDRAWN;
 	if (exists(ps->processed))
 		return QUEUE_PROCESSED;
-	set_err(err, errlen, "queue: no proposal %s", id);
+	error_format(err, errlen, "queue: no proposal %s", id);
 	return -ENOENT;
 }
 
@@ -403,7 +390,7 @@ int queue_read_proposal(const char *dir, const char *id, struct queue_proposal *
 	if (ret == -ENOENT)
 		ret = read_proposal_at(ps.withdrawn, out, err, errlen);
 	if (ret == -ENOENT)
-		set_err(err, errlen, "queue: no proposal %s", id);
+		error_format(err, errlen, "queue: no proposal %s", id);
 	return ret;
 }
 
@@ -457,7 +444,7 @@ int queue_list_pending(const char *dir, struct queue_list *list, char *err, size
 	d = opendir(pending);
 	if (!d) {
 		ret = -errno;
-		set_err(err, errlen, "queue: unable to read '%s': %s", pending, strerror(errno));
+		error_format(err, errlen, "queue: unable to read '%s': %s", pending, strerror(errno));
 		return ret;
 	}
 	while ((e = readdir(d))) {
@@ -491,7 +478,7 @@ int queue_list_pending(const char *dir, struct queue_list *list, char *err, size
 			if (!grown) {
 				queue_proposal_release(&p);
 				ret = -ENOMEM;
-				set_err(err, errlen, "queue: out of memory");
+				error_format(err, errlen, "queue: out of memory");
 				goto fail;
 			}
 			list->items = grown;
@@ -504,7 +491,7 @@ int queue_list_pending(const char *dir, struct queue_list *list, char *err, size
 report:
 		if (add_problem(list, problem) < 0) {
 			ret = -ENOMEM;
-			set_err(err, errlen, "queue: out of memory");
+			error_format(err, errlen, "queue: out of memory");
 			goto fail;
 		}
 	}
@@ -543,33 +530,33 @@ static int check_response(const struct queue_proposal *p, struct queue_response 
 	size_t i;
 
 	if ((unsigned)r->verdict > QUEUE_REJECTED) {
-		set_err(err, errlen, "queue: %s: unknown verdict", p->id);
+		error_format(err, errlen, "queue: %s: unknown verdict", p->id);
 		return -EINVAL;
 	}
 	if (!r->who || !*r->who || strlen(r->who) > 64 || strpbrk(r->who, "\n\r\t")) {
-		set_err(err, errlen, "queue: %s: a decision names who made it (64 bytes at most)",
+		error_format(err, errlen, "queue: %s: a decision names who made it (64 bytes at most)",
 			p->id);
 		return -EINVAL;
 	}
 	if (needs_reason && (!r->note || !r->note[strspn(r->note, " \t\n")])) {
-		set_err(err, errlen, "queue: %s: %s needs a note giving the reason", p->id,
+		error_format(err, errlen, "queue: %s: %s needs a note giving the reason", p->id,
 			r->verdict == QUEUE_REJECTED ? "a rejection" : queue_kind_name(p->kind));
 		return -EINVAL;
 	}
 	if (r->note && strlen(r->note) > QUEUE_TEXT_MAX) {
-		set_err(err, errlen, "queue: %s: the note is longer than %d bytes", p->id,
+		error_format(err, errlen, "queue: %s: the note is longer than %d bytes", p->id,
 			QUEUE_TEXT_MAX);
 		return -EINVAL;
 	}
 	if (r->verdict == QUEUE_MODIFIED ? !egress_file || !r->routes_yaml : r->routes_yaml != NULL) {
-		set_err(err, errlen, "queue: %s: %s", p->id,
+		error_format(err, errlen, "queue: %s: %s", p->id,
 			r->verdict == QUEUE_MODIFIED
 				? "only a routes proposal can be modified, and with a routes file"
 				: "a routes file comes only with a modified verdict");
 		return -EINVAL;
 	}
 	if (r->routes_yaml && strlen(r->routes_yaml) > QUEUE_FILE_MAX / 2) {
-		set_err(err, errlen, "queue: %s: the routes file is larger than %d bytes", p->id,
+		error_format(err, errlen, "queue: %s: the routes file is larger than %d bytes", p->id,
 			QUEUE_FILE_MAX / 2);
 		return -EINVAL;
 	}
@@ -580,7 +567,7 @@ static int check_response(const struct queue_proposal *p, struct queue_response 
 	if ((r->bounds.expires_in || r->bounds.max_requests) &&
 	    p->kind != QUEUE_EGRESS_ALLOW && p->kind != QUEUE_EGRESS_BLOCK &&
 	    p->kind != QUEUE_EGRESS_TOKEN_ALLOW) {
-		set_err(err, errlen, "queue: %s: %s takes no bounds", p->id,
+		error_format(err, errlen, "queue: %s: %s takes no bounds", p->id,
 			queue_kind_name(p->kind));
 		return -EINVAL;
 	}
@@ -588,7 +575,7 @@ static int check_response(const struct queue_proposal *p, struct queue_response 
 		if (!*decided[i])
 			*decided[i] = proposed[i];
 		else if (proposed[i] && *decided[i] > proposed[i]) {
-			set_err(err, errlen, "queue: %s: %s may only tighten the proposed %llu",
+			error_format(err, errlen, "queue: %s: %s may only tighten the proposed %llu",
 				p->id, i == 0 ? "expires_in" : "max_requests",
 				(unsigned long long)proposed[i]);
 			return -EINVAL;
@@ -619,7 +606,7 @@ int queue_respond(const char *dir, struct queue_response *r, char *err, size_t e
 	if (ret < 0)
 		goto out;
 	if (ret != QUEUE_PENDING) {
-		set_err(err, errlen, "queue: proposal %s is %s", r->id,
+		error_format(err, errlen, "queue: proposal %s is %s", r->id,
 			ret == QUEUE_ANSWERED ? "already answered"
 			: ret == QUEUE_WITHDRAWN ? "withdrawn: its caller stopped waiting"
 						 : "already processed");
@@ -636,13 +623,13 @@ int queue_respond(const char *dir, struct queue_response *r, char *err, size_t e
 	ret = queue_response_encode(r, &text, &len);
 	if (ret < 0) {
 		text = NULL;
-		set_err(err, errlen, "queue: out of memory");
+		error_format(err, errlen, "queue: out of memory");
 		goto out;
 	}
 	snprintf(name, sizeof(name), "%s.json", r->id);
 	ret = queue_write_atomic(responses, name, text, len, true, err, errlen);
 	if (ret == -EEXIST)
-		set_err(err, errlen, "queue: proposal %s is already answered", r->id);
+		error_format(err, errlen, "queue: proposal %s is already answered", r->id);
 out:
 	free(text);
 	queue_proposal_release(&p);
@@ -664,7 +651,7 @@ int queue_read_response(const char *dir, const char *id, struct queue_response *
 	if (ret == -ENOENT)
 		ret = read_response_at(ps.processed_response, out, err, errlen);
 	if (ret == -ENOENT)
-		set_err(err, errlen, "queue: proposal %s has no answer", id);
+		error_format(err, errlen, "queue: proposal %s has no answer", id);
 	return ret;
 }
 
@@ -681,7 +668,7 @@ int queue_poll_response(const char *dir, const char *id, struct queue_response *
 	if (ret == QUEUE_PENDING)
 		return 0;
 	if (ret > 0) {
-		set_err(err, errlen, "queue: proposal %s is %s", id,
+		error_format(err, errlen, "queue: proposal %s is %s", id,
 			queue_state_name((enum queue_state)ret));
 		ret = -ENOENT;
 	}
@@ -701,10 +688,10 @@ int queue_archive(const char *dir, const char *id, char *err, size_t errlen)
 		return lock;
 	ret = state_of(&ps, id, err, errlen);
 	if (ret == QUEUE_PENDING) {
-		set_err(err, errlen, "queue: proposal %s is not answered yet", id);
+		error_format(err, errlen, "queue: proposal %s is not answered yet", id);
 		ret = -EAGAIN;
 	} else if (ret > 0 && ret != QUEUE_ANSWERED) {
-		set_err(err, errlen, "queue: proposal %s is %s", id,
+		error_format(err, errlen, "queue: proposal %s is %s", id,
 			queue_state_name((enum queue_state)ret));
 		ret = -ENOENT;
 	} else if (ret > 0) {
@@ -731,10 +718,10 @@ int queue_withdraw(const char *dir, const char *id, char *err, size_t errlen)
 		return lock;
 	ret = state_of(&ps, id, err, errlen);
 	if (ret == QUEUE_ANSWERED) {
-		set_err(err, errlen, "queue: proposal %s was answered before it was withdrawn", id);
+		error_format(err, errlen, "queue: proposal %s was answered before it was withdrawn", id);
 		ret = -EALREADY;
 	} else if (ret > 0 && ret != QUEUE_PENDING) {
-		set_err(err, errlen, "queue: proposal %s is %s", id,
+		error_format(err, errlen, "queue: proposal %s is %s", id,
 			queue_state_name((enum queue_state)ret));
 		ret = -ENOENT;
 	} else if (ret > 0) {

@@ -3,12 +3,12 @@
  * anywhere, the end included, is found by queue_audit_verify().  The chain
  * detects tampering by someone who does not also rewrite every later line
  * and the head; it is evidence, not a signature. */
+#include "log.h"
 #include "queue.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +26,6 @@
 static const char zero_hash[QUEUE_HASH_HEX] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list args;
-
-	if (!errlen)
-		return;
-	va_start(args, fmt);
-	vsnprintf(err, errlen, fmt, args);
-	va_end(args);
-}
 
 /* The log's directory and the head file's name in it. */
 static int head_location(const char *log_path, char dir[PATH_MAX], char name[NAME_MAX + 1])
@@ -101,7 +88,7 @@ static int head_write(const char *log_path, size_t entries, const char *hash, ch
 
 	ret = head_location(log_path, dir, name);
 	if (ret < 0) {
-		set_err(err, errlen, "audit: log path '%s' is too long", log_path);
+		error_format(err, errlen, "audit: log path '%s' is too long", log_path);
 		return ret;
 	}
 	len = snprintf(text, sizeof(text), "%zu %s\n", entries, hash);
@@ -241,19 +228,19 @@ int queue_audit_append(const char *log_path, const struct queue_proposal *p,
 	fd = open(log_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		ret = -errno;
-		set_err(err, errlen, "audit: unable to open '%s': %s", log_path, strerror(errno));
+		error_format(err, errlen, "audit: unable to open '%s': %s", log_path, strerror(errno));
 		return ret;
 	}
 	while (flock(fd, LOCK_EX) < 0)
 		if (errno != EINTR) {
 			ret = -errno;
-			set_err(err, errlen, "audit: unable to lock '%s': %s", log_path,
+			error_format(err, errlen, "audit: unable to lock '%s': %s", log_path,
 				strerror(errno));
 			goto out_fd;
 		}
 	ret = last_line(fd, &last);
 	if (ret < 0) {
-		set_err(err, errlen, "audit: '%s' does not end in a whole entry; run verify-log",
+		error_format(err, errlen, "audit: '%s' does not end in a whole entry; run verify-log",
 			log_path);
 		goto out_fd;
 	}
@@ -262,7 +249,7 @@ int queue_audit_append(const char *log_path, const struct queue_proposal *p,
 	if (last.len == 0) {
 		memcpy(prev, zero_hash, sizeof(prev));
 		if (head == 0 && head_entries != 0) {
-			set_err(err, errlen, "audit: '%s' is empty but its head records %zu entries",
+			error_format(err, errlen, "audit: '%s' is empty but its head records %zu entries",
 				log_path, head_entries);
 			goto out;
 		}
@@ -270,7 +257,7 @@ int queue_audit_append(const char *log_path, const struct queue_proposal *p,
 		queue_sha256_hex(last.p, last.len, prev);
 		if (line_seq(last.p, &seq) < 0 || head < 0 || head_entries != seq ||
 		    strcmp(head_hash, prev) != 0) {
-			set_err(err, errlen,
+			error_format(err, errlen,
 				"audit: '%s' does not match its head; run verify-log before adding",
 				log_path);
 			goto out;
@@ -278,13 +265,13 @@ int queue_audit_append(const char *log_path, const struct queue_proposal *p,
 	}
 	ret = encode_entry(seq + 1, p, r, prev, &line);
 	if (ret < 0) {
-		set_err(err, errlen, "audit: unable to encode the entry for %s", p->id);
+		error_format(err, errlen, "audit: unable to encode the entry for %s", p->id);
 		goto out;
 	}
 	/* One write under the lock and O_APPEND: a line is whole or absent. */
 	if (write(fd, line.p, line.len) != (ssize_t)line.len || fsync(fd) < 0) {
 		ret = -EIO;
-		set_err(err, errlen, "audit: unable to append to '%s'", log_path);
+		error_format(err, errlen, "audit: unable to append to '%s'", log_path);
 		goto out;
 	}
 	queue_sha256_hex(line.p, line.len - 1, hash);
@@ -313,7 +300,7 @@ static int check_entry(const char *line, size_t len, size_t want_seq, const char
 	int ret = -EBADMSG;
 
 	if (!yyjson_is_obj(root)) {
-		set_err(why, whylen, "not a JSON object");
+		error_format(why, whylen, "not a JSON object");
 		goto out;
 	}
 	yyjson_obj_iter_init(root, &iter);
@@ -322,31 +309,31 @@ static int check_entry(const char *line, size_t len, size_t want_seq, const char
 			if (strcmp(keys[i], yyjson_get_str(key)) == 0)
 				break;
 		if (i == sizeof(keys) / sizeof(keys[0]) || (seen & (1u << i))) {
-			set_err(why, whylen, "unknown or repeated key");
+			error_format(why, whylen, "unknown or repeated key");
 			goto out;
 		}
 		seen |= 1u << i;
 		v = yyjson_obj_iter_get_val(key);
 		if (i == 0 ? !yyjson_is_uint(v) : i == 9 ? !yyjson_is_obj(v) : !yyjson_is_str(v)) {
-			set_err(why, whylen, "'%s' has the wrong type", keys[i]);
+			error_format(why, whylen, "'%s' has the wrong type", keys[i]);
 			goto out;
 		}
 	}
 	if ((seen | (1u << 9)) != (1u << (sizeof(keys) / sizeof(keys[0]))) - 1) {
-		set_err(why, whylen, "a key is missing");
+		error_format(why, whylen, "a key is missing");
 		goto out;
 	}
 	if (yyjson_get_uint(yyjson_obj_get(root, "seq")) != want_seq) {
-		set_err(why, whylen, "seq is %llu, not %zu",
+		error_format(why, whylen, "seq is %llu, not %zu",
 			(unsigned long long)yyjson_get_uint(yyjson_obj_get(root, "seq")), want_seq);
 		goto out;
 	}
 	if (queue_kind_parse(yyjson_get_str(yyjson_obj_get(root, "tool")), &kind) < 0) {
-		set_err(why, whylen, "unknown tool");
+		error_format(why, whylen, "unknown tool");
 		goto out;
 	}
 	if (strcmp(yyjson_get_str(yyjson_obj_get(root, "prev")), want_prev) != 0) {
-		set_err(why, whylen, "its prev is not the hash of the line before");
+		error_format(why, whylen, "its prev is not the hash of the line before");
 		goto out;
 	}
 	ret = 0;
@@ -369,7 +356,7 @@ int queue_audit_verify(const char *log_path, size_t *entries, char *err, size_t 
 	f = fopen(log_path, "re");
 	if (!f) {
 		ret = -errno;
-		set_err(err, errlen, "audit: unable to open '%s': %s", log_path, strerror(errno));
+		error_format(err, errlen, "audit: unable to open '%s': %s", log_path, strerror(errno));
 		return ret;
 	}
 	ret = -EBADMSG;
@@ -381,7 +368,7 @@ int queue_audit_verify(const char *log_path, size_t *entries, char *err, size_t 
 			char ch = (char)c;
 
 			if (c == '\0' || buf_append(&line, &ch, 1) < 0) {
-				set_err(err, errlen, "audit: %s:%zu: %s", log_path, n + 1,
+				error_format(err, errlen, "audit: %s:%zu: %s", log_path, n + 1,
 					c ? "line too long" : "NUL byte");
 				goto out;
 			}
@@ -389,7 +376,7 @@ int queue_audit_verify(const char *log_path, size_t *entries, char *err, size_t 
 		}
 		n++;
 		if (check_entry(line.p, line.len, n, prev, why, sizeof(why)) < 0) {
-			set_err(err, errlen, "audit: %s:%zu: %s", log_path, n, why);
+			error_format(err, errlen, "audit: %s:%zu: %s", log_path, n, why);
 			goto out;
 		}
 		queue_sha256_hex(line.p, line.len, prev);
@@ -397,11 +384,11 @@ int queue_audit_verify(const char *log_path, size_t *entries, char *err, size_t 
 	}
 	if (ferror(f)) {
 		ret = -EIO;
-		set_err(err, errlen, "audit: unable to read '%s'", log_path);
+		error_format(err, errlen, "audit: unable to read '%s'", log_path);
 		goto out;
 	}
 	if (line.len) {
-		set_err(err, errlen, "audit: %s:%zu: the last line is cut short", log_path, n + 1);
+		error_format(err, errlen, "audit: %s:%zu: the last line is cut short", log_path, n + 1);
 		goto out;
 	}
 	head = head_read(log_path, &head_entries, head_hash);
@@ -410,12 +397,12 @@ int queue_audit_verify(const char *log_path, size_t *entries, char *err, size_t 
 		goto out;
 	}
 	if (head < 0) {
-		set_err(err, errlen, "audit: %s.head: %s", log_path,
+		error_format(err, errlen, "audit: %s.head: %s", log_path,
 			head == -ENOENT ? "missing" : "unreadable");
 		goto out;
 	}
 	if (head_entries != n || strcmp(head_hash, n ? prev : zero_hash) != 0) {
-		set_err(err, errlen,
+		error_format(err, errlen,
 			"audit: %s: the head records %zu entries ending in %.12s, the log has %zu "
 			"ending in %.12s: lines were removed or the head was not updated",
 			log_path, head_entries, head_hash, n, prev);

@@ -2,10 +2,10 @@
  * side of the queue may be the less trusted one (a compromised bundle
  * writes proposals, anyone with the host directory writes responses), so
  * every key is known, typed, capped and allowed only for its kind. */
+#include "log.h"
 #include "queue.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,19 +197,6 @@ static int time_parse(const char *s, time_t *out)
 	return 0;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list args;
-
-	if (!errlen)
-		return;
-	va_start(args, fmt);
-	vsnprintf(err, errlen, fmt, args);
-	va_end(args);
-}
 
 /* A key from the file, fit for a one-line message: at most 64 bytes,
  * anything but printable ASCII shown as '?'. */
@@ -229,11 +216,11 @@ static int check_text(const char *name, const char *key, const char *s, size_t l
 	size_t i;
 
 	if (len > max) {
-		set_err(err, errlen, "%s: '%s' is longer than %zu bytes", name, key, max);
+		error_format(err, errlen, "%s: '%s' is longer than %zu bytes", name, key, max);
 		return -EINVAL;
 	}
 	if (shape != MULTI_LINE && len == 0) {
-		set_err(err, errlen, "%s: '%s' is empty", name, key);
+		error_format(err, errlen, "%s: '%s' is empty", name, key);
 		return -EINVAL;
 	}
 	for (i = 0; i < len; i++) {
@@ -243,13 +230,13 @@ static int check_text(const char *name, const char *key, const char *s, size_t l
 				      : (c < 0x20 && !(shape == MULTI_LINE &&
 						       (c == '\n' || c == '\t' || c == '\r'))) ||
 					c == 0x7f) {
-			set_err(err, errlen, "%s: '%s' holds a %s byte at offset %zu", name, key,
+			error_format(err, errlen, "%s: '%s' holds a %s byte at offset %zu", name, key,
 				shape == HASH_HEX ? "non-hex" : "control", i);
 			return -EINVAL;
 		}
 	}
 	if (shape == HASH_HEX && len != QUEUE_HASH_HEX - 1) {
-		set_err(err, errlen, "%s: '%s' is not a SHA-256 in hex", name, key);
+		error_format(err, errlen, "%s: '%s' is not a SHA-256 in hex", name, key);
 		return -EINVAL;
 	}
 	return 0;
@@ -269,7 +256,7 @@ static int check_named(const char *name, const struct queue_proposal *p, char *e
 	int ret;
 
 	if ((unsigned)p->kind >= 4) {
-		set_err(err, errlen, "%s: unknown kind %d", name, (int)p->kind);
+		error_format(err, errlen, "%s: unknown kind %d", name, (int)p->kind);
 		return -EINVAL;
 	}
 	bit = KIND_BIT(p->kind);
@@ -279,14 +266,14 @@ static int check_named(const char *name, const struct queue_proposal *p, char *e
 
 		if (!s) {
 			if (f->required & bit) {
-				set_err(err, errlen, "%s: %s needs '%s'", name,
+				error_format(err, errlen, "%s: %s needs '%s'", name,
 					kind_names[p->kind], f->key);
 				return -EINVAL;
 			}
 			continue;
 		}
 		if (!(f->allowed & bit)) {
-			set_err(err, errlen, "%s: %s does not take '%s'", name,
+			error_format(err, errlen, "%s: %s does not take '%s'", name,
 				kind_names[p->kind], f->key);
 			return -EINVAL;
 		}
@@ -295,17 +282,17 @@ static int check_named(const char *name, const struct queue_proposal *p, char *e
 			return ret;
 	}
 	if (!queue_bottle_valid(p->bottle)) {
-		set_err(err, errlen, "%s: 'bottle' is not a bottle name", name);
+		error_format(err, errlen, "%s: 'bottle' is not a bottle name", name);
 		return -EINVAL;
 	}
 	if (p->kind == QUEUE_GITLEAKS_ALLOW ? p->line == 0 : p->line != 0) {
-		set_err(err, errlen, "%s: %s", name,
+		error_format(err, errlen, "%s: %s", name,
 			p->kind == QUEUE_GITLEAKS_ALLOW ? "gitleaks-allow needs 'line' (from 1)"
 							: "only gitleaks-allow takes 'line'");
 		return -EINVAL;
 	}
 	if (!(BOUNDS_KINDS & bit) && (p->bounds.expires_in || p->bounds.max_requests)) {
-		set_err(err, errlen, "%s: %s does not take 'bounds'", name, kind_names[p->kind]);
+		error_format(err, errlen, "%s: %s does not take 'bounds'", name, kind_names[p->kind]);
 		return -EINVAL;
 	}
 	return 0;
@@ -326,13 +313,13 @@ static int get_text(const char *name, const char *key, yyjson_val *v, size_t max
 	int ret;
 
 	if (!yyjson_is_str(v)) {
-		set_err(err, errlen, "%s: '%s' is not a string", name, key);
+		error_format(err, errlen, "%s: '%s' is not a string", name, key);
 		return -EINVAL;
 	}
 	s = yyjson_get_str(v);
 	len = yyjson_get_len(v);
 	if (memchr(s, '\0', len)) {
-		set_err(err, errlen, "%s: '%s' holds a NUL byte", name, key);
+		error_format(err, errlen, "%s: '%s' holds a NUL byte", name, key);
 		return -EINVAL;
 	}
 	ret = check_text(name, key, s, len, max, shape, err, errlen);
@@ -348,7 +335,7 @@ static int get_fixed(const char *name, const char *key, yyjson_val *v, char *out
 {
 	if (!yyjson_is_str(v) || yyjson_get_len(v) >= size ||
 	    memchr(yyjson_get_str(v), '\0', yyjson_get_len(v))) {
-		set_err(err, errlen, "%s: '%s' is not a string of at most %zu bytes", name, key,
+		error_format(err, errlen, "%s: '%s' is not a string of at most %zu bytes", name, key,
 			size - 1);
 		return -EINVAL;
 	}
@@ -360,7 +347,7 @@ static int get_uint(const char *name, const char *key, yyjson_val *v, uint64_t *
 		    size_t errlen)
 {
 	if (!yyjson_is_uint(v)) {
-		set_err(err, errlen, "%s: '%s' is not a whole number", name, key);
+		error_format(err, errlen, "%s: '%s' is not a whole number", name, key);
 		return -EINVAL;
 	}
 	*out = yyjson_get_uint(v);
@@ -376,7 +363,7 @@ static int get_bounds(const char *name, yyjson_val *v, struct queue_bounds *out,
 	int ret;
 
 	if (!yyjson_is_obj(v)) {
-		set_err(err, errlen, "%s: 'bounds' is not an object", name);
+		error_format(err, errlen, "%s: 'bounds' is not an object", name);
 		return -EINVAL;
 	}
 	yyjson_obj_iter_init(v, &iter);
@@ -389,7 +376,7 @@ static int get_bounds(const char *name, yyjson_val *v, struct queue_bounds *out,
 		if (!seen || *seen) {
 			char shown[68];
 
-			set_err(err, errlen, "%s: %s key 'bounds.%s'", name,
+			error_format(err, errlen, "%s: %s key 'bounds.%s'", name,
 				seen ? "repeated" : "unknown", shown_key(k, shown));
 			return -EINVAL;
 		}
@@ -420,7 +407,7 @@ static int check_id_matches_name(const char *name, const char *id, char *err, si
 	else if (len > 10 && strncmp(base + len - 10, ".withdrawn", 10) == 0)
 		len -= 10;
 	if (len != id_len || strncmp(base, id, len) != 0) {
-		set_err(err, errlen, "%s: holds id '%s', not the one its name gives", name, id);
+		error_format(err, errlen, "%s: holds id '%s', not the one its name gives", name, id);
 		return -EINVAL;
 	}
 	return 0;
@@ -433,18 +420,18 @@ static yyjson_doc *read_object(const char *name, const char *text, size_t len, c
 	yyjson_doc *doc;
 
 	if (len > QUEUE_FILE_MAX) {
-		set_err(err, errlen, "%s: larger than %d bytes", name, QUEUE_FILE_MAX);
+		error_format(err, errlen, "%s: larger than %d bytes", name, QUEUE_FILE_MAX);
 		return NULL;
 	}
 	/* yyjson reads from a const buffer unless told it may write in it. */
 	doc = yyjson_read_opts((char *)text, len, 0, NULL, &rerr);
 	if (!doc) {
-		set_err(err, errlen, "%s: not JSON at byte %zu: %s", name, rerr.pos,
+		error_format(err, errlen, "%s: not JSON at byte %zu: %s", name, rerr.pos,
 			rerr.msg ? rerr.msg : "unreadable");
 		return NULL;
 	}
 	if (!yyjson_is_obj(yyjson_doc_get_root(doc))) {
-		set_err(err, errlen, "%s: not a JSON object", name);
+		error_format(err, errlen, "%s: not a JSON object", name);
 		yyjson_doc_free(doc);
 		return NULL;
 	}
@@ -468,7 +455,7 @@ int queue_proposal_parse(const char *name, const char *text, size_t len,
 	root = yyjson_doc_get_root(doc);
 	v = yyjson_obj_get(root, "kind");
 	if (!yyjson_is_str(v) || queue_kind_parse(yyjson_get_str(v), &out->kind) < 0) {
-		set_err(err, errlen, "%s: 'kind' is %s", name,
+		error_format(err, errlen, "%s: 'kind' is %s", name,
 			v ? "not a known kind" : "missing");
 		goto out;
 	}
@@ -487,7 +474,7 @@ int queue_proposal_parse(const char *name, const char *text, size_t len,
 
 			bit = 1u << i;
 			if (!(seen & bit) && !(f->allowed & KIND_BIT(out->kind))) {
-				set_err(err, errlen, "%s: %s does not take '%s'", name,
+				error_format(err, errlen, "%s: %s does not take '%s'", name,
 					kind_names[out->kind], k);
 				goto out;
 			}
@@ -521,22 +508,22 @@ int queue_proposal_parse(const char *name, const char *text, size_t len,
 			if (!(seen & bit) && get_uint(name, k, v, &out->line, err, errlen) < 0)
 				goto out;
 		} else {
-			set_err(err, errlen, "%s: unknown key '%s'", name, shown_key(k, shown));
+			error_format(err, errlen, "%s: unknown key '%s'", name, shown_key(k, shown));
 			goto out;
 		}
 		if (seen & bit) {
-			set_err(err, errlen, "%s: repeated key '%s'", name, shown_key(k, shown));
+			error_format(err, errlen, "%s: repeated key '%s'", name, shown_key(k, shown));
 			goto out;
 		}
 		seen |= bit;
 	}
 	if (!(seen & (1u << 20)) || !queue_id_valid(out->id)) {
-		set_err(err, errlen, "%s: 'id' is %s", name,
+		error_format(err, errlen, "%s: 'id' is %s", name,
 			seen & (1u << 20) ? "not a queue id" : "missing");
 		goto out;
 	}
 	if (!(seen & (1u << 22)) || time_parse(out->created, &out->created_at) < 0) {
-		set_err(err, errlen, "%s: 'created' is %s", name,
+		error_format(err, errlen, "%s: 'created' is %s", name,
 			seen & (1u << 22) ? "not a UTC time like 2026-11-29T19:47:00Z"
 					  : "missing");
 		goto out;
@@ -582,7 +569,7 @@ int queue_response_parse(const char *name, const char *text, size_t len,
 		if (i == sizeof(keys) / sizeof(keys[0]) || (seen & (1u << i))) {
 			char shown[68];
 
-			set_err(err, errlen, "%s: %s key '%s'", name,
+			error_format(err, errlen, "%s: %s key '%s'", name,
 				i == sizeof(keys) / sizeof(keys[0]) ? "unknown" : "repeated",
 				shown_key(k, shown));
 			goto out;
@@ -612,24 +599,24 @@ int queue_response_parse(const char *name, const char *text, size_t len,
 	}
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!(seen & (1u << i)) && i != 2 && i != 3 && i != 4) {
-			set_err(err, errlen, "%s: '%s' is missing", name, keys[i]);
+			error_format(err, errlen, "%s: '%s' is missing", name, keys[i]);
 			goto out;
 		}
 	if (!queue_id_valid(out->id)) {
-		set_err(err, errlen, "%s: 'id' is not a queue id", name);
+		error_format(err, errlen, "%s: 'id' is not a queue id", name);
 		goto out;
 	}
 	if (verdict_parse(verdict, &out->verdict) < 0) {
-		set_err(err, errlen, "%s: 'verdict' is not approved, modified or rejected", name);
+		error_format(err, errlen, "%s: 'verdict' is not approved, modified or rejected", name);
 		goto out;
 	}
 	if ((out->verdict == QUEUE_MODIFIED) != (out->routes_yaml != NULL)) {
-		set_err(err, errlen, "%s: 'routes_yaml' comes with a modified verdict and only then",
+		error_format(err, errlen, "%s: 'routes_yaml' comes with a modified verdict and only then",
 			name);
 		goto out;
 	}
 	if (time_parse(out->decided, &decided_at) < 0) {
-		set_err(err, errlen, "%s: 'decided' is not a UTC time like 2026-11-29T19:47:00Z",
+		error_format(err, errlen, "%s: 'decided' is not a UTC time like 2026-11-29T19:47:00Z",
 			name);
 		goto out;
 	}
