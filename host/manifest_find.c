@@ -97,9 +97,7 @@ int manifest_find(const struct manifest_dirs *dirs, enum manifest_kind kind,
 
 int manifest_read_file(const char *path, struct buf *out, char *err, size_t err_len)
 {
-	char chunk[8192];
 	struct stat st;
-	ssize_t n;
 	int fd, ret;
 
 	buf_init(out, MANIFEST_MAX_FILE);
@@ -114,23 +112,15 @@ int manifest_read_file(const char *path, struct buf *out, char *err, size_t err_
 		snprintf(err, err_len, "%s: not a regular file", path);
 		goto out;
 	}
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			snprintf(err, err_len, "%s: unable to read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		ret = buf_append(out, chunk, (size_t)n);
-		if (ret < 0) {
-			snprintf(err, err_len, "%s: %s", path,
-				 ret == -EMSGSIZE ? "larger than 1 MiB" : "out of memory");
-			goto out;
-		}
+	ret = buf_read_fd(out, fd);
+	if (ret == -EMSGSIZE || ret == -ENOMEM) {
+		snprintf(err, err_len, "%s: %s", path,
+			 ret == -EMSGSIZE ? "larger than 1 MiB" : "out of memory");
+		goto out;
+	}
+	if (ret < 0) {
+		snprintf(err, err_len, "%s: unable to read: %s", path, strerror(-ret));
+		goto out;
 	}
 	ret = 0;
 out:

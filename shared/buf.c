@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Empty buffers point here so p is never NULL and always a C string. */
 static char buf_empty[1];
@@ -134,4 +135,22 @@ int str_equal(struct str a, struct str b)
 int str_equal_cstr(struct str a, const char *s)
 {
 	return str_equal(a, str_from_cstr(s));
+}
+
+int buf_read_fd(struct buf *b, int fd)
+{
+	char chunk[16384];
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		ret = buf_append(b, chunk, (size_t)n);
+		if (ret < 0)
+			return ret;
+	}
 }

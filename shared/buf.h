@@ -37,6 +37,9 @@ int buf_append(struct buf *b, const void *data, size_t len);
 int buf_append_str(struct buf *b, const char *s);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vappendf(struct buf *b, const char *fmt, va_list args);
+/* Append what fd has, until its end: 0, -EMSGSIZE once past the cap (the
+ * rest is not read), -ENOMEM, or read()'s negative errno. */
+int buf_read_fd(struct buf *b, int fd);
 /* Hand the bytes to the caller (who frees them) and reset the buffer. */
 char *buf_detach(struct buf *b, size_t *len);
 

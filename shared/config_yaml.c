@@ -197,10 +197,8 @@ int config_yaml_load_string(struct config_yaml *cy, const char *name, const char
 int config_yaml_load_file(struct config_yaml *cy, const char *path)
 {
 	struct buf content;
-	char chunk[4096];
 	struct stat st;
 	int fd = -1, ret;
-	ssize_t n;
 
 	buf_init(&content, CONFIG_YAML_MAX_FILE);
 	config_yaml_release(cy);
@@ -219,24 +217,16 @@ int config_yaml_load_file(struct config_yaml *cy, const char *path)
 		snprintf(cy->message, sizeof(cy->message), "'%s' is not a regular file", path);
 		goto out;
 	}
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			snprintf(cy->message, sizeof(cy->message), "unable to read '%s': %s",
-				 path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		ret = buf_append(&content, chunk, (size_t)n);
-		if (ret < 0) {
-			snprintf(cy->message, sizeof(cy->message), "'%s' is %s", path,
-				 ret == -EMSGSIZE ? "larger than 1 MiB" : "too large for memory");
-			goto out;
-		}
+	ret = buf_read_fd(&content, fd);
+	if (ret == -EMSGSIZE || ret == -ENOMEM) {
+		snprintf(cy->message, sizeof(cy->message), "'%s' is %s", path,
+			 ret == -EMSGSIZE ? "larger than 1 MiB" : "too large for memory");
+		goto out;
+	}
+	if (ret < 0) {
+		snprintf(cy->message, sizeof(cy->message), "unable to read '%s': %s", path,
+			 strerror(-ret));
+		goto out;
 	}
 	ret = config_yaml_parse(cy, (const unsigned char *)content.p, content.len);
 out:

@@ -56,8 +56,6 @@ static bool exists(const char *path)
 static int read_file(const char *path, struct buf *out, char *err, size_t errlen)
 {
 	struct stat st;
-	char chunk[8192];
-	ssize_t n;
 	int fd, ret;
 
 	buf_init(out, QUEUE_FILE_MAX);
@@ -77,22 +75,15 @@ static int read_file(const char *path, struct buf *out, char *err, size_t errlen
 		error_format(err, errlen, "%s: larger than %d bytes", path, QUEUE_FILE_MAX);
 		goto out;
 	}
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			error_format(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(out, chunk, (size_t)n) < 0) {
-			ret = -EFBIG;
-			error_format(err, errlen, "%s: larger than %d bytes", path, QUEUE_FILE_MAX);
-			goto out;
-		}
+	ret = buf_read_fd(out, fd);
+	if (ret == -EMSGSIZE || ret == -ENOMEM) {
+		ret = -EFBIG;
+		error_format(err, errlen, "%s: larger than %d bytes", path, QUEUE_FILE_MAX);
+		goto out;
+	}
+	if (ret < 0) {
+		error_format(err, errlen, "%s: %s", path, strerror(-ret));
+		goto out;
 	}
 	ret = 0;
 out:
