@@ -39,26 +39,7 @@ free_port() {
 	done
 }
 
-# The bottle CA egress mints leaves with (EC P-256, as bottle-host will make
-# it), and an origin CA with a leaf for localhost.
-openssl_quiet() { openssl "$@" 2>/dev/null; }
-(
-	cd "$demo"
-	for ca in ca origin-ca; do
-		openssl_quiet req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-			-keyout "$ca.key" -out "$ca.crt" -subj "/CN=bottle run demo $ca" \
-			-addext "basicConstraints=critical,CA:TRUE" \
-			-addext "keyUsage=critical,keyCertSign,cRLSign"
-	done
-	openssl_quiet req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout origin.key -out origin.csr -subj "/CN=localhost"
-	printf 'subjectAltName=DNS:localhost\n' >origin.ext
-	openssl_quiet x509 -req -in origin.csr -CA origin-ca.crt -CAkey origin-ca.key \
-		-CAcreateserial -days 1 -out origin.crt -extfile origin.ext
-	# Readable by the image's unprivileged sidecar user; bottle-host will
-	# mount the key for egress alone.
-	chmod 0644 ca.key
-)
+scripts/make-demo-pki.sh "$demo"
 
 egress_port=$(free_port)
 origin_port=$(free_port)

@@ -31,22 +31,6 @@ egress_kill_started() {
 }
 test_at_exit egress_kill_started
 
-# A free TCP port on loopback, never one this script already handed out,
-# and below the ephemeral range so no outgoing connection can hold it by
-# the time a server binds it.
-egress_port_top=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
-egress_port_top=${egress_port_top:-32768}
-free_port() {
-	local port
-	while :; do
-		port=$((10000 + RANDOM % (egress_port_top - 10000)))
-		grep -qx "$port" "$TEST_SCRATCH/ports" && continue
-		ss -Htan "sport = :$port" | grep -q . && continue
-		echo "$port" >>"$TEST_SCRATCH/ports"
-		echo "$port"
-		return
-	done
-}
 EGRESS_PORT=$(free_port)
 
 egress_ca() {

@@ -68,6 +68,23 @@ test_done() {
 	[ "$test_failed" -eq 0 ]
 }
 
+# A free TCP port on loopback, never one this script already handed out,
+# and below the ephemeral range so no outgoing connection can hold it by
+# the time a server binds it.
+free_port_top=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+free_port_top=${free_port_top:-32768}
+free_port() {
+	local port
+	while :; do
+		port=$((10000 + RANDOM % (free_port_top - 10000)))
+		grep -qx "$port" "$TEST_SCRATCH/ports" 2>/dev/null && continue
+		ss -Htan "sport = :$port" | grep -q . && continue
+		echo "$port" >>"$TEST_SCRATCH/ports"
+		echo "$port"
+		return
+	done
+}
+
 # Poll CONDITION (a shell command) every 50 ms for at most SECONDS seconds.
 wait_for() {
 	local seconds=$1 condition=$2 tries

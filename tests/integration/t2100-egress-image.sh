@@ -18,33 +18,8 @@ config=$TEST_SCRATCH/config
 mkdir -p "$config"
 chmod 0755 "$TEST_SCRATCH" "$config"
 
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 20000))
-		ss -Htln "sport = :$port" | grep -q . || { echo "$port"; return; }
-	done
-}
-
-# A bottle CA (EC P-256, as bottle-host makes it) and an origin CA with a
-# leaf for localhost.  The CA key is readable by the sidecar user here only
-# because the test owns the files; bottle-host mounts it for egress alone.
 make_pki() {
-	cd "$config" &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-keyout ca.key -out ca.crt -subj "/CN=bottle test CA" \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-keyout origin-ca.key -out origin-ca.crt -subj "/CN=origin test CA" \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout origin.key -out origin.csr -subj "/CN=localhost" 2>/dev/null &&
-	printf 'subjectAltName=DNS:localhost\n' >origin.ext &&
-	openssl x509 -req -in origin.csr -CA origin-ca.crt -CAkey origin-ca.key \
-		-CAcreateserial -days 2 -out origin.crt -extfile origin.ext 2>/dev/null &&
-	chmod 0644 ca.key
+	"$TEST_ROOT/scripts/make-demo-pki.sh" "$config"
 }
 
 EGRESS_PORT=$(free_port)

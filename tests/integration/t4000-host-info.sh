@@ -12,13 +12,6 @@ PROJECT=$TEST_SCRATCH/project
 mkdir -p "$HOME_DIR/.bottle/agents" "$HOME_DIR/.bottle/bottles" \
 	"$PROJECT/.bottle/agents" "$PROJECT/.bottle/bottles"
 
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 20000))
-		ss -Htln "sport = :$port" | grep -q . || { echo "$port"; return; }
-	done
-}
 ORIGIN_PORT=$(free_port)
 
 cat >"$HOME_DIR/.bottle/bottles/base.md" <<EOF

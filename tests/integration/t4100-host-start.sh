@@ -23,13 +23,6 @@ PKI=$TEST_SCRATCH/pki
 mkdir -p "$HOME/.bottle/agents" "$HOME/.bottle/bottles" "$PKI"
 chmod 0755 "$TEST_SCRATCH" "$HOME"
 
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 20000))
-		ss -Htln "sport = :$port" | grep -q . || { echo "$port"; return; }
-	done
-}
 ORIGIN_PORT=$(free_port)
 
 # Everything a bottle left in the engine, by our label.
