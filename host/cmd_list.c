@@ -60,7 +60,7 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int cmd_list_bottles(int argc, char **argv)
+int cmd_list(int argc, char **argv)
 {
 	char root[PATH_MAX], queue_root[PATH_MAX], dir[PATH_MAX], err[512], age[32], pending[32];
 	char **names = NULL, **grown;

@@ -572,7 +572,7 @@ out:
 
 enum decide_action { ACTION_APPROVE, ACTION_EDIT, ACTION_REJECT };
 
-static int cmd_decide(const struct supervise *s, enum decide_action action, int argc,
+static int subcommand_decide(const struct supervise *s, enum decide_action action, int argc,
 		      char **argv)
 {
 	static const struct option options[] = {
@@ -640,7 +640,7 @@ out:
 	return ret;
 }
 
-static int cmd_list(const struct supervise *s)
+static int subcommand_list(const struct supervise *s)
 {
 	struct supervise_items items;
 	time_t now = time(NULL);
@@ -659,7 +659,7 @@ static int cmd_list(const struct supervise *s)
 	return EXIT_OK;
 }
 
-static int cmd_show(const struct supervise *s, const char *id)
+static int subcommand_show(const struct supervise *s, const char *id)
 {
 	struct supervise_item item;
 	char dir[PATH_MAX], err[512];
@@ -676,7 +676,7 @@ static int cmd_show(const struct supervise *s, const char *id)
 	return EXIT_OK;
 }
 
-static int cmd_verify_log(const struct supervise *s, const char *path)
+static int subcommand_verify_log(const struct supervise *s, const char *path)
 {
 	char err[768];
 	size_t entries;
@@ -741,19 +741,19 @@ int cmd_supervise(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (strcmp(command, "list") == 0 && argc == 1)
-		return cmd_list(&s);
+		return subcommand_list(&s);
 	if (strcmp(command, "show") == 0 && argc == 2)
-		return cmd_show(&s, argv[1]);
+		return subcommand_show(&s, argv[1]);
 	if (strcmp(command, "approve") == 0)
-		return cmd_decide(&s, ACTION_APPROVE, argc, argv);
+		return subcommand_decide(&s, ACTION_APPROVE, argc, argv);
 	if (strcmp(command, "edit") == 0)
-		return cmd_decide(&s, ACTION_EDIT, argc, argv);
+		return subcommand_decide(&s, ACTION_EDIT, argc, argv);
 	if (strcmp(command, "reject") == 0)
-		return cmd_decide(&s, ACTION_REJECT, argc, argv);
+		return subcommand_decide(&s, ACTION_REJECT, argc, argv);
 	if (strcmp(command, "watch") == 0 && argc == 1)
 		return supervise_watch(&s);
 	if (strcmp(command, "verify-log") == 0 && argc <= 2)
-		return cmd_verify_log(&s, argc == 2 ? argv[1] : NULL);
+		return subcommand_verify_log(&s, argc == 2 ? argv[1] : NULL);
 	fputs(supervise_usage, stderr);
 	return EXIT_USAGE;
 }
