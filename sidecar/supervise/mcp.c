@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bottle_version.h"
+#include "fixtures.h"
 #include "../../shared/log.h"
 
 #define META_VERSION "io.modelcontextprotocol/protocolVersion"
@@ -97,8 +98,44 @@ static int unsupported_version(struct mcp_call *c, struct str requested)
 
 static int server_capabilities(const struct mcp_call *c, struct buf *out)
 {
+	int ret;
+
 	(void)c;
-	return buf_append_str(out, "{\"tools\":{\"listChanged\":false}}");
+	ret = buf_append_str(out, "{\"tools\":{\"listChanged\":false}");
+	if (ret == 0)
+		ret = fixtures_capabilities(out);
+	if (ret == 0)
+		ret = buf_append_str(out, "}");
+	return ret;
+}
+
+/* The conformance fixtures' methods (test build only). */
+static int handle_fixture(struct mcp_call *c)
+{
+	struct buf result, full;
+	int ret;
+
+	buf_init(&result, 64 * 1024);
+	buf_init(&full, 64 * 1024);
+	ret = result_open(c, &full);
+	if (ret == 0)
+		ret = fixtures_method(c->msg.method, c->msg.params, &result);
+	if (ret == FIXTURES_NOT_MINE) {
+		/* fall through to "method not found" */
+	} else if (ret == JSONRPC_INVALID_PARAMS) {
+		ret = reply_error(c, 200, JSONRPC_INVALID_PARAMS, "invalid params", NULL);
+	} else if (ret == 0) {
+		/* Splice the fixture's members after resultType when modern. */
+		if (full.len > 1)
+			ret = buf_appendf(&full, "%s%s", result.len > 2 ? "," : "", result.p + 1);
+		else
+			ret = buf_append_str(&full, result.p + 1);
+		if (ret == 0)
+			ret = reply_result(c, full.p);
+	}
+	buf_release(&result);
+	buf_release(&full);
+	return ret;
 }
 
 static int server_info(struct buf *out)
@@ -380,6 +417,12 @@ static int dispatch_request(struct mcp_call *c)
 					       ": send requests with _meta, or initialize without "
 					       "MCP-Protocol-Version " MCP_V2026_07_28
 					     : "this session is already initialized", NULL);
+	if (fixtures_enabled()) {
+		int r = handle_fixture(c);
+
+		if (r != FIXTURES_NOT_MINE)
+			return r;
+	}
 	snprintf(err, sizeof(err), "method not found: %.100s", m);
 	/* 2026-07-28 answers an unknown method with 404 (its body tells it
 	 * from a missing endpoint); earlier revisions in a 200. */
@@ -489,7 +532,10 @@ static int route(struct mcp_call *c)
 
 	if (c->msg.params)
 		meta_version = yyjson_obj_get(yyjson_obj_get(c->msg.params, "_meta"), META_VERSION);
-	if (pv.len > 0 && !protocol_version_supported(pv.p, pv.len))
+	/* 2025-03-26 is not negotiated, but clients of a session send it in
+	 * the header (the session's version decides; the SDKs do the same). */
+	if (pv.len > 0 && !protocol_version_supported(pv.p, pv.len) &&
+	    !str_equal_cstr(pv, MCP_V2025_03_26))
 		return unsupported_version(c, pv);
 	if (yyjson_is_str(meta_version) &&
 	    !protocol_version_supported(yyjson_get_str(meta_version), yyjson_get_len(meta_version)))
@@ -526,10 +572,6 @@ static int route(struct mcp_call *c)
 	if (!c->session)
 		return reply_error(c, 404, JSONRPC_INVALID_REQUEST,
 				   "Session not found: initialize a new session", NULL);
-	if (pv.len > 0 && !str_equal_cstr(pv, session_version(c->session)))
-		return reply_error(c, 400, JSONRPC_INVALID_REQUEST,
-				   "Bad Request: MCP-Protocol-Version differs from the version this "
-				   "session negotiated", NULL);
 	snprintf(c->version, sizeof(c->version), "%s", session_version(c->session));
 	if (c->msg.kind == JSONRPC_NOTIFICATION)
 		return handle_notification(c);

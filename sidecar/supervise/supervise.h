@@ -25,6 +25,7 @@
 #define SUPERVISE_ID_LEN 32 /* hex characters of a session or proposal id */
 
 /* Protocol revisions, oldest first.  The last one is session-less. */
+#define MCP_V2025_03_26 "2025-03-26" /* accepted in the header only */
 #define MCP_V2025_06_18 "2025-06-18"
 #define MCP_V2025_11_25 "2025-11-25"
 #define MCP_V2026_07_28 "2026-07-28"

@@ -11,6 +11,7 @@
 
 #include "../../shared/queue.h"
 #include "../../shared/routes.h"
+#include "fixtures.h"
 #include "proposal.h"
 
 #define ROUTES_KEYS                                                                               \
@@ -91,8 +92,15 @@ static const char tools_json[] =
 
 int tools_list_json(struct buf *out, bool with_tasks)
 {
+	int ret;
+
 	(void)with_tasks;
-	return buf_append(out, tools_json, sizeof(tools_json) - 1);
+	ret = buf_append(out, tools_json, sizeof(tools_json) - 2); /* without the ']' */
+	if (ret == 0)
+		ret = fixtures_tools_json(out);
+	if (ret == 0)
+		ret = buf_append_str(out, "]");
+	return ret;
 }
 
 static const char *const waiting_tools[] = { "egress-allow", "egress-block",
@@ -105,12 +113,13 @@ bool tools_waits(const char *name)
 	for (i = 0; i < sizeof(waiting_tools) / sizeof(waiting_tools[0]); i++)
 		if (strcmp(name, waiting_tools[i]) == 0)
 			return true;
-	return false;
+	return fixtures_tool_streams(name);
 }
 
 bool tools_exists(const char *name)
 {
-	return strcmp(name, "list-egress-routes") == 0 || tools_waits(name);
+	return strcmp(name, "list-egress-routes") == 0 || tools_waits(name) ||
+	       fixtures_tool_exists(name);
 }
 
 int tools_text_result(struct buf *out, bool is_error, const char *text)
@@ -270,6 +279,8 @@ int tools_call(struct tool_context *t, const char *name, yyjson_val *args, struc
 		return proposal_tool(t, QUEUE_EGRESS_BLOCK, args, result);
 	if (strcmp(name, "egress-proposal-status") == 0)
 		return proposal_status_tool(t, args, result);
+	if (fixtures_tool_exists(name))
+		return fixtures_tool_call(t, name, result);
 	snprintf(err, err_len, "unknown tool '%.64s': see tools/list", name);
 	return JSONRPC_INVALID_PARAMS;
 }
