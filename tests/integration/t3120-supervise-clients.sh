@@ -67,7 +67,9 @@ test_expect_success 'egress-allow approved: routes written, egress reloaded, new
 	grep -q "expires 3600 s" out.json
 	grep -q "fine for the tests" out.json
 	grep -q "ports: \[$SV_UPSTREAM_PORT\]" "$SV_ROUTES"
-	[ "$(through_egress)" = 200 ]
+	code=$(through_egress)
+	echo "through egress: $code"
+	[ "$code" = 200 ]
 	[ "$("$SV_RESPOND" "$SV_QUEUE" status "$id")" = processed ]
 '
 

