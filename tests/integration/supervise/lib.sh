@@ -56,7 +56,7 @@ sv_start_egress() {
 		>"$TEST_SCRATCH/egress.log" 2>&1 &
 	SV_EGRESS_PID=$!
 	test_at_exit "kill $SV_EGRESS_PID"
-	wait_for 10 "grep -q listening '$TEST_SCRATCH/egress.log'"
+	wait_for 10 "grep -qs listening '$TEST_SCRATCH/egress.log'"
 }
 
 # A plain HTTP upstream the new route lets egress reach.
@@ -76,7 +76,7 @@ sv_start_supervise() {
 		>"$TEST_SCRATCH/supervise-$SV_PORT.log" 2>&1 &
 	SV_PID=$!
 	test_at_exit "kill $SV_PID"
-	wait_for 10 "grep -q listening '$TEST_SCRATCH/supervise-$SV_PORT.log'" || { cat "$TEST_SCRATCH/supervise-$SV_PORT.log"; return 1; }
+	wait_for 10 "grep -qs listening '$TEST_SCRATCH/supervise-$SV_PORT.log'" || { cat "$TEST_SCRATCH/supervise-$SV_PORT.log"; return 1; }
 }
 
 sv_stop_supervise() {
