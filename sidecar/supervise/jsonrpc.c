@@ -141,6 +141,32 @@ void jsonrpc_release(struct jsonrpc_message *msg)
 	memset(msg, 0, sizeof(*msg));
 }
 
+/* Length of the valid UTF-8 sequence at s[0..left), or 0 (RFC 3629: no
+ * overlongs, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_sequence(const unsigned char *s, size_t left)
+{
+	size_t n, i;
+	unsigned cp;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+	if (n > left)
+		return 0;
+	cp = s[0] & (0xff >> (n + 1));
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* Header values may hold any obs-text: bytes that are not UTF-8 become
+ * U+FFFD, so the reply stays valid JSON. */
 int json_append_string(struct buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -164,6 +190,15 @@ int json_append_string(struct buf *out, const char *s, size_t len)
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 15];
 			ret = buf_append(out, esc, 6);
+		} else if (c >= 0x80) {
+			size_t n = utf8_sequence((const unsigned char *)s + i, len - i);
+
+			if (n == 0) {
+				ret = buf_append(out, "\\ufffd", 6);
+			} else {
+				ret = buf_append(out, &s[i], n);
+				i += n - 1;
+			}
 		} else {
 			ret = buf_append(out, &s[i], 1);
 		}

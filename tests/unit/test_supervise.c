@@ -136,6 +136,13 @@ static void test_jsonrpc_error_round_trip(void **state)
 	assert_string_equal(yyjson_get_str(yyjson_obj_get(e, "message")), "no \"such\"\n\x01 method");
 	assert_string_equal(yyjson_get_str(yyjson_obj_get(yyjson_doc_get_root(d), "id")), "q");
 	yyjson_doc_free(d);
+	/* Bytes that are not UTF-8 (obs-text from a header) become U+FFFD. */
+	buf_clear(&b);
+	assert_int_equal(json_append_string(&b, "a\xff\xc3\xa9\xed\xa0\x80\xf0\x9f\x98\x80z", 12), 0);
+	assert_string_equal(b.p, "\"a\\ufffd\xc3\xa9\\ufffd\\ufffd\\ufffd\xf0\x9f\x98\x80z\"");
+	d = yyjson_read(b.p, b.len, 0);
+	assert_non_null(d);
+	yyjson_doc_free(d);
 	buf_release(&b);
 }
 
