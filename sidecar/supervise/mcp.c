@@ -16,6 +16,7 @@
 
 #include "bottle_version.h"
 #include "fixtures.h"
+#include "tasks.h"
 #include "../../shared/log.h"
 
 #define META_VERSION "io.modelcontextprotocol/protocolVersion"
@@ -96,12 +97,20 @@ static int unsupported_version(struct mcp_call *c, struct str requested)
 	return ret;
 }
 
+/* Tasks are offered to legacy sessions whose client declared them. */
+static bool session_offers_tasks(const struct mcp_call *c)
+{
+	return !c->modern && c->session && session_client_has_tasks(c->session);
+}
+
 static int server_capabilities(const struct mcp_call *c, struct buf *out)
 {
 	int ret;
 
-	(void)c;
 	ret = buf_append_str(out, "{\"tools\":{\"listChanged\":false}");
+	if (ret == 0 && session_offers_tasks(c))
+		ret = buf_append_str(out, ",\"tasks\":{\"list\":{},\"cancel\":{},"
+					  "\"requests\":{\"tools\":{\"call\":{}}}}");
 	if (ret == 0)
 		ret = fixtures_capabilities(out);
 	if (ret == 0)
@@ -230,7 +239,7 @@ static int handle_tools_list(struct mcp_call *c)
 	if (ret == 0)
 		ret = buf_appendf(&result, "%s\"tools\":", comma(&result));
 	if (ret == 0)
-		ret = tools_list_json(&result, false);
+		ret = tools_list_json(&result, session_offers_tasks(c));
 	if (ret == 0)
 		ret = buf_append_str(&result, "}");
 	if (ret == 0)
@@ -342,6 +351,16 @@ static int handle_tools_call(struct mcp_call *c)
 	};
 	if (token && jsonrpc_id_text(token, token_text, sizeof(token_text)) == 0)
 		s.tool.progress_token = token_text;
+	if (tools_waits(yyjson_get_str(name)) && yyjson_is_obj(yyjson_obj_get(params, "task")) &&
+	    session_offers_tasks(c) && !fixtures_tool_exists(yyjson_get_str(name))) {
+		buf_init(&result, 64 * 1024);
+		ret = tasks_create(c->session, c->req->options, yyjson_get_str(name), args,
+				   client_name(params), yyjson_obj_get(params, "task"), &result);
+		ret = ret < 0 ? reply_error(c, 500, JSONRPC_INTERNAL_ERROR, "cannot create a task", NULL)
+			      : reply_result(c, result.p);
+		buf_release(&result);
+		return ret;
+	}
 	if (tools_waits(yyjson_get_str(name))) {
 		/* Only the calls that wait for a person stream; the others
 		 * answer in one JSON body. */
@@ -396,6 +415,47 @@ out:
 	return ret;
 }
 
+/* ---- tasks ---- */
+
+static int handle_tasks(struct mcp_call *c)
+{
+	const char *m = c->msg.method + 6;
+	yyjson_val *id = yyjson_obj_get(c->msg.params, "taskId");
+	struct buf result;
+	char err[128];
+	int ret;
+
+	if (strcmp(m, "list") != 0 && !yyjson_is_str(id))
+		return reply_error(c, 200, JSONRPC_INVALID_PARAMS, "params.taskId (a string) is required",
+				   NULL);
+	buf_init(&result, 4 * SUPERVISE_BODY_MAX);
+	if (strcmp(m, "get") == 0)
+		ret = tasks_get(c->session, yyjson_get_str(id), &result);
+	else if (strcmp(m, "result") == 0)
+		ret = tasks_result(c->session, yyjson_get_str(id), &result);
+	else if (strcmp(m, "cancel") == 0)
+		ret = tasks_cancel(c->session, yyjson_get_str(id), &result);
+	else if (strcmp(m, "list") == 0)
+		ret = tasks_list(c->session, &result);
+	else
+		ret = -ENOSYS;
+	if (ret == 0) {
+		ret = reply_result(c, result.p);
+	} else {
+		snprintf(err, sizeof(err), "%s",
+			 ret == -ENOENT    ? "unknown task"
+			 : ret == -EALREADY ? "the task has already ended"
+			 : ret == -ECANCELED ? "the task was cancelled"
+			 : ret == -ENOSYS ? "method not found"
+					  : "the task failed");
+		ret = reply_error(c, 200, ret == -ENOSYS ? JSONRPC_METHOD_NOT_FOUND
+				  : ret == -ECANCELED || ret == -EIO ? JSONRPC_INTERNAL_ERROR
+								  : JSONRPC_INVALID_PARAMS, err, NULL);
+	}
+	buf_release(&result);
+	return ret;
+}
+
 /* ---- dispatch ---- */
 
 static int dispatch_request(struct mcp_call *c)
@@ -411,6 +471,8 @@ static int dispatch_request(struct mcp_call *c)
 		return handle_tools_call(c);
 	if (strcmp(m, "server/discover") == 0 && c->modern)
 		return handle_discover(c);
+	if (strncmp(m, "tasks/", 6) == 0 && session_offers_tasks(c))
+		return handle_tasks(c);
 	if (strcmp(m, "initialize") == 0)
 		return reply_error(c, 400, JSONRPC_INVALID_REQUEST,
 				   c->modern ? "initialize is not a method of " MCP_V2026_07_28

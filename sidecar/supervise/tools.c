@@ -61,6 +61,7 @@ static const char tools_json[] =
 	"\"max_requests\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000000000,"
 	"\"description\":\"Optional: the grant is needed only for this many requests.\"}},"
 	"\"required\":[\"routes_yaml\",\"justification\"],\"additionalProperties\":false},"
+	"@EXEC@"
 	"\"annotations\":{\"readOnlyHint\":false,\"destructiveHint\":false,"
 	"\"openWorldHint\":false}},"
 
@@ -75,6 +76,7 @@ static const char tools_json[] =
 	"\"justification\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4096,"
 	"\"description\":\"For the operator: why this access should go.\"}},"
 	"\"required\":[\"routes_yaml\",\"justification\"],\"additionalProperties\":false},"
+	"@EXEC@"
 	"\"annotations\":{\"readOnlyHint\":false,\"destructiveHint\":true,"
 	"\"openWorldHint\":false}},"
 
@@ -87,15 +89,28 @@ static const char tools_json[] =
 	"\"pattern\":\"^[A-Za-z0-9-]+$\","
 	"\"description\":\"The id the timed-out call returned.\"}},"
 	"\"required\":[\"proposal_id\"],\"additionalProperties\":false},"
+	"@EXEC@"
 	"\"annotations\":{\"readOnlyHint\":false,\"openWorldHint\":false}}"
 	"]";
 
+/* The waiting tools carry "@EXEC@" where, in sessions with tasks, their
+ * execution.taskSupport goes. */
 int tools_list_json(struct buf *out, bool with_tasks)
 {
-	int ret;
+	static const char marker[] = "@EXEC@";
+	const char *p = tools_json, *end = tools_json + sizeof(tools_json) - 2; /* no ']' */
+	int ret = 0;
 
-	(void)with_tasks;
-	ret = buf_append(out, tools_json, sizeof(tools_json) - 2); /* without the ']' */
+	while (ret == 0 && p < end) {
+		const char *m = strstr(p, marker);
+
+		if (!m || m >= end)
+			m = end;
+		ret = buf_append(out, p, (size_t)(m - p));
+		if (ret == 0 && m < end && with_tasks)
+			ret = buf_append_str(out, "\"execution\":{\"taskSupport\":\"optional\"},");
+		p = m < end ? m + sizeof(marker) - 1 : end;
+	}
 	if (ret == 0)
 		ret = fixtures_tools_json(out);
 	if (ret == 0)

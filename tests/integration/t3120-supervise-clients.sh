@@ -150,13 +150,47 @@ test_expect_success 'ten concurrent waiting calls, none blocking another or list
 	[ $(grep -o "Approved" out.json | wc -l) -eq 5 ]
 '
 
+test_expect_success 'tasks (2025-11-25): a task-augmented call, tasks/get, tasks/result, tasks/cancel' '
+	init="{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{\"tasks\":{}},\"clientInfo\":{\"name\":\"curl\",\"version\":\"1\"}}}"
+	sid=$(curl -s -D - -o init.json -X POST "$SV_URL" -H "content-type: application/json" -H "accept: application/json, text/event-stream" --data-binary "$init" | tr -d "\r" | sed -n "s/^[Mm]cp-[Ss]ession-[Ii]d: //p")
+	grep -q "\"tasks\":{\"list\":{},\"cancel\":{}" init.json
+	h="mcp-session-id: $sid"
+	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}" "$h")
+	echo "$out" | grep -q "taskSupport\":\"optional"
+	args=$(echo "$ALLOW_ARGS" | sed "s/3600/1234/")
+	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"egress-allow\",\"arguments\":$args,\"task\":{\"ttl\":60000}}}" "$h")
+	echo "$out"
+	task=$(echo "$out" | sed -n "s/.*\"taskId\":\"\([0-9a-f]*\)\".*/\1/p")
+	[ -n "$task" ]
+	echo "$out" | grep -q "\"status\":\"working\""
+	id=$(sv_wait_pending 1)
+	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"$task\"}}" "$h")
+	echo "$out" | grep -q "\"status\":\"working\""
+	"$SV_RESPOND" "$SV_QUEUE" approve "$id"
+	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tasks/result\",\"params\":{\"taskId\":\"$task\"}}" "$h")
+	echo "$out"
+	echo "$out" | grep -q "Approved"
+	echo "$out" | grep -q "related-task"
+	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tasks/list\"}" "$h")
+	echo "$out" | grep -q "\"status\":\"completed\""
+	args=$(echo "$ALLOW_ARGS" | sed "s/3600/4321/; s/ports: \[$SV_UPSTREAM_PORT\]/ports: [$SV_UPSTREAM_PORT, 7]/")
+	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"egress-allow\",\"arguments\":$args,\"task\":{}}}" "$h")
+	task=$(echo "$out" | sed -n "s/.*\"taskId\":\"\([0-9a-f]*\)\".*/\1/p")
+	id=$(sv_wait_pending 1)
+	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tasks/cancel\",\"params\":{\"taskId\":\"$task\"}}" "$h")
+	echo "$out" | grep -q "\"status\":\"cancelled\""
+	wait_for 5 "[ \"\$(\"$SV_RESPOND\" \"$SV_QUEUE\" status $id)\" = withdrawn ]"
+	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"nope\"}}" "$h")
+	echo "$out" | grep -q -- "-32602"
+'
+
 test_expect_success 'timeout: the proposal stays pending and egress-proposal-status picks it up' '
 	SV_PORT=$((SV_PORT + 5))
 	SV_URL=http://127.0.0.1:$SV_PORT/mcp
 	CLIENT="$SV_NODE $SV_DIR/client.mjs $SV_URL"
 	sv_start_supervise --approval-timeout 2s --progress-interval 1s --queue-poll 100ms
 	trap "kill \$SV_PID" EXIT
-	$CLIENT call egress-allow "$ALLOW_ARGS" >out.json
+	$CLIENT call egress-allow "$(echo "$ALLOW_ARGS" | sed "s/ports: \[$SV_UPSTREAM_PORT\]/ports: [$SV_UPSTREAM_PORT, 8]/")" >out.json
 	cat out.json
 	grep -q "Timed out" out.json
 	id=$(sed -n "s/.*decided proposal \([A-Za-z0-9-]*\) within.*/\1/p" out.json)
