@@ -4,3 +4,4 @@
  *
  * COMMAND(name, function, one-line summary shown by `bottle-host --help`) */
 COMMAND(version, cmd_version, "print bottle-host's version and its linked libraries")
+COMMAND(supervise, cmd_supervise, "answer what bottles propose: routes, held tokens, leaks")

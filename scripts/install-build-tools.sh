@@ -24,6 +24,7 @@ PACKAGES=(
     podman runc uidmap  # build and run the sidecar image rootless or as root
     iproute2 util-linux # ip/unshare for network namespaces in the tests
     clang libclang-rt-14-dev  # libFuzzer harnesses (make fuzz)
+    tmux                # the supervise operator loop is tested on a real terminal (send-keys, capture-pane)
 )
 
 # Status is "install ok installed" for an installed package; a package dpkg has

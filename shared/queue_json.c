@@ -211,6 +211,18 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(args);
 }
 
+/* A key from the file, fit for a one-line message: at most 64 bytes,
+ * anything but printable ASCII shown as '?'. */
+static const char *shown_key(const char *k, char out[68])
+{
+	size_t i;
+
+	for (i = 0; k[i] && i < 64; i++)
+		out[i] = (unsigned char)k[i] >= 0x20 && (unsigned char)k[i] < 0x7f ? k[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 static int check_text(const char *name, const char *key, const char *s, size_t len, size_t max,
 		      enum text_shape shape, char *err, size_t errlen)
 {
@@ -375,8 +387,10 @@ static int get_bounds(const char *name, yyjson_val *v, struct queue_bounds *out,
 							       : NULL;
 
 		if (!seen || *seen) {
-			set_err(err, errlen, "%s: %s key 'bounds.%.64s'", name,
-				seen ? "repeated" : "unknown", k);
+			char shown[68];
+
+			set_err(err, errlen, "%s: %s key 'bounds.%s'", name,
+				seen ? "repeated" : "unknown", shown_key(k, shown));
 			return -EINVAL;
 		}
 		*seen = true;
@@ -461,6 +475,7 @@ int queue_proposal_parse(const char *name, const char *text, size_t len,
 	yyjson_obj_iter_init(root, &iter);
 	while ((key = yyjson_obj_iter_next(&iter))) {
 		const char *k = yyjson_get_str(key);
+		char shown[68];
 		uint32_t bit;
 
 		v = yyjson_obj_iter_get_val(key);
@@ -506,11 +521,11 @@ int queue_proposal_parse(const char *name, const char *text, size_t len,
 			if (!(seen & bit) && get_uint(name, k, v, &out->line, err, errlen) < 0)
 				goto out;
 		} else {
-			set_err(err, errlen, "%s: unknown key '%.64s'", name, k);
+			set_err(err, errlen, "%s: unknown key '%s'", name, shown_key(k, shown));
 			goto out;
 		}
 		if (seen & bit) {
-			set_err(err, errlen, "%s: repeated key '%.64s'", name, k);
+			set_err(err, errlen, "%s: repeated key '%s'", name, shown_key(k, shown));
 			goto out;
 		}
 		seen |= bit;
@@ -565,8 +580,11 @@ int queue_response_parse(const char *name, const char *text, size_t len,
 			if (strcmp(keys[i], k) == 0)
 				break;
 		if (i == sizeof(keys) / sizeof(keys[0]) || (seen & (1u << i))) {
-			set_err(err, errlen, "%s: %s key '%.64s'", name,
-				i == sizeof(keys) / sizeof(keys[0]) ? "unknown" : "repeated", k);
+			char shown[68];
+
+			set_err(err, errlen, "%s: %s key '%s'", name,
+				i == sizeof(keys) / sizeof(keys[0]) ? "unknown" : "repeated",
+				shown_key(k, shown));
 			goto out;
 		}
 		seen |= 1u << i;

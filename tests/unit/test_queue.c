@@ -268,6 +268,8 @@ static void test_parse_is_strict(void **state)
 		{ "{\"kind\":\"egress-allow\",\"id\":\"p1\",\"created\":\"2026-11-29T19:47:00Z\","
 		  "\"bottle\":\"dev\",\"justification\":\"a\\u0000b\",\"routes_yaml\":\"r\"}",
 		  "'justification' holds a NUL byte" },
+		/* Found by fuzz_queue: a key is echoed, its control bytes not. */
+		{ "{\"kind\":\"egress-block\",\"a\\u001b[2Jb\":1}", "unknown key 'a?[2Jb'" },
 	};
 	struct queue_proposal p;
 	char err[512];
