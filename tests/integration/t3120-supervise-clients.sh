@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # sidecar supervise with real MCP clients: the official TypeScript SDK
 # (supervise/client.mjs) and the MCP Inspector CLI, against build/sidecar
-# supervise and build/sidecar egress on loopback.  The operator is played by
-# queue-respond (the queue API, as bottle-host supervise approve does).
+# supervise and build/sidecar egress on loopback.  The operator answers with
+# build/bottle-host supervise approve|edit|reject; queue-respond (the queue
+# API) lists and answers the ten concurrent proposals.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/supervise/lib.sh"
 
@@ -10,6 +11,7 @@ test_skip_unless curl
 test_skip_unless openssl
 test_skip_unless musl-gcc
 [ -x "$SIDECAR" ] || { echo "# skip $TEST_NAME: build/sidecar missing (make all)"; exit 0; }
+[ -x "$HOST_CLI" ] || { echo "# skip $TEST_NAME: build/bottle-host missing (make all)"; exit 0; }
 sv_need_clients
 sv_build_responder
 
@@ -59,13 +61,14 @@ test_expect_success 'egress-allow approved: routes written, egress reloaded, new
 	$CLIENT call egress-allow "$ALLOW_ARGS" >out.json &
 	client=$!
 	id=$(sv_wait_pending 1)
-	"$SV_RESPOND" "$SV_QUEUE" approve "$id" "fine for the tests"
+	sv_operator approve "$id" --note "fine for the tests"
 	wait $client
 	cat out.json
 	grep -q "\"isError\":false" out.json
 	grep -q "Approved: the operator accepted proposal $id" out.json
 	grep -q "expires 3600 s" out.json
 	grep -q "fine for the tests" out.json
+	sv_operator verify-log
 	grep -q "ports: \[$SV_UPSTREAM_PORT\]" "$SV_ROUTES"
 	code=$(through_egress)
 	echo "through egress: $code"
@@ -92,7 +95,7 @@ test_expect_success 'approved with changes: the final file is in force and retur
 	$CLIENT call egress-allow "$(echo "$ALLOW_ARGS" | sed "s/3600/60/")" >out.json &
 	client=$!
 	id=$(sv_wait_pending 1)
-	"$SV_RESPOND" "$SV_QUEUE" modify "$id" narrow.yaml
+	EDITOR="cp $TEST_DIR/narrow.yaml" sv_operator edit "$id" --note narrowed
 	wait $client
 	cat out.json
 	grep -q "Approved with changes" out.json
@@ -105,7 +108,7 @@ test_expect_success 'rejected: the operator note comes back, nothing changes' '
 	$CLIENT call egress-allow "$ALLOW_ARGS" >out.json &
 	client=$!
 	id=$(sv_wait_pending 1)
-	"$SV_RESPOND" "$SV_QUEUE" reject "$id" "not for this task"
+	sv_operator reject "$id" --note "not for this task"
 	wait $client
 	cat out.json
 	grep -q "Rejected" out.json

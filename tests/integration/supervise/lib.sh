@@ -7,6 +7,7 @@
 #   sv_start_egress FILE   run build/sidecar egress on loopback with FILE
 #   sv_start_supervise ... run build/sidecar supervise (extra options follow)
 #   sv_post BODY [HEADER...]  POST to /mcp with curl; prints status and body
+#   sv_operator ARGS...    bottle-host supervise --queue-root ROOT ARGS (the operator)
 #
 # Ports come from the script's pid (below the ephemeral range) so parallel
 # runs do not collide.
@@ -18,7 +19,12 @@ SV_EGRESS_PORT=$SV_BASE_PORT
 SV_PORT=$((SV_BASE_PORT + 1))
 SV_UPSTREAM_PORT=$((SV_BASE_PORT + 2))
 SV_URL=http://127.0.0.1:$SV_PORT/mcp
-SV_QUEUE=$TEST_SCRATCH/queue
+# The queue as the bundle sees it is one bottle's folder of the host's
+# queue root, so bottle-host supervise --queue-root answers it directly.
+SV_BOTTLE=testbottle
+SV_QUEUE_ROOT=$TEST_SCRATCH/queue-root
+SV_QUEUE=$SV_QUEUE_ROOT/$SV_BOTTLE
+HOST_CLI=${HOST_CLI:-$BUILD/bottle-host}
 SV_ROUTES=$TEST_SCRATCH/routes.yaml
 SV_RESPOND=$TEST_SCRATCH/queue-respond
 
@@ -70,7 +76,8 @@ sv_start_upstream() {
 
 sv_start_supervise() {
 	local binary=${SV_BINARY:-$SIDECAR}
-	"$binary" supervise --listen "127.0.0.1:$SV_PORT" --queue "$SV_QUEUE" \
+	mkdir -p "$SV_QUEUE_ROOT"
+	"$binary" supervise --listen "127.0.0.1:$SV_PORT" --queue "$SV_QUEUE" --bottle "$SV_BOTTLE" \
 		--routes "$SV_ROUTES" --egress-proxy "127.0.0.1:$SV_EGRESS_PORT" \
 		--reload-command "kill -HUP ${SV_EGRESS_PID:-0}" "$@" \
 		>"$TEST_SCRATCH/supervise-$SV_PORT.log" 2>&1 &
@@ -110,4 +117,9 @@ sv_initialize() {
 sv_wait_pending() {
 	wait_for "${2:-20}" "[ \$('$SV_RESPOND' '$SV_QUEUE' list | wc -l) -ge $1 ]" &&
 		"$SV_RESPOND" "$SV_QUEUE" list
+}
+
+# The operator's CLI (from the queue branch) on this test's queue root.
+sv_operator() {
+	"$HOST_CLI" supervise --queue-root "$SV_QUEUE_ROOT" --audit-log "$SV_QUEUE_ROOT/audit.log" "$@" </dev/null
 }
