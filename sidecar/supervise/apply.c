@@ -25,20 +25,12 @@
 
 static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Run the reload command (split on spaces, no shell) and wait for it,
  * bounded by timeout_ms; the child is killed after that. */
 static int run_reload(const char *command, int timeout_ms, char *err, size_t err_len)
 {
 	char copy[1024], *argv[APPLY_ARGV_MAX + 1], *p;
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = supervise_now_ms() + (uint64_t)timeout_ms;
 	int argc = 0, status = 0;
 	pid_t pid, done;
 
@@ -86,7 +78,7 @@ static int run_reload(const char *command, int timeout_ms, char *err, size_t err
 			snprintf(err, err_len, "waiting for the reload command: %s", strerror(errno));
 			return -errno;
 		}
-		if (now_ms() >= deadline) {
+		if (supervise_now_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			(void)waitpid(pid, &status, 0);
 			snprintf(err, err_len, "the reload command '%s' did not finish in time",
@@ -159,12 +151,12 @@ int apply_routes(const struct supervise_options *o, const char *yaml, size_t len
 	if (ret < 0)
 		goto out;
 	/* The reload took when egress serves what was written. */
-	deadline = now_ms() + (uint64_t)o->egress_timeout_ms;
+	deadline = supervise_now_ms() + (uint64_t)o->egress_timeout_ms;
 	for (;;) {
 		ret = egress_client_routes(o, &live, lerr, sizeof(lerr));
 		if (ret == 0 && str_equal(buf_str(&live), buf_str(&want)))
 			break;
-		if (now_ms() >= deadline) {
+		if (supervise_now_ms() >= deadline) {
 			if (ret < 0)
 				snprintf(err, err_len, "egress did not come back after the reload: %s",
 					 lerr);

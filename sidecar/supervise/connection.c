@@ -21,22 +21,29 @@
 
 unsigned supervise_active_connections;
 
+int supervise_wait_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int r;
+
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r == 0 ? -ETIMEDOUT : 0;
+}
+
 int supervise_write_all(int fd, const void *data, size_t len, int timeout_ms)
 {
 	const char *p = data;
 
 	while (len > 0) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 		ssize_t n;
-		int r;
+		int r = supervise_wait_fd(fd, POLLOUT, timeout_ms);
 
-		do
-			r = poll(&pfd, 1, timeout_ms);
-		while (r < 0 && errno == EINTR);
 		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -ETIMEDOUT;
+			return r;
 		n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -52,17 +59,11 @@ int supervise_write_all(int fd, const void *data, size_t len, int timeout_ms)
 /* Up to len bytes within timeout_ms: > 0, 0 at EOF, or negative. */
 static ssize_t read_some(int fd, void *data, size_t len, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	ssize_t n;
-	int r;
+	int r = supervise_wait_fd(fd, POLLIN, timeout_ms);
 
-	do
-		r = poll(&pfd, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
 	if (r < 0)
-		return -errno;
-	if (r == 0)
-		return -ETIMEDOUT;
+		return r;
 	do
 		n = recv(fd, data, len, 0);
 	while (n < 0 && errno == EINTR);

@@ -57,19 +57,6 @@ static int parse_address(const char *spec, struct sockaddr_storage *ss, socklen_
 	return -EINVAL;
 }
 
-static int wait_fd(int fd, short events, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	int r;
-
-	do
-		r = poll(&pfd, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
-	return r == 0 ? -ETIMEDOUT : 0;
-}
-
 static int connect_bounded(const struct sockaddr_storage *ss, socklen_t len, int timeout_ms)
 {
 	int fd, ret, soerr = 0;
@@ -82,7 +69,7 @@ static int connect_bounded(const struct sockaddr_storage *ss, socklen_t len, int
 		ret = -errno;
 		goto fail;
 	}
-	ret = wait_fd(fd, POLLOUT, timeout_ms);
+	ret = supervise_wait_fd(fd, POLLOUT, timeout_ms);
 	if (ret < 0)
 		goto fail;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0 || soerr != 0) {
@@ -102,7 +89,7 @@ static int read_reply(int fd, struct buf *raw, int timeout_ms)
 
 	for (;;) {
 		ssize_t n;
-		int ret = wait_fd(fd, POLLIN, timeout_ms);
+		int ret = supervise_wait_fd(fd, POLLIN, timeout_ms);
 
 		if (ret < 0)
 			return ret;

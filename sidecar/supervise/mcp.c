@@ -153,6 +153,27 @@ static int server_info(struct buf *out)
 				   "\"version\":\"" BOTTLE_VERSION "\"}");
 }
 
+/* The end that initialize and server/discover share: capabilities, server
+ * info and instructions, then the reply. */
+static int reply_identity(struct mcp_call *c, struct buf *result)
+{
+	int ret = server_capabilities(c, result);
+
+	if (ret == 0)
+		ret = buf_append_str(result, ",\"serverInfo\":");
+	if (ret == 0)
+		ret = server_info(result);
+	if (ret == 0)
+		ret = buf_append_str(result, ",\"instructions\":");
+	if (ret == 0)
+		ret = json_append_string(result, server_instructions, strlen(server_instructions));
+	if (ret == 0)
+		ret = buf_append_str(result, "}");
+	if (ret == 0)
+		ret = reply_result(c, result->p);
+	return ret;
+}
+
 static int handle_initialize(struct mcp_call *c)
 {
 	yyjson_val *params = c->msg.params, *pv, *caps;
@@ -179,19 +200,7 @@ static int handle_initialize(struct mcp_call *c)
 	buf_init(&result, 8192);
 	ret = buf_appendf(&result, "{\"protocolVersion\":\"%s\",\"capabilities\":", version);
 	if (ret == 0)
-		ret = server_capabilities(c, &result);
-	if (ret == 0)
-		ret = buf_append_str(&result, ",\"serverInfo\":");
-	if (ret == 0)
-		ret = server_info(&result);
-	if (ret == 0)
-		ret = buf_append_str(&result, ",\"instructions\":");
-	if (ret == 0)
-		ret = json_append_string(&result, server_instructions, strlen(server_instructions));
-	if (ret == 0)
-		ret = buf_append_str(&result, "}");
-	if (ret == 0)
-		ret = reply_result(c, result.p);
+		ret = reply_identity(c, &result);
 	buf_release(&result);
 	return ret;
 }
@@ -207,19 +216,7 @@ static int handle_discover(struct mcp_call *c)
 		ret = buf_appendf(&result, "%s\"supportedVersions\":%s,\"capabilities\":",
 				  comma(&result), protocol_versions_json());
 	if (ret == 0)
-		ret = server_capabilities(c, &result);
-	if (ret == 0)
-		ret = buf_append_str(&result, ",\"serverInfo\":");
-	if (ret == 0)
-		ret = server_info(&result);
-	if (ret == 0)
-		ret = buf_append_str(&result, ",\"instructions\":");
-	if (ret == 0)
-		ret = json_append_string(&result, server_instructions, strlen(server_instructions));
-	if (ret == 0)
-		ret = buf_append_str(&result, "}");
-	if (ret == 0)
-		ret = reply_result(c, result.p);
+		ret = reply_identity(c, &result);
 	buf_release(&result);
 	return ret;
 }
@@ -665,5 +662,5 @@ int mcp_handle_post(struct mcp_request *req, struct mcp_reply *reply)
 out:
 	session_put(c.session);
 	jsonrpc_release(&c.msg);
-	return ret < 0 && ret != -ECANCELED ? ret : ret;
+	return ret;
 }

@@ -19,14 +19,6 @@
 #include "../../shared/config_yaml.h"
 #include "../../shared/log.h"
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The hosts of a routes JSON (routes_to_json's shape), for egress-block's
  * "adds no host" rule. */
 static bool hosts_subset(const char *proposed_json, const char *live_json)
@@ -234,14 +226,14 @@ static void give_up(struct tool_context *t, const char *id)
 static int wait_for_answer(struct tool_context *t, const char *id, struct buf *result)
 {
 	const struct supervise_options *o = t->options;
-	uint64_t start = now_ms(), deadline = start + o->approval_timeout_ms;
+	uint64_t start = supervise_now_ms(), deadline = start + o->approval_timeout_ms;
 	uint64_t next_progress = start;
 	struct queue_response resp;
 	char err[512], text[1024], dur[32];
 	int ret;
 
 	for (;;) {
-		uint64_t now = now_ms(), wait;
+		uint64_t now = supervise_now_ms(), wait;
 
 		memset(&resp, 0, sizeof(resp));
 		ret = queue_poll_response(o->queue_dir, id, &resp, err, sizeof(err));

@@ -31,7 +31,7 @@ static struct session *sessions;
 static unsigned nsessions, max_sessions_allowed = 1024;
 static struct waiting_call *waiting;
 
-static uint64_t now_ms(void)
+uint64_t supervise_now_ms(void)
 {
 	struct timespec ts;
 
@@ -102,7 +102,7 @@ int session_create(const char *version, struct session **out)
 		goto out;
 	snprintf(s->version, sizeof(s->version), "%s", version);
 	s->refcount = 2; /* the table's and the caller's */
-	s->last_used_ms = now_ms();
+	s->last_used_ms = supervise_now_ms();
 	pthread_mutex_lock(&table_lock);
 	if (nsessions >= max_sessions_allowed) {
 		pthread_mutex_unlock(&table_lock);
@@ -131,7 +131,7 @@ struct session *session_find(struct str id)
 	for (s = sessions; s; s = s->next) {
 		if (!s->ended && memcmp(s->id, id.p, id.len) == 0) {
 			s->refcount++;
-			s->last_used_ms = now_ms();
+			s->last_used_ms = supervise_now_ms();
 			break;
 		}
 	}
@@ -178,7 +178,7 @@ int session_end(struct str id)
 void session_expire(uint64_t idle_ms)
 {
 	struct session *s, *next, *dead = NULL;
-	uint64_t now = now_ms();
+	uint64_t now = supervise_now_ms();
 
 	pthread_mutex_lock(&table_lock);
 	for (s = sessions; s; s = next) {

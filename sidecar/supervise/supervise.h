@@ -99,6 +99,9 @@ int json_append_string(struct buf *out, const char *s, size_t len);
 
 /* ---- sessions (session.c) ---- */
 
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t supervise_now_ms(void);
+
 struct session;
 
 void session_table_init(unsigned max_sessions);
@@ -231,6 +234,8 @@ struct supervise_connection {
 };
 
 void *supervise_connection_main(void *arg);
+/* 0 when fd is ready for events within timeout_ms, -ETIMEDOUT, or -errno. */
+int supervise_wait_fd(int fd, short events, int timeout_ms);
 /* Write all of data to fd within timeout_ms per wait. */
 int supervise_write_all(int fd, const void *data, size_t len, int timeout_ms);
 

@@ -66,14 +66,6 @@ static void now_rfc3339(char out[24])
 	strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void task_free(struct task *t)
 {
 	buf_release(&t->result);
@@ -97,7 +89,7 @@ static struct task *task_find_locked(const struct session *s, const char *id)
 static void tasks_trim_locked(const struct session *s)
 {
 	struct task **pp, **oldest = NULL;
-	uint64_t now = now_ms();
+	uint64_t now = supervise_now_ms();
 	size_t n = 0;
 
 	for (pp = &tasks; *pp;) {
@@ -216,7 +208,7 @@ int tasks_create(struct session *s, const struct supervise_options *o, const cha
 		t->id[2 * i + 1] = hex[bytes[i] & 15];
 	}
 	t->session = s;
-	t->created_ms = now_ms();
+	t->created_ms = supervise_now_ms();
 	t->options = o;
 	t->ttl_ms = yyjson_is_uint(ttl) && yyjson_get_uint(ttl) > 0 ? yyjson_get_uint(ttl)
 								   : TASK_DEFAULT_TTL_MS;
