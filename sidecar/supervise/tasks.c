@@ -31,6 +31,7 @@ struct task {
 	uint64_t created_ms;         /* monotonic, for the ttl */
 	char id[SUPERVISE_ID_LEN + 1];
 	enum task_status status;
+	bool running;                /* its thread still uses it: never freed then */
 	char created[24], updated[24];
 	uint64_t ttl_ms;
 	struct buf result;           /* CallToolResult once completed */
@@ -95,7 +96,7 @@ static void tasks_trim_locked(const struct session *s)
 	for (pp = &tasks; *pp;) {
 		struct task *t = *pp;
 
-		if (t->status != TASK_WORKING && now - t->created_ms > t->ttl_ms) {
+		if (!t->running && now - t->created_ms > t->ttl_ms) {
 			*pp = t->next;
 			task_free(t);
 			continue;
@@ -106,7 +107,7 @@ static void tasks_trim_locked(const struct session *s)
 		if ((*pp)->session != s)
 			continue;
 		n++;
-		if ((*pp)->status != TASK_WORKING)
+		if (!(*pp)->running)
 			oldest = pp; /* the list is newest first */
 	}
 	if (n >= TASKS_PER_SESSION && oldest) {
@@ -174,6 +175,7 @@ static void *task_main(void *arg)
 	}
 	waiting_call_unregister(&t->waiting);
 	t->waiting_registered = false;
+	t->running = false;
 	pthread_cond_broadcast(&tasks_changed);
 	pthread_mutex_unlock(&tasks_lock);
 	buf_release(&result);
@@ -233,6 +235,7 @@ int tasks_create(struct session *s, const struct supervise_options *o, const cha
 	t->waiting_registered = true;
 	pthread_mutex_lock(&tasks_lock);
 	tasks_trim_locked(s);
+	t->running = true;
 	t->next = tasks;
 	tasks = t;
 	ret = buf_append_str(out, "{\"task\":");
@@ -249,8 +252,10 @@ int tasks_create(struct session *s, const struct supervise_options *o, const cha
 	if (pthread_create(&thread, &attr, task_main, t) != 0) {
 		pthread_mutex_lock(&tasks_lock);
 		t->status = TASK_FAILED;
+		t->running = false;
 		waiting_call_unregister(&t->waiting);
 		t->waiting_registered = false;
+		pthread_cond_broadcast(&tasks_changed);
 		pthread_mutex_unlock(&tasks_lock);
 		log_error("cannot start a task thread");
 	}
