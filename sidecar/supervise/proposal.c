@@ -19,6 +19,49 @@
 #include "../../shared/config_yaml.h"
 #include "../../shared/log.h"
 
+/* Proposals a call is waiting on in this process; the sweeper leaves
+ * them to their waiter. */
+struct active_proposal {
+	struct active_proposal *next;
+	char id[QUEUE_ID_MAX];
+};
+
+static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct active_proposal *active;
+
+/* false when someone already waits on id. */
+static bool active_add(struct active_proposal *a, const char *id)
+{
+	struct active_proposal *x;
+
+	pthread_mutex_lock(&active_lock);
+	for (x = active; x; x = x->next) {
+		if (strcmp(x->id, id) == 0) {
+			pthread_mutex_unlock(&active_lock);
+			return false;
+		}
+	}
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	a->next = active;
+	active = a;
+	pthread_mutex_unlock(&active_lock);
+	return true;
+}
+
+static void active_remove(struct active_proposal *a)
+{
+	struct active_proposal **pp;
+
+	pthread_mutex_lock(&active_lock);
+	for (pp = &active; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&active_lock);
+}
+
 /* The hosts of a routes JSON (routes_to_json's shape), for egress-block's
  * "adds no host" rule. */
 static bool hosts_subset(const char *proposed_json, const char *live_json)
@@ -86,7 +129,7 @@ static int send_progress(struct tool_context *t, const char *id, uint64_t elapse
 }
 
 /* 1 when the client hung up or cancelled, else 0 after at most wait_ms. */
-static int wait_client(struct tool_context *t, int wait_ms)
+static int wait_client_gone(struct tool_context *t, int wait_ms)
 {
 	struct pollfd pfd[2];
 	nfds_t n = 0;
@@ -223,7 +266,60 @@ static void give_up(struct tool_context *t, const char *id)
 	queue_response_release(&resp);
 }
 
+/* A proposal no longer pending: say what became of it. */
+static int describe_done(struct tool_context *t, const char *id, struct buf *result)
+{
+	struct queue_response resp;
+	char err[512], text[2048];
+	int ret;
+
+	memset(&resp, 0, sizeof(resp));
+	ret = queue_status(t->options->queue_dir, id, err, sizeof(err));
+	if (ret == QUEUE_WITHDRAWN) {
+		snprintf(text, sizeof(text),
+			 "Proposal %s was withdrawn (its caller went away before a decision); "
+			 "submit a new one if you still need it.", id);
+		return tools_text_result(result, true, text);
+	}
+	if (ret != QUEUE_PROCESSED ||
+	    queue_read_response(t->options->queue_dir, id, &resp, err, sizeof(err)) < 0) {
+		snprintf(text, sizeof(text), "No pending proposal %s: %s", id, err);
+		return tools_text_result(result, true, text);
+	}
+	if (resp.verdict == QUEUE_REJECTED)
+		snprintf(text, sizeof(text),
+			 "Rejected: the operator turned down proposal %s. Their note: %.1500s\n"
+			 "Do not resubmit the same proposal.", id,
+			 resp.note && resp.note[0] ? resp.note : "(none)");
+	else
+		snprintf(text, sizeof(text),
+			 "Approved%s: the operator accepted proposal %s and it was applied then; "
+			 "list-egress-routes shows the routes in force.%s%.1500s",
+			 resp.verdict == QUEUE_MODIFIED ? " with changes" : "", id,
+			 resp.note && resp.note[0] ? " Operator's note: " : "",
+			 resp.note && resp.note[0] ? resp.note : "");
+	queue_response_release(&resp);
+	return tools_text_result(result, false, text);
+}
+
+static int wait_for_answer_locked(struct tool_context *t, const char *id, struct buf *result);
+
 static int wait_for_answer(struct tool_context *t, const char *id, struct buf *result)
+{
+	struct active_proposal a;
+	int ret;
+
+	/* Another call (or the sweeper) is on it: wait for it to finish. */
+	while (!active_add(&a, id)) {
+		if (wait_client_gone(t, t->options->queue_poll_ms))
+			return -ECANCELED;
+	}
+	ret = wait_for_answer_locked(t, id, result);
+	active_remove(&a);
+	return ret;
+}
+
+static int wait_for_answer_locked(struct tool_context *t, const char *id, struct buf *result)
 {
 	const struct supervise_options *o = t->options;
 	uint64_t start = supervise_now_ms(), deadline = start + o->approval_timeout_ms;
@@ -243,13 +339,8 @@ static int wait_for_answer(struct tool_context *t, const char *id, struct buf *r
 			return ret;
 		}
 		queue_response_release(&resp);
-		if (ret < 0) {
-			snprintf(text, sizeof(text),
-				 "Proposal %s is not pending any more (%s): it was withdrawn or "
-				 "already handled; check list-egress-routes.",
-				 id, err);
-			return tools_text_result(result, true, text);
-		}
+		if (ret < 0)
+			return describe_done(t, id, result);
 		if (now >= deadline) {
 			config_format_duration(o->approval_timeout_ms, dur, sizeof(dur));
 			snprintf(text, sizeof(text),
@@ -271,7 +362,7 @@ static int wait_for_answer(struct tool_context *t, const char *id, struct buf *r
 			wait = next_progress - now;
 		if (deadline - now < wait)
 			wait = deadline - now;
-		if (wait_client(t, (int)wait)) {
+		if (wait_client_gone(t, (int)wait)) {
 			give_up(t, id);
 			return -ECANCELED;
 		}
@@ -372,15 +463,57 @@ int proposal_status_tool(struct tool_context *t, yyjson_val *args, struct buf *r
 	ret = queue_status(t->options->queue_dir, yyjson_get_str(v), err, sizeof(err));
 	if (ret == QUEUE_PENDING || ret == QUEUE_ANSWERED)
 		return wait_for_answer(t, yyjson_get_str(v), result);
-	if (ret == QUEUE_PROCESSED)
-		snprintf(msg, sizeof(msg),
-			 "Proposal %s was already decided and handled; list-egress-routes shows "
-			 "the routes in force.", yyjson_get_str(v));
-	else if (ret == QUEUE_WITHDRAWN)
-		snprintf(msg, sizeof(msg),
-			 "Proposal %s was withdrawn (its caller went away before a decision); "
-			 "submit a new one if you still need it.", yyjson_get_str(v));
-	else
-		snprintf(msg, sizeof(msg), "No proposal %s: %s", yyjson_get_str(v), err);
-	return tools_text_result(result, ret < 0, msg);
+	if (ret > 0)
+		return describe_done(t, yyjson_get_str(v), result);
+	snprintf(msg, sizeof(msg), "No proposal %s: %s", yyjson_get_str(v), err);
+	return tools_text_result(result, true, msg);
+}
+
+static int quiet_event(struct tool_context *t, const char *json)
+{
+	(void)t;
+	(void)json;
+	return 0;
+}
+
+static int quiet_keepalive(struct tool_context *t)
+{
+	(void)t;
+	return 0;
+}
+
+void proposal_sweep(const struct supervise_options *o)
+{
+	struct tool_context t = { .options = o, .fd = -1, .send_event = quiet_event,
+				  .keepalive = quiet_keepalive };
+	struct queue_list list;
+	struct queue_response resp;
+	struct buf ignored;
+	char err[512];
+	size_t i;
+
+	if (queue_list_pending(o->queue_dir, &list, err, sizeof(err)) < 0) {
+		log_warn("sweep: %s", err);
+		return;
+	}
+	buf_init(&ignored, 4 * SUPERVISE_BODY_MAX);
+	for (i = 0; i < list.n; i++) {
+		struct active_proposal a;
+
+		/* An answer nobody waits for any more (its call timed out, or
+		 * the server restarted) still takes effect. */
+		if (!list.items[i].answered || !active_add(&a, list.items[i].id))
+			continue;
+		memset(&resp, 0, sizeof(resp));
+		if (queue_poll_response(o->queue_dir, list.items[i].id, &resp, err, sizeof(err)) == 1) {
+			log_info("proposal %s answered with no call waiting: acting on it",
+				 list.items[i].id);
+			buf_clear(&ignored);
+			(void)act_on_answer(&t, list.items[i].id, &resp, &ignored);
+		}
+		queue_response_release(&resp);
+		active_remove(&a);
+	}
+	buf_release(&ignored);
+	queue_list_release(&list);
 }

@@ -24,5 +24,8 @@ int tools_validate_proposal(yyjson_val *args, bool allow, struct tool_proposal *
 int proposal_tool(struct tool_context *t, enum queue_kind kind, yyjson_val *args,
 		  struct buf *result);
 int proposal_status_tool(struct tool_context *t, yyjson_val *args, struct buf *result);
+/* Act on answers no call waits for (timed out, or given while the server
+ * was down): apply approvals, archive.  Called every few seconds. */
+void proposal_sweep(const struct supervise_options *o);
 
 #endif

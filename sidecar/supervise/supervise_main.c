@@ -20,6 +20,7 @@
 #include "../../shared/exit_codes.h"
 #include "../../shared/log.h"
 #include "../../shared/queue.h"
+#include "proposal.h"
 
 #define SUPERVISE_SESSION_IDLE_MS (60ULL * 60 * 1000)
 
@@ -279,10 +280,11 @@ static int listen_on(const char *spec)
 	return fd;
 }
 
-/* SIGTERM/SIGINT end the process; between signals, idle sessions expire. */
+/* SIGTERM/SIGINT end the process; between signals, idle sessions expire
+ * and answers no call waits for are acted on. */
 static void *signal_thread(void *arg)
 {
-	static const struct timespec sweep_every = { .tv_sec = 30 };
+	static const struct timespec sweep_every = { .tv_sec = 5 };
 	sigset_t *set = arg;
 
 	for (;;) {
@@ -290,6 +292,7 @@ static void *signal_thread(void *arg)
 
 		if (sig < 0) {
 			session_expire(SUPERVISE_SESSION_IDLE_MS);
+			proposal_sweep(&options);
 			continue;
 		}
 		log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -187,7 +187,7 @@ test_expect_success 'tasks (2025-11-25): a task-augmented call, tasks/get, tasks
 	echo "$out" | grep -q -- "-32602"
 '
 
-test_expect_success 'timeout: the proposal stays pending and egress-proposal-status picks it up' '
+test_expect_success 'timeout: the proposal stays pending; egress-proposal-status or the sweeper picks up the answer' '
 	SV_PORT=$((SV_PORT + 5))
 	SV_URL=http://127.0.0.1:$SV_PORT/mcp
 	CLIENT="$SV_NODE $SV_DIR/client.mjs $SV_URL"
@@ -198,11 +198,21 @@ test_expect_success 'timeout: the proposal stays pending and egress-proposal-sta
 	grep -q "Timed out" out.json
 	id=$(sed -n "s/.*decided proposal \([A-Za-z0-9-]*\) within.*/\1/p" out.json)
 	[ "$("$SV_RESPOND" "$SV_QUEUE" status "$id")" = pending ]
+	# a second timed-out proposal, answered while nobody waits
+	$CLIENT call egress-allow "$(echo "$ALLOW_ARGS" | sed "s/ports: \[$SV_UPSTREAM_PORT\]/ports: [$SV_UPSTREAM_PORT, 6]/")" >out2.json
+	id2=$(sed -n "s/.*decided proposal \([A-Za-z0-9-]*\) within.*/\1/p" out2.json)
 	"$SV_RESPOND" "$SV_QUEUE" approve "$id"
 	$CLIENT call egress-proposal-status "{\"proposal_id\":\"$id\"}" >status.json
 	cat status.json
 	grep -q "Approved" status.json
 	[ "$(through_egress)" = 200 ]
+	# the sweeper applies an answer no call waits for
+	sv_operator reject "$id2" --note "too late"
+	wait_for 15 "[ \"\$(\"$SV_RESPOND\" \"$SV_QUEUE\" status $id2)\" = processed ]"
+	$CLIENT call egress-proposal-status "{\"proposal_id\":\"$id2\"}" >status2.json
+	cat status2.json
+	grep -q "Rejected" status2.json
+	grep -q "too late" status2.json
 '
 
 test_done
