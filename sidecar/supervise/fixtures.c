@@ -116,7 +116,7 @@ int fixtures_tool_call(struct tool_context *t, const char *name, struct buf *res
 			ret = buf_appendf(&ev, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\","
 					       "\"params\":{\"level\":\"info\",\"data\":\"%s\"}}",
 					  logs[i]);
-		if (ret == 0 && ev.len > 0)
+		if (ret == 0 && ev.len > 0 && t->send_event)
 			ret = t->send_event(t, ev.p);
 		pause_ms(50);
 	}

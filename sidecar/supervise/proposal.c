@@ -107,7 +107,7 @@ static int send_progress(struct tool_context *t, const char *id, uint64_t elapse
 	int ret;
 
 	if (!t->progress_token)
-		return t->keepalive(t);
+		return t->keepalive ? t->keepalive(t) : 0;
 	/* Progress must increase with every notification. */
 	if (progress <= t->progress_sent && t->progress_sent > 0)
 		progress = t->progress_sent + 1;
@@ -121,7 +121,7 @@ static int send_progress(struct tool_context *t, const char *id, uint64_t elapse
 			  "(%" PRIu64 "s of %" PRIu64 "s)\"}}",
 			  t->progress_token, progress, total > progress ? total : progress + 1, id,
 			  elapsed_ms / 1000, total);
-	if (ret == 0)
+	if (ret == 0 && t->send_event)
 		ret = t->send_event(t, msg.p);
 	buf_release(&msg);
 	t->progress_sent = progress;
@@ -469,23 +469,9 @@ int proposal_status_tool(struct tool_context *t, yyjson_val *args, struct buf *r
 	return tools_text_result(result, true, msg);
 }
 
-static int quiet_event(struct tool_context *t, const char *json)
-{
-	(void)t;
-	(void)json;
-	return 0;
-}
-
-static int quiet_keepalive(struct tool_context *t)
-{
-	(void)t;
-	return 0;
-}
-
 void proposal_sweep(const struct supervise_options *o)
 {
-	struct tool_context t = { .options = o, .fd = -1, .send_event = quiet_event,
-				  .keepalive = quiet_keepalive };
+	struct tool_context t = { .options = o, .fd = -1 };
 	struct queue_list list;
 	struct queue_response resp;
 	struct buf ignored;

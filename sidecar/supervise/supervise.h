@@ -195,7 +195,8 @@ struct tool_context {
 	const char *progress_token;    /* JSON text of _meta.progressToken, or NULL */
 	struct waiting_call *waiting;  /* registered while the call waits */
 	const char *client_name;       /* clientInfo.name, for the proposal */
-	int (*send_event)(struct tool_context *t, const char *json); /* one SSE message */
+	/* One SSE message, an SSE comment; NULL when nobody listens (tasks). */
+	int (*send_event)(struct tool_context *t, const char *json);
 	int (*keepalive)(struct tool_context *t);
 	uint64_t progress_sent;
 };

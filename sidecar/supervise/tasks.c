@@ -131,19 +131,6 @@ static int task_json(const struct task *t, struct buf *out)
 			   t->created, t->updated, (unsigned long long)t->ttl_ms, TASK_POLL_MS);
 }
 
-static int no_event(struct tool_context *t, const char *json)
-{
-	(void)t;
-	(void)json;
-	return 0;
-}
-
-static int no_keepalive(struct tool_context *t)
-{
-	(void)t;
-	return 0;
-}
-
 static void *task_main(void *arg)
 {
 	struct task *t = arg;
@@ -152,8 +139,6 @@ static void *task_main(void *arg)
 		.fd = -1,
 		.waiting = &t->waiting,
 		.client_name = t->client_name[0] ? t->client_name : NULL,
-		.send_event = no_event,
-		.keepalive = no_keepalive,
 	};
 	struct buf result;
 	char err[256];
