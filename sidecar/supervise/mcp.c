@@ -21,6 +21,7 @@
 
 #define META_VERSION "io.modelcontextprotocol/protocolVersion"
 #define META_CLIENT_INFO "io.modelcontextprotocol/clientInfo"
+#define META_CLIENT_CAPS "io.modelcontextprotocol/clientCapabilities"
 
 static const char server_instructions[] =
 	"This server is the bottle's supervisor: the only way to change what the sandbox may "
@@ -72,6 +73,14 @@ static int reply_result(struct mcp_call *c, const char *result_json)
 static int result_open(const struct mcp_call *c, struct buf *out)
 {
 	return buf_append_str(out, c->modern ? "{\"resultType\":\"complete\"" : "{");
+}
+
+/* 2026-07-28 caching hints on listings, discovery and reads: what this
+ * server lists changes only with a new binary, and is the same for every
+ * client. */
+static int cache_hints(const struct mcp_call *c, struct buf *out)
+{
+	return c->modern ? buf_append_str(out, ",\"ttlMs\":3600000,\"cacheScope\":\"public\"") : 0;
 }
 
 static const char *comma(const struct buf *out)
@@ -134,11 +143,16 @@ static int handle_fixture(struct mcp_call *c)
 	} else if (ret == JSONRPC_INVALID_PARAMS) {
 		ret = reply_error(c, 200, JSONRPC_INVALID_PARAMS, "invalid params", NULL);
 	} else if (ret == 0) {
+		const char *m = c->msg.method;
+		size_t mlen = strlen(m);
+
+		if ((mlen > 5 && strcmp(m + mlen - 5, "/list") == 0) ||
+		    strcmp(m, "resources/read") == 0)
+			ret = cache_hints(c, &full);
 		/* Splice the fixture's members after resultType when modern. */
-		if (full.len > 1)
-			ret = buf_appendf(&full, "%s%s", result.len > 2 ? "," : "", result.p + 1);
-		else
-			ret = buf_append_str(&full, result.p + 1);
+		if (ret == 0)
+			ret = buf_appendf(&full, "%s%s", full.len > 1 && result.len > 2 ? "," : "",
+					  result.p + 1);
 		if (ret == 0)
 			ret = reply_result(c, full.p);
 	}
@@ -213,8 +227,10 @@ static int handle_discover(struct mcp_call *c)
 	buf_init(&result, 8192);
 	ret = result_open(c, &result);
 	if (ret == 0)
-		ret = buf_appendf(&result, "%s\"supportedVersions\":%s,\"capabilities\":",
-				  comma(&result), protocol_versions_json());
+		ret = cache_hints(c, &result);
+	if (ret == 0)
+		ret = buf_appendf(&result, ",\"supportedVersions\":%s,\"capabilities\":",
+				  protocol_versions_json());
 	if (ret == 0)
 		ret = reply_identity(c, &result);
 	buf_release(&result);
@@ -233,6 +249,8 @@ static int handle_tools_list(struct mcp_call *c)
 
 	buf_init(&result, 64 * 1024);
 	ret = result_open(c, &result);
+	if (ret == 0)
+		ret = cache_hints(c, &result);
 	if (ret == 0)
 		ret = buf_appendf(&result, "%s\"tools\":", comma(&result));
 	if (ret == 0)
@@ -458,8 +476,18 @@ static int handle_tasks(struct mcp_call *c)
 static int dispatch_request(struct mcp_call *c)
 {
 	const char *m = c->msg.method;
-	char err[160];
+	char err[256];
 
+	if (c->modern && (strcmp(m, "initialize") == 0 || strcmp(m, "ping") == 0 ||
+			  strcmp(m, "logging/setLevel") == 0 || strcmp(m, "resources/subscribe") == 0 ||
+			  strcmp(m, "resources/unsubscribe") == 0)) {
+		/* Removed in 2026-07-28; initialize's error names the versions, so
+		 * a legacy client can tell the user what to use. */
+		snprintf(err, sizeof(err), "method not found: %s is not a method of " MCP_V2026_07_28
+			 " (this server also speaks " MCP_V2025_11_25 " and " MCP_V2025_06_18
+			 " with initialize)", m);
+		return reply_error(c, 404, JSONRPC_METHOD_NOT_FOUND, err, NULL);
+	}
 	if (strcmp(m, "ping") == 0)
 		return handle_ping(c);
 	if (strcmp(m, "tools/list") == 0)
@@ -472,10 +500,7 @@ static int dispatch_request(struct mcp_call *c)
 		return handle_tasks(c);
 	if (strcmp(m, "initialize") == 0)
 		return reply_error(c, 400, JSONRPC_INVALID_REQUEST,
-				   c->modern ? "initialize is not a method of " MCP_V2026_07_28
-					       ": send requests with _meta, or initialize without "
-					       "MCP-Protocol-Version " MCP_V2026_07_28
-					     : "this session is already initialized", NULL);
+				   "this session is already initialized", NULL);
 	if (fixtures_enabled()) {
 		int r = handle_fixture(c);
 
@@ -538,11 +563,12 @@ static bool mcp_name_matches(struct str h, const char *name)
 	return strlen(name) == n && memcmp(name, out, n) == 0;
 }
 
-/* The 2026-07-28 header rules: version in header and _meta, Mcp-Method,
- * Mcp-Name.  Returns 1 when the request may proceed, else 0 with the
- * reply set. */
-static int modern_checks(struct mcp_call *c, struct str pv, yyjson_val *meta_version)
+/* The 2026-07-28 rules: the version in the header and in _meta (with the
+ * client's capabilities), Mcp-Method, Mcp-Name.  Returns 1 when the request
+ * may proceed, else 0 with the reply set. */
+static int modern_checks(struct mcp_call *c, struct str pv, yyjson_val *meta)
 {
+	yyjson_val *meta_version = yyjson_obj_get(meta, META_VERSION);
 	struct str mh = header(c->req, "mcp-method");
 	char err[256];
 	int ret;
@@ -552,30 +578,47 @@ static int modern_checks(struct mcp_call *c, struct str pv, yyjson_val *meta_ver
 				  "Header mismatch: MCP-Protocol-Version header is required", NULL);
 		return ret < 0 ? ret : 0;
 	}
-	if (c->msg.kind == JSONRPC_REQUEST) {
-		if (!yyjson_is_str(meta_version) ||
-		    !str_equal_cstr(pv, yyjson_get_str(meta_version))) {
-			ret = reply_error(c, 400, MCP_HEADER_MISMATCH,
-					  "Header mismatch: MCP-Protocol-Version must equal "
-					  "params._meta[\"" META_VERSION "\"]", NULL);
-			return ret < 0 ? ret : 0;
-		}
-		if (!has_header(c->req, "mcp-method") || !str_equal_cstr(mh, c->msg.method)) {
-			snprintf(err, sizeof(err), "Header mismatch: Mcp-Method must be '%.100s'",
-				 c->msg.method);
-			ret = reply_error(c, 400, MCP_HEADER_MISMATCH, err, NULL);
-			return ret < 0 ? ret : 0;
-		}
-		if (strcmp(c->msg.method, "tools/call") == 0) {
-			yyjson_val *name = yyjson_obj_get(c->msg.params, "name");
+	if (c->msg.kind != JSONRPC_REQUEST)
+		return 1;
+	if (!yyjson_is_str(meta_version)) {
+		ret = reply_error(c, 400, JSONRPC_INVALID_PARAMS,
+				  "Invalid params: params._meta[\"" META_VERSION "\"] is required", NULL);
+		return ret < 0 ? ret : 0;
+	}
+	if (!str_equal_cstr(pv, yyjson_get_str(meta_version))) {
+		ret = reply_error(c, 400, MCP_HEADER_MISMATCH,
+				  "Header mismatch: MCP-Protocol-Version must equal "
+				  "params._meta[\"" META_VERSION "\"]", NULL);
+		return ret < 0 ? ret : 0;
+	}
+	if (!protocol_version_supported(pv.p, pv.len)) {
+		ret = unsupported_version(c, pv);
+		return ret < 0 ? ret : 0;
+	}
+	if (!yyjson_is_obj(yyjson_obj_get(meta, META_CLIENT_CAPS))) {
+		ret = reply_error(c, 400, JSONRPC_INVALID_PARAMS,
+				  "Invalid params: params._meta[\"" META_CLIENT_CAPS "\"] (an object) "
+				  "is required", NULL);
+		return ret < 0 ? ret : 0;
+	}
+	if (!has_header(c->req, "mcp-method") || !str_equal_cstr(mh, c->msg.method)) {
+		snprintf(err, sizeof(err), "Header mismatch: Mcp-Method must be '%.100s'",
+			 c->msg.method);
+		ret = reply_error(c, 400, MCP_HEADER_MISMATCH, err, NULL);
+		return ret < 0 ? ret : 0;
+	}
+	if (strcmp(c->msg.method, "tools/call") == 0 || strcmp(c->msg.method, "prompts/get") == 0 ||
+	    strcmp(c->msg.method, "resources/read") == 0) {
+		yyjson_val *name = yyjson_obj_get(c->msg.params, "name");
 
-			if (yyjson_is_str(name) && (!has_header(c->req, "mcp-name") ||
-			    !mcp_name_matches(header(c->req, "mcp-name"), yyjson_get_str(name)))) {
-				ret = reply_error(c, 400, MCP_HEADER_MISMATCH,
-						  "Header mismatch: Mcp-Name must equal params.name",
-						  NULL);
-				return ret < 0 ? ret : 0;
-			}
+		if (!name)
+			name = yyjson_obj_get(c->msg.params, "uri");
+		if (yyjson_is_str(name) && (!has_header(c->req, "mcp-name") ||
+		    !mcp_name_matches(header(c->req, "mcp-name"), yyjson_get_str(name)))) {
+			ret = reply_error(c, 400, MCP_HEADER_MISMATCH,
+					  "Header mismatch: Mcp-Name must equal params.name (or "
+					  "params.uri)", NULL);
+			return ret < 0 ? ret : 0;
 		}
 	}
 	return 1;
@@ -585,28 +628,19 @@ static int route(struct mcp_call *c)
 {
 	struct str sid = header(c->req, "mcp-session-id");
 	struct str pv = header(c->req, "mcp-protocol-version");
-	yyjson_val *meta_version = NULL;
+	yyjson_val *meta = NULL, *meta_version;
 	bool is_initialize = c->msg.kind == JSONRPC_REQUEST && strcmp(c->msg.method, "initialize") == 0;
 	int r;
 
 	if (c->msg.params)
-		meta_version = yyjson_obj_get(yyjson_obj_get(c->msg.params, "_meta"), META_VERSION);
-	/* 2025-03-26 is not negotiated, but clients of a session send it in
-	 * the header (the session's version decides; the SDKs do the same). */
-	if (pv.len > 0 && !protocol_version_supported(pv.p, pv.len) &&
-	    !str_equal_cstr(pv, MCP_V2025_03_26))
-		return unsupported_version(c, pv);
-	if (yyjson_is_str(meta_version) &&
-	    !protocol_version_supported(yyjson_get_str(meta_version), yyjson_get_len(meta_version)))
-		return unsupported_version(c, (struct str){ yyjson_get_str(meta_version),
-							    yyjson_get_len(meta_version) });
-	c->modern = !is_initialize &&
-		    (str_equal_cstr(pv, MCP_V2026_07_28) || meta_version != NULL ||
-		     (sid.len == 0 && c->msg.kind == JSONRPC_REQUEST &&
-		      strcmp(c->msg.method, "server/discover") == 0));
+		meta = yyjson_obj_get(c->msg.params, "_meta");
+	meta_version = yyjson_obj_get(meta, META_VERSION);
+	c->modern = str_equal_cstr(pv, MCP_V2026_07_28) || meta_version != NULL ||
+		    (sid.len == 0 && c->msg.kind == JSONRPC_REQUEST &&
+		     strcmp(c->msg.method, "server/discover") == 0);
 	if (c->modern) {
 		/* Mcp-Session-Id is ignored: this revision has no sessions. */
-		r = modern_checks(c, pv, meta_version);
+		r = modern_checks(c, pv, meta);
 		if (r <= 0)
 			return r;
 		snprintf(c->version, sizeof(c->version), "%s", MCP_V2026_07_28);
@@ -616,6 +650,11 @@ static int route(struct mcp_call *c)
 		}
 		return dispatch_request(c);
 	}
+	/* 2025-03-26 is not negotiated, but clients of a session send it in
+	 * the header (the session's version decides; the SDKs do the same). */
+	if (pv.len > 0 && !protocol_version_supported(pv.p, pv.len) &&
+	    !str_equal_cstr(pv, MCP_V2025_03_26))
+		return unsupported_version(c, pv);
 	if (is_initialize) {
 		if (sid.len > 0)
 			return reply_error(c, 400, JSONRPC_INVALID_REQUEST,

@@ -17,7 +17,7 @@ sv_start_egress "$TEST_SCRATCH/routes.in"
 sv_start_supervise --approval-timeout 2s
 
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
-META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}'
+META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
 
 test_expect_success 'initialize issues a session id and negotiates the asked version' '
 	out=$(sv_post "$INIT")
@@ -107,7 +107,9 @@ test_expect_success '2026-07-28: no session, headers mirror the body, unknown me
 	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\",\"params\":{$META}}" "$h" "mcp-method: tools/call")
 	case "$out" in "400 "*"-32020"*) ;; *) echo "$out"; false ;; esac
 	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/list\",\"params\":{}}" "$h" "mcp-method: tools/list")
-	case "$out" in "400 "*"-32020"*) ;; *) echo "$out"; false ;; esac
+	case "$out" in "400 "*"-32602"*) ;; *) echo "$out"; false ;; esac
+	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\",\"params\":{$META}}" "$h" "mcp-method: ping")
+	case "$out" in "404 "*"-32601"*) ;; *) echo "$out"; false ;; esac
 	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"nope/nothing\",\"params\":{$META}}" "$h" "mcp-method: nope/nothing")
 	case "$out" in "404 "*"-32601"*) ;; *) echo "$out"; false ;; esac
 	out=$(sv_post "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"list-egress-routes\",\"arguments\":{},$META}}" "$h" "mcp-method: tools/call" "mcp-name: =?base64?bGlzdC1lZ3Jlc3Mtcm91dGVz?=")

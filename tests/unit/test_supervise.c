@@ -346,7 +346,8 @@ static void test_mcp_session_rules(void **state)
 
 static void test_mcp_modern_rules(void **state)
 {
-	static const char meta[] = "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}";
+	static const char meta[] = "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+				   "\"io.modelcontextprotocol/clientCapabilities\":{}}";
 	char body[1024];
 	struct exchange x;
 
@@ -373,6 +374,29 @@ static void test_mcp_modern_rules(void **state)
 	/* header and _meta disagree */
 	assert_int_equal(post(&x, "MCP-Protocol-Version: 2025-11-25\r\nMcp-Method: tools/list\r\n", body), 0);
 	assert_int_equal(error_code(&x), MCP_HEADER_MISMATCH);
+	done(&x);
+	/* _meta missing, or without the client's capabilities: invalid params */
+	assert_int_equal(post(&x, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\n",
+			      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{}}"), 0);
+	assert_int_equal(x.reply.status, 400);
+	assert_int_equal(error_code(&x), JSONRPC_INVALID_PARAMS);
+	done(&x);
+	assert_int_equal(post(&x, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\n",
+			      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":"
+			      "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}"), 0);
+	assert_int_equal(x.reply.status, 400);
+	assert_int_equal(error_code(&x), JSONRPC_INVALID_PARAMS);
+	done(&x);
+	/* methods this revision removed: 404 */
+	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\",\"params\":{%s}}", meta);
+	assert_int_equal(post(&x, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: ping\r\n", body), 0);
+	assert_int_equal(x.reply.status, 404);
+	assert_int_equal(error_code(&x), JSONRPC_METHOD_NOT_FOUND);
+	done(&x);
+	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{%s}}", meta);
+	assert_int_equal(post(&x, "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: initialize\r\n", body), 0);
+	assert_int_equal(x.reply.status, 404);
+	assert_int_equal(x.reply.session_id[0], '\0');
 	done(&x);
 	/* unknown method: 404 and -32601 at once */
 	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x/y\",\"params\":{%s}}", meta);
