@@ -81,17 +81,21 @@ static bool name_allowed(const struct supervise_options *o, struct str host)
 	return false;
 }
 
+/* Host: an allowed name, or any IP literal.  DNS rebinding needs a name
+ * (the attacker's, which resolves to us), so an address in Host is what a
+ * client inside the bundle network sends, never a rebound page. */
 bool protocol_host_allowed(const struct supervise_options *o, struct str host)
 {
 	struct http1_authority a;
 
 	if (host.len == 0 || http1_authority_parse(host, &a) < 0)
 		return false;
-	return name_allowed(o, a.host);
+	return a.kind == HTTP1_HOST_IPV4 || a.kind == HTTP1_HOST_IPV6 || name_allowed(o, a.host);
 }
 
 bool protocol_origin_allowed(const struct supervise_options *o, struct str origin)
 {
+	struct http1_authority a;
 	struct str rest;
 
 	if (origin.len > 7 && http1_str_ieq_cstr((struct str){ origin.p, 7 }, "http://"))
@@ -100,10 +104,11 @@ bool protocol_origin_allowed(const struct supervise_options *o, struct str origi
 		rest = (struct str){ origin.p + 8, origin.len - 8 };
 	else
 		return false; /* "null", other schemes, garbage */
-	/* An origin is scheme://host[:port] and nothing after it. */
-	if (memchr(rest.p, '/', rest.len))
+	/* An origin is scheme://host[:port] and nothing after it.  Only the
+	 * listed names: a page served from some address is still a page. */
+	if (memchr(rest.p, '/', rest.len) || http1_authority_parse(rest, &a) < 0)
 		return false;
-	return protocol_host_allowed(o, rest);
+	return name_allowed(o, a.host);
 }
 
 bool protocol_bearer_ok(struct str authorization, const char *token)

@@ -148,9 +148,10 @@ const char *protocol_versions_json(void);
 /* Whether Accept lists both application/json and text/event-stream
  * (wildcards count). */
 bool protocol_accept_ok(struct str accept);
-/* Whether `host` (a Host value, port allowed) names an allowed host. */
+/* Whether `host` (a Host value, port allowed) is an allowed name or an IP
+ * literal. */
 bool protocol_host_allowed(const struct supervise_options *o, struct str host);
-/* Whether an Origin value is allowed: http(s)://<allowed host>[:port]. */
+/* Whether an Origin value is allowed: http(s)://<allowed name>[:port]. */
 bool protocol_origin_allowed(const struct supervise_options *o, struct str origin);
 /* Constant-time comparison of "Bearer <token>" with the expected token. */
 bool protocol_bearer_ok(struct str authorization, const char *token);

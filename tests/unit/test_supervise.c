@@ -190,6 +190,9 @@ static void test_host_and_origin(void **state)
 	assert_false(protocol_host_allowed(&options, S("localhost.evil.example")));
 	assert_false(protocol_host_allowed(&options, S("")));
 	assert_false(protocol_host_allowed(&options, S("127.1")));
+	assert_true(protocol_host_allowed(&options, S("10.89.0.2:9100")));
+	assert_true(protocol_host_allowed(&options, S("[fd00::2]")));
+	assert_false(protocol_host_allowed(&options, S("10.89.0.2.evil.example")));
 	assert_false(protocol_host_allowed(&options, S("user@localhost")));
 	assert_true(protocol_origin_allowed(&options, S("http://localhost:6274")));
 	assert_true(protocol_origin_allowed(&options, S("https://127.0.0.1")));
@@ -198,6 +201,8 @@ static void test_host_and_origin(void **state)
 	assert_false(protocol_origin_allowed(&options, S("file://localhost")));
 	assert_false(protocol_origin_allowed(&options, S("http://localhost/path")));
 	assert_false(protocol_origin_allowed(&options, S("http://")));
+	assert_false(protocol_origin_allowed(&options, S("http://10.0.0.5:8080")));
+	assert_true(protocol_origin_allowed(&options, S("http://[::1]:6274")));
 }
 
 static void test_bearer(void **state)
