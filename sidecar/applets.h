@@ -7,4 +7,5 @@ APPLET(dlp-scan, dlp_scan_main, "scan a file with the DLP engine and print what 
 APPLET(egress,  egress_main,  "the egress proxy: default-deny routes, TLS bump, credential injection")
 APPLET(init,    init_main,    "PID 1: start, supervise, reap and stop the bundle's daemons")
 APPLET(initctl, initctl_main, "ask a running init for status, or to reload or restart a daemon")
+APPLET(supervise, supervise_main, "the MCP server: the agent asks the operator for egress changes")
 APPLET(version, version_main, "print the bundle's version and the versions of its linked libraries")
