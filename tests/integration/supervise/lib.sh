@@ -3,7 +3,7 @@
 #
 #   sv_need_clients        npm ci the pinned MCP clients into this folder
 #                          (skips the test when npm or the registry is missing)
-#   sv_build_responder     build queue-respond (the operator's stand-in)
+#   sv_build_responder     check queue-respond (the operator's stand-in) is built
 #   sv_start_egress FILE   run build/sidecar egress on loopback with FILE
 #   sv_start_supervise ... run build/sidecar supervise (extra options follow)
 #   sv_post BODY [HEADER...]  POST to /mcp with curl; prints status and body
@@ -26,7 +26,7 @@ SV_QUEUE_ROOT=$TEST_SCRATCH/queue-root
 SV_QUEUE=$SV_QUEUE_ROOT/$SV_BOTTLE
 HOST_CLI=${HOST_CLI:-$BUILD/bottle-host}
 SV_ROUTES=$TEST_SCRATCH/routes.yaml
-SV_RESPOND=$TEST_SCRATCH/queue-respond
+SV_RESPOND=$HELPERS/queue-respond
 
 sv_need_clients() {
 	test_skip_unless npm
@@ -40,10 +40,7 @@ sv_need_clients() {
 }
 
 sv_build_responder() {
-	musl-gcc -std=c11 -D_GNU_SOURCE -O1 -isystem "$BUILD/sysroot/include" \
-		-o "$SV_RESPOND" "$SV_DIR/queue-respond.c" "$TEST_ROOT"/shared/queue.c \
-		"$TEST_ROOT"/shared/queue_json.c "$TEST_ROOT"/shared/queue_audit.c \
-		"$TEST_ROOT"/shared/buf.c -static -L"$BUILD/sysroot/lib" -lyyjson -lmbedcrypto
+	test -x "$SV_RESPOND" || { echo "# $SV_RESPOND is missing: run make" >&2; return 1; }
 }
 
 # A throwaway CA for egress (it bumps TLS; these tests use plain HTTP).

@@ -1,6 +1,7 @@
 /* Test stand-in for the operator: answer supervise proposals through the
  * queue API (shared/queue.h), as `bottle-host supervise approve|reject`
- * does on the host.  Built by the t31xx-supervise tests:
+ * does on the host.  Built by the Makefile with the other helpers; the
+ * t31xx-supervise tests run it:
  *
  *   queue-respond DIR list                 pending ids, oldest first
  *   queue-respond DIR approve ID [NOTE]
@@ -14,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../../shared/queue.h"
+#include "../../shared/queue.h"
 
 static char *slurp(const char *path)
 {
