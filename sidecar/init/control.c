@@ -103,8 +103,10 @@ int control_open(struct supervisor *sv, const char *path)
 		log_error_errno("unable to create the control socket");
 		goto out;
 	}
-	/* Created 0600 from the start: no window in which others may connect. */
-	old_mask = umask(0177);
+	/* Created 0666 from the start, so daemons running as their own users
+	 * can connect; who may ask for what is decided per connection from
+	 * the peer's credentials (control_accept). */
+	old_mask = umask(0111);
 	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old_mask);
 	if (ret < 0) {
@@ -286,6 +288,10 @@ static void client_request(struct supervisor *sv, struct control_client *c, char
 		client_reply(sv, c, "error malformed request\n");
 		return;
 	}
+	if (!c->privileged && strcmp(line, "status") != 0 && strcmp(line, "reload") != 0) {
+		client_reply(sv, c, "error permission denied: a daemon may ask for status and reload only\n");
+		return;
+	}
 	if (strcmp(line, "status") == 0 && !arg) {
 		buf_init(&status, CONTROL_REPLY_MAX);
 		if (supervisor_format_status(sv, &status) < 0)
@@ -342,12 +348,24 @@ static void client_request(struct supervisor *sv, struct control_client *c, char
 	client_check(sv, c);
 }
 
+/* Whether uid is the configured user of one of the daemons. */
+static bool uid_runs_a_daemon(const struct init_config *config, uid_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < config->daemon_count; i++)
+		if (config->daemons[i].has_user && config->daemons[i].uid == uid)
+			return true;
+	return false;
+}
+
 void control_accept(struct supervisor *sv)
 {
 	struct control_client *c;
 	struct epoll_event ev;
 	struct ucred cred;
 	socklen_t len;
+	bool privileged;
 	size_t i;
 	int fd;
 
@@ -360,11 +378,11 @@ void control_accept(struct supervisor *sv)
 				log_warn("control socket: accept: %s", strerror(errno));
 			return;
 		}
-		/* The socket is 0600 already; this also holds if someone
-		 * loosens its mode. */
 		len = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-		    (cred.uid != 0 && cred.uid != geteuid())) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+			cred.uid = (uid_t)-1;
+		privileged = cred.uid == 0 || cred.uid == geteuid();
+		if (!privileged && !uid_runs_a_daemon(sv->config, cred.uid)) {
 			send(fd, "error permission denied\n", 24, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(fd);
 			continue;
@@ -383,6 +401,7 @@ void control_accept(struct supervisor *sv)
 		}
 		memset(c, 0, sizeof(*c));
 		c->fd = fd;
+		c->privileged = privileged;
 		c->phase = CLIENT_READING;
 		buf_init(&c->in, INIT_CONTROL_REQUEST_MAX);
 		buf_init(&c->out, CONTROL_REPLY_MAX);

@@ -174,6 +174,10 @@ const char *supervisor_bundle_state_name(enum bundle_state state);
 
 struct control_client {
 	int fd; /* -1: slot free */
+	/* root (or init's own user): every request.  A daemon's configured
+	 * user: status and reload only (supervise reloads egress after the
+	 * operator approves new routes). */
+	bool privileged;
 	enum { CLIENT_READING, CLIENT_WAITING, CLIENT_WRITING } phase;
 	struct buf in;
 	struct buf out;

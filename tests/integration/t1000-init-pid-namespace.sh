@@ -21,7 +21,7 @@ test_expect_success 'no daemons: PID 1, ready at once, clean exit 0 on SIGTERM' 
 	wait_for 5 "ctl status >status" &&
 	check "grep -qx \"bundle ready\" status" &&
 	check "grep -q \"^init: bundle ready (0 daemons)\" init.log" &&
-	[ "$(stat -c %a init.sock)" = 600 ] &&
+	[ "$(stat -c %a init.sock)" = 666 ] &&
 	kill -TERM "$INIT_PID" &&
 	init_wait_exit 10 &&
 	[ "$INIT_STATUS" -eq 0 ] &&
@@ -493,6 +493,35 @@ test_expect_success 'user and workdir: privileges dropped before exec' '
 	cat ids-numeric ids-named &&
 	grep -qx "uid=65534 gid=65534 groups= cwd=/tmp" ids-numeric &&
 	grep -qE "^uid=$(id -u nobody) gid=$(id -g nobody) groups=[0-9,]* cwd=/$" ids-named &&
+	kill -TERM "$INIT_PID" && init_wait_exit 10 && [ "$INIT_STATUS" -eq 0 ]
+'
+
+test_expect_success 'the control socket: a daemon user may ask status and reload only' '
+	cat >init.yaml <<-EOF &&
+	control_socket: $PWD/init.sock
+	daemons:
+	  - name: alpha
+	    argv: [$TESTPROC, run, --log, $PWD/log, --name, alpha]
+	  - name: unprivileged
+	    argv: [$TESTPROC, run]
+	    user: "65534:65534"
+	EOF
+	chmod 0711 "$TEST_SCRATCH" && chmod 0777 . &&
+	init_start_ns init.yaml &&
+	wait_for 10 "ctl status >/dev/null" &&
+	as_daemon="setpriv --reuid 65534 --regid 65534 --clear-groups" &&
+	as_stranger="setpriv --reuid 12345 --regid 12345 --clear-groups" &&
+	$as_daemon "$SIDECAR" initctl --socket "$PWD/init.sock" status >status &&
+	grep -q "^alpha running" status &&
+	$as_daemon "$SIDECAR" initctl --socket "$PWD/init.sock" reload alpha >reply &&
+	grep -qx "ok signalled alpha" reply &&
+	! $as_daemon "$SIDECAR" initctl --socket "$PWD/init.sock" stop >reply 2>&1 &&
+	grep -q "permission denied: a daemon may ask for status and reload only" reply &&
+	! $as_daemon "$SIDECAR" initctl --socket "$PWD/init.sock" restart alpha >reply 2>&1 &&
+	grep -q "permission denied" reply &&
+	! $as_stranger "$SIDECAR" initctl --socket "$PWD/init.sock" status >reply 2>&1 &&
+	! grep -q "^alpha" reply &&
+	ctl status >/dev/null &&
 	kill -TERM "$INIT_PID" && init_wait_exit 10 && [ "$INIT_STATUS" -eq 0 ]
 '
 
