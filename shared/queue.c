@@ -136,8 +136,11 @@ int queue_write_atomic(const char *dir, const char *name, const void *data, size
 		p += n;
 		len -= (size_t)n;
 	}
-	/* The other side may run as another user of the same group. */
-	if (fchmod(fd, 0640) < 0 || fsync(fd) < 0)
+	/* The other side runs as another user (the operator on the host, the
+	 * bundle's sidecar user inside); nothing in a queue file is secret
+	 * (previews and hashes only), and the queue folder's own mode decides
+	 * who may look in. */
+	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -171,7 +174,8 @@ static int lock_queue(const char *dir, char *err, size_t errlen)
 	ret = join(path, dir, ".lock", "", err, errlen);
 	if (ret < 0)
 		return ret;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	/* flock needs no write access: whichever side creates it, both can lock. */
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		ret = -errno;
 		error_format(err, errlen, "queue: unable to open '%s': %s", path, strerror(errno));

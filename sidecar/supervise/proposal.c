@@ -270,7 +270,7 @@ static void give_up(struct tool_context *t, const char *id)
 static int describe_done(struct tool_context *t, const char *id, struct buf *result)
 {
 	struct queue_response resp;
-	char err[512], text[2048];
+	char err[512] = "", text[2048];
 	int ret;
 
 	memset(&resp, 0, sizeof(resp));
@@ -281,9 +281,12 @@ static int describe_done(struct tool_context *t, const char *id, struct buf *res
 			 "submit a new one if you still need it.", id);
 		return tools_text_result(result, true, text);
 	}
-	if (ret != QUEUE_PROCESSED ||
+	if (ret == QUEUE_PENDING)
+		snprintf(err, sizeof(err), "it is still waiting for the operator");
+	if ((ret != QUEUE_PROCESSED && ret != QUEUE_ANSWERED) ||
 	    queue_read_response(t->options->queue_dir, id, &resp, err, sizeof(err)) < 0) {
-		snprintf(text, sizeof(text), "No pending proposal %s: %s", id, err);
+		snprintf(text, sizeof(text), "No answer to read for proposal %s: %s", id,
+			 err[0] ? err : "its files are missing");
 		return tools_text_result(result, true, text);
 	}
 	if (resp.verdict == QUEUE_REJECTED)
