@@ -128,8 +128,9 @@ static int write_all_ssl(SSL *ssl, const char *p, size_t n)
 	return 0;
 }
 
-/* The proxy's answer to CONNECT is read a byte at a time so no TLS byte
- * that follows it is swallowed; it is one short head per connection. */
+/* The proxy's answer to CONNECT is peeked at and only its head consumed,
+ * so no TLS byte that might follow it is swallowed (none should: the proxy
+ * waits for our ClientHello). */
 static int proxy_connect(int fd)
 {
 	char req[512], head[4096];
@@ -142,17 +143,27 @@ static int proxy_connect(int fd)
 		       opt.host, opt.port, opt.host, opt.port);
 	if (write_all_fd(fd, req, (size_t)len) < 0)
 		return -1;
-	while (n < sizeof(head) - 1) {
-		ssize_t r = read(fd, head + n, 1);
+	for (;;) {
+		ssize_t r = recv(fd, head, sizeof(head) - 1, MSG_PEEK);
+		char *end;
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return -1;
-		n++;
-		if (n >= 4 && memcmp(head + n - 4, "\r\n\r\n", 4) == 0)
+		head[r] = '\0';
+		end = strstr(head, "\r\n\r\n");
+		if (end) {
+			n = (size_t)(end + 4 - head);
 			break;
+		}
+		if ((size_t)r == sizeof(head) - 1)
+			return -1;
+		/* Partial head: wait for more rather than spin on the peek. */
+		usleep(100);
 	}
+	if (recv(fd, head, n, MSG_WAITALL) != (ssize_t)n)
+		return -1;
 	head[n] = '\0';
 	if (strncmp(head, "HTTP/1.1 200", 12) != 0 &&
 	    strncmp(head, "HTTP/1.0 200", 12) != 0) {
@@ -588,13 +599,14 @@ found:
 		case 'c': opt.conns = (int)strtol(optarg, NULL, 10); break;
 		case 'd': opt.seconds = strtod(optarg, NULL); break;
 		case 'x': {
-			char *colon = strrchr(optarg, ':');
+			const char *colon = strrchr(optarg, ':');
 
 			if (!colon)
 				usage();
-			*colon = '\0';
-			opt.proxy_host = optarg;
+			opt.proxy_host = strndup(optarg, (size_t)(colon - optarg));
 			opt.proxy_port = colon + 1;
+			if (!opt.proxy_host)
+				fail_fatal("out of memory");
 			break;
 		}
 		default:

@@ -16,13 +16,20 @@ root=$(cd "$here/../.." && pwd)
 
 quick=0
 only=""
+perf_dir=""
+secs_override=""
 for arg in "$@"; do
 	case $arg in
 	--quick) quick=1 ;;
 	--only=*) only=${arg#--only=} ;; # e.g. --only=direct,egress while developing
+	--secs=*) secs_override=${arg#--secs=} ;;
+	--perf=*) perf_dir=$(mkdir -p "${arg#--perf=}" && cd "${arg#--perf=}" && pwd) ;;
 	-h | --help)
 		sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 		echo "  --only=LIST    run only these of direct,egress,squid,mitmproxy"
+		echo "  --secs=N       seconds per figure (default 10, 2 with --quick)"
+		echo "  --perf=DIR     run egress unstripped and record DIR/egress-FIGURE.data"
+		echo "                 with perf record -g for each figure"
 		exit 0
 		;;
 	*)
@@ -37,6 +44,7 @@ if ((quick)); then
 else
 	secs=10 hold_n=1000
 fi
+[ -n "$secs_override" ] && secs=$secs_override
 handshake_conns=4
 
 die() {
@@ -64,6 +72,8 @@ fi
 
 [ -x "$root/build/sidecar" ] || make -C "$root" -j2 all >/dev/null
 sidecar=$root/build/sidecar
+# Symbols for perf; the code is the same.
+[ -n "$perf_dir" ] && sidecar=$root/build/sidecar.unstripped
 
 T=$(mktemp -d /tmp/bench-egress.XXXXXX)
 # squid and nginx drop to their own users and must read their files.
@@ -85,6 +95,9 @@ trap 'exit 130' INT TERM
 
 ulimit -n 20000 2>/dev/null || true
 gcc -O2 -Wall -Wextra -Werror -pthread -o "$T/loadgen" "$here/loadgen.c" -lssl -lcrypto
+# The same mbedTLS objects and configuration as build/sidecar.
+musl-gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -isystem "$root/build/sysroot/include" \
+	-static -L"$root/build/sysroot/lib" -o "$T/crypto_ceiling" "$here/crypto_ceiling.c" -lmbedcrypto
 
 # --- ports ------------------------------------------------------------------
 
@@ -313,12 +326,23 @@ measure() {
 	shift 2
 	pgid=$(eval echo "\$pgid_$target")
 	t0=$(group_ticks "$pgid")
+	local perf_pid=""
+	if [ -n "$perf_dir" ] && [ "$target" = egress ]; then
+		perf record -q -F 499 --call-graph dwarf,16384 -p "$pgid" -o "$perf_dir/egress-$key.data" 2>/dev/null &
+		perf_pid=$!
+		sleep 0.3
+	fi
 	w0=$(date +%s.%N)
 	if ! line=$("$T/loadgen" "$@" "${via[@]}" 2>"$T/loadgen.err"); then
 		echo "  $key failed: $(tail -1 "$T/loadgen.err")" >&2
-		return 0
+		line=""
 	fi
 	w1=$(date +%s.%N)
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid" 2>/dev/null || true
+		wait "$perf_pid" 2>/dev/null || true
+	fi
+	[ -n "$line" ] || return 0
 	t1=$(group_ticks "$pgid")
 	R[$target,$key]=$line
 	R[$target,$key,server_cpu]=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" \
@@ -326,8 +350,41 @@ measure() {
 	echo "  $key: $line server_cpu=${R[$target,$key,server_cpu]}%" >&2
 }
 
+# measure_hold TARGET: RSS of the server side before and while it holds
+# hold_n idle keep-alive connections, each after one GET.
+measure_hold() {
+	local target=$1 pgid before after hwm line held lg
+	pgid=$(eval echo "\$pgid_$target")
+	[ "$target" = direct ] && pgid=$pgid_nginx
+	sleep 1
+	before=$(group_status_kb "$pgid" VmRSS)
+	"$T/loadgen" hold -c "$hold_n" "${via[@]}" --path /small >"$T/hold.out" 2>"$T/loadgen.err" &
+	lg=$!
+	for _ in $(seq 1 600); do
+		[ -s "$T/hold.out" ] && break
+		kill -0 "$lg" 2>/dev/null || break
+		sleep 0.1
+	done
+	# Idle means idle: egress gives back a connection's buffers and stack
+	# pages after 1 s without a request, others may do the like.
+	sleep 3
+	after=$(group_status_kb "$pgid" VmRSS)
+	hwm=$(group_status_kb "$pgid" VmHWM)
+	kill -TERM "$lg" 2>/dev/null || true
+	wait "$lg" 2>/dev/null || true
+	line=$(cat "$T/hold.out")
+	held=$(field "$line" held)
+	if [ -n "$held" ] && [ "$held" -gt 0 ]; then
+		R[$target,rss_per_conn]=$(awk -v a="$after" -v b="$before" -v n="$held" \
+			'BEGIN { printf "%.1f", (a - b) / n }')
+		R[$target,rss_peak]=$(awk -v h="$hwm" 'BEGIN { printf "%.1f", h / 1024 }')
+		R[$target,rss_held]=$held
+	fi
+	echo "  hold: $line rss_before=${before}kB rss_after=${after}kB hwm=${hwm}kB" >&2
+}
+
 run_target() {
-	local target=$1 pgid before after hwm line
+	local target=$1 pgid
 	case $target in
 	direct)
 		pgid_direct=$pgid_nginx
@@ -353,6 +410,10 @@ run_target() {
 	# in a proxy that has been up for a while.
 	"$T/loadgen" get -c 2 -d 0.5 "${via[@]}" >/dev/null 2>"$T/loadgen.err" ||
 		{ echo "  $target does not work: $(tail -1 "$T/loadgen.err")" >&2; return 0; }
+	# Memory first, while the proxy holds nothing but the warm-up's state:
+	# after the 10 MB transfers a proxy's heap (mitmproxy's above all) is
+	# still shrinking, which would drown the per-connection figure.
+	measure_hold "$target"
 	measure "$target" get1 get -c 1 -d "$secs" --path /small
 	measure "$target" get16 get -c 16 -d "$secs" --path /small
 	measure "$target" handshake handshake -c "$handshake_conns" -d "$secs" --path /small
@@ -360,32 +421,6 @@ run_target() {
 	measure "$target" upload upload -c 1 -d "$secs" --size $((10 * 1024 * 1024))
 
 	pgid=$(eval echo "\$pgid_$target")
-	[ "$target" = direct ] && pgid=$pgid_nginx
-	sleep 1
-	before=$(group_status_kb "$pgid" VmRSS)
-	"$T/loadgen" hold -c "$hold_n" "${via[@]}" --path /small >"$T/hold.out" 2>"$T/loadgen.err" &
-	local lg=$!
-	for _ in $(seq 1 600); do
-		[ -s "$T/hold.out" ] && break
-		kill -0 "$lg" 2>/dev/null || break
-		sleep 0.1
-	done
-	sleep 1
-	after=$(group_status_kb "$pgid" VmRSS)
-	hwm=$(group_status_kb "$pgid" VmHWM)
-	kill -TERM "$lg" 2>/dev/null || true
-	wait "$lg" 2>/dev/null || true
-	line=$(cat "$T/hold.out")
-	local held
-	held=$(field "$line" held)
-	if [ -n "$held" ] && [ "$held" -gt 0 ]; then
-		R[$target,rss_per_conn]=$(awk -v a="$after" -v b="$before" -v n="$held" \
-			'BEGIN { printf "%.1f", (a - b) / n }')
-		R[$target,rss_peak]=$(awk -v h="$hwm" 'BEGIN { printf "%.1f", h / 1024 }')
-		R[$target,rss_held]=$held
-	fi
-	echo "  hold: $line rss_before=${before}kB rss_after=${after}kB hwm=${hwm}kB" >&2
-
 	case $target in
 	direct) ;;
 	*)
@@ -398,6 +433,9 @@ run_target() {
 		;;
 	esac
 }
+
+# Measured first, while nothing else of ours runs.
+crypto=$("$T/crypto_ceiling" $( ((quick)) && echo --quick))
 
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cpus); $( ((quick)) && echo quick || echo full) run, ${secs}s per figure" >&2
 for t in "${targets[@]}"; do
@@ -478,3 +516,32 @@ print_table() {
 	echo
 }
 print_table
+
+# --- crypto ceiling -----------------------------------------------------------
+
+# MB/s of one mbedTLS AEAD from crypto_ceiling's output, by TLS suite name.
+aead_rate() {
+	local name
+	case $1 in
+	*AES_128_GCM*) name=AES-128-GCM ;;
+	*AES_256_GCM*) name=AES-256-GCM ;;
+	*CHACHA20*) name=ChaCha20-Poly1305 ;;
+	*) return 0 ;;
+	esac
+	awk -v n="$name," '$1 == n { print $(NF - 1) }' <<<"$crypto"
+}
+
+printf '\nmbedTLS on this machine, one core (bench/egress/crypto_ceiling.c):\n%s\n' "$crypto"
+agent_suite=$(field "${R[egress,download]:-}" tls)
+if [ -n "$agent_suite" ]; then
+	# egress offers AES-128-GCM first upstream and nginx follows the
+	# client's order; the agent side is what the load client chose.
+	up=$(aead_rate TLS_AES_128_GCM_SHA256)
+	down=$(aead_rate "$agent_suite")
+	awk -v u="$up" -v d="$down" -v s="$agent_suite" -v e="$(value egress download)" \
+		-v f="$(value egress upload)" 'BEGIN {
+		c = 1 / (1 / u + 1 / d)
+		printf "crypto ceiling of one bumped transfer on one core (AES-128-GCM upstream, %s agent side): %.0f MB/s\n", s, c
+		printf "egress reached %.0f%% of it downloading and %.0f%% uploading\n", 100 * e / c, 100 * f / c
+	}'
+fi
