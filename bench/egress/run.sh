@@ -18,16 +18,19 @@ quick=0
 only=""
 perf_dir=""
 secs_override=""
+sidecar_override=""
 for arg in "$@"; do
 	case $arg in
 	--quick) quick=1 ;;
 	--only=*) only=${arg#--only=} ;; # e.g. --only=direct,egress while developing
 	--secs=*) secs_override=${arg#--secs=} ;;
+	--sidecar=*) sidecar_override=${arg#--sidecar=} ;;
 	--perf=*) perf_dir=$(mkdir -p "${arg#--perf=}" && cd "${arg#--perf=}" && pwd) ;;
 	-h | --help)
 		sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 		echo "  --only=LIST    run only these of direct,egress,squid,mitmproxy"
 		echo "  --secs=N       seconds per figure (default 10, 2 with --quick)"
+		echo "  --sidecar=PATH the sidecar binary to measure (default build/sidecar)"
 		echo "  --perf=DIR     run egress unstripped and record DIR/egress-FIGURE.data"
 		echo "                 with perf record -g for each figure"
 		exit 0
@@ -74,6 +77,8 @@ fi
 sidecar=$root/build/sidecar
 # Symbols for perf; the code is the same.
 [ -n "$perf_dir" ] && sidecar=$root/build/sidecar.unstripped
+[ -n "$sidecar_override" ] && sidecar=$sidecar_override
+[ -x "$sidecar" ] || die "no sidecar binary at $sidecar"
 
 T=$(mktemp -d /tmp/bench-egress.XXXXXX)
 # squid and nginx drop to their own users and must read their files.
@@ -437,6 +442,11 @@ run_target() {
 # Measured first, while nothing else of ours runs.
 crypto=$("$T/crypto_ceiling" $( ((quick)) && echo --quick))
 
+pkg_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo unknown; }
+echo "versions: nginx-light $(pkg_version nginx-light), squid-openssl $(pkg_version squid-openssl)," \
+	"mitmproxy $(pkg_version mitmproxy), client libssl3 $(pkg_version libssl3)," \
+	"mbedTLS $(sed -n 's/.*MBEDTLS_VERSION_STRING  *"\(.*\)".*/\1/p' "$root/build/sysroot/include/mbedtls/build_info.h")," \
+	"kernel $(uname -r), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" >&2
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cpus); $( ((quick)) && echo quick || echo full) run, ${secs}s per figure" >&2
 for t in "${targets[@]}"; do
 	run_target "$t"
@@ -516,6 +526,45 @@ print_table() {
 	echo
 }
 print_table
+
+# check WHAT OK: one line of the issue's "done means", met or missed.
+check() {
+	local verdict
+	case $2 in
+	1) verdict=met ;;
+	0) verdict=MISSED ;;
+	*) verdict=n/a ;;
+	esac
+	printf '  %-6s %s\n' "$verdict" "$1"
+}
+cmp_ge() { # a b factor: 1 if a >= factor * b, 0 if not, nothing if one is missing
+	[ -n "$1" ] && [ -n "$2" ] || return 0
+	awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { print (a >= f * b) ? 1 : 0 }'
+}
+print_targets() {
+	local f better=1 e s
+	[ -n "$(value egress get1_rps)" ] && [ -n "$(value squid get1_rps)" ] || better=""
+	echo
+	echo "targets (issue 3, point 9):"
+	for f in "${figures[@]}"; do
+		e=$(value egress "$f")
+		s=$(value squid "$f")
+		[ -n "$better" ] || break
+		case $f in
+		*_p50 | *_p99 | rss_*) [ "$(cmp_ge "$s" "$e" 1)" = 0 ] && better=0 ;;
+		*) [ "$(cmp_ge "$e" "$s" 1)" = 0 ] && better=0 ;;
+		esac
+	done
+	check "egress ahead of squid on every figure" "$better"
+	check "GET req/s at 1 connection >= 50% of direct" "$(cmp_ge "$(value egress get1_rps)" "$(value direct get1_rps)" 0.5)"
+	check "GET req/s at 16 connections >= 50% of direct" "$(cmp_ge "$(value egress get16_rps)" "$(value direct get16_rps)" 0.5)"
+	check "CONNECT+TLS handshakes/s >= squid" "$(cmp_ge "$(value egress handshake)" "$(value squid handshake)" 1)"
+	check "10 MiB download MB/s >= squid" "$(cmp_ge "$(value egress download)" "$(value squid download)" 1)"
+	check "10 MiB upload MB/s >= squid" "$(cmp_ge "$(value egress upload)" "$(value squid upload)" 1)"
+	check "RSS per idle connection < 64 KiB" "$(cmp_ge 64 "$(value egress rss_per_conn)" 1.0000001)"
+	echo "  (download/upload against 50% of direct and the crypto ceiling: below)"
+}
+print_targets
 
 # --- crypto ceiling -----------------------------------------------------------
 
