@@ -115,13 +115,32 @@ static int write_all_fd(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Says why the first few TLS reads or writes failed: a peer that closes a
+ * keep-alive connection is not the same finding as a broken record. */
+static void io_failed(SSL *ssl, int r, const char *what)
+{
+	static atomic_int told;
+	int e = SSL_get_error(ssl, r);
+
+	if (atomic_fetch_add(&told, 1) < 3)
+		fprintf(stderr, "loadgen: TLS %s failed: %s\n", what,
+			e == SSL_ERROR_ZERO_RETURN ? "the peer closed (close_notify)"
+			: e == SSL_ERROR_SYSCALL ? (errno ? strerror(errno) : "the peer closed")
+			: ERR_reason_error_string(ERR_peek_error()) ? ERR_reason_error_string(ERR_peek_error())
+			: "unknown error");
+	ERR_clear_error();
+}
+
 static int write_all_ssl(SSL *ssl, const char *p, size_t n)
 {
 	while (n > 0) {
 		int w = SSL_write(ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
 
-		if (w <= 0)
+		if (w <= 0) {
+			if (!atomic_load(&stop))
+				io_failed(ssl, w, "write");
 			return -1;
+		}
 		p += w;
 		n -= (size_t)w;
 	}
@@ -233,8 +252,11 @@ static int conn_fill(struct conn *c)
 		c->pos = 0;
 	}
 	r = SSL_read(c->ssl, c->in + c->len, (int)(sizeof(c->in) - c->len));
-	if (r <= 0)
+	if (r <= 0) {
+		if (!atomic_load(&stop))
+			io_failed(c->ssl, r, "read");
 		return -1;
+	}
 	c->len += (size_t)r;
 	return 0;
 }

@@ -238,7 +238,9 @@ start_squid() {
 	local certgen=/usr/lib/squid/security_file_certgen
 	cat "$T/squid-ca.crt" "$T/squid-ca.key" >"$T/squid-ca.pem"
 	"$certgen" -c -s "$T/squid-ssldb" -M 16MB >/dev/null
-	chown -R proxy:proxy "$T/squid-ssldb"
+	# squid drops to the proxy user and must write these.
+	: >"$T/squid-cache.log"
+	chown -R proxy:proxy "$T/squid-ssldb" "$T/squid-cache.log"
 	cat >"$T/squid.conf" <<EOF
 http_port 127.0.0.1:$squid_port ssl-bump tls-cert=$T/squid-ca.pem generate-host-certificates=on dynamic_cert_mem_cache_size=16MB
 sslcrtd_program $certgen -s $T/squid-ssldb -M 16MB
@@ -254,12 +256,13 @@ access_log none
 cache_store_log none
 cache_log $T/squid-cache.log
 logfile_rotate 0
-pid_filename $T/squid.pid
+pid_filename none
 coredump_dir $T
 max_filedescriptors 20000
 via off
 forwarded_for delete
 shutdown_lifetime 1 seconds
+pinger_enable off
 EOF
 	start squid "$T/squid.log" squid -N -f "$T/squid.conf"
 	wait_port "$squid_port" squid "$T/squid-cache.log"
@@ -353,6 +356,7 @@ measure() {
 	R[$target,$key,server_cpu]=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" \
 		-v w0="$w0" -v w1="$w1" 'BEGIN { printf "%.0f", 100 * t / hz / (w1 - w0) }')
 	echo "  $key: $line server_cpu=${R[$target,$key,server_cpu]}%" >&2
+	sed 's/^/    /' "$T/loadgen.err" >&2
 }
 
 # measure_hold TARGET: RSS of the server side before and while it holds
