@@ -186,8 +186,11 @@ static int proxy_connect(int fd)
 	head[n] = '\0';
 	if (strncmp(head, "HTTP/1.1 200", 12) != 0 &&
 	    strncmp(head, "HTTP/1.0 200", 12) != 0) {
-		fprintf(stderr, "loadgen: CONNECT refused: %.*s\n",
-			(int)strcspn(head, "\r\n"), head);
+		static atomic_int told;
+
+		if (atomic_fetch_add(&told, 1) < 3)
+			fprintf(stderr, "loadgen: CONNECT refused: %.*s\n",
+				(int)strcspn(head, "\r\n"), head);
 		return -1;
 	}
 	return 0;
@@ -332,7 +335,10 @@ static int64_t conn_response(struct conn *c)
 		}
 	} while (status >= 100 && status < 200);
 	if (status != 200) {
-		fprintf(stderr, "loadgen: status %d\n", status);
+		static atomic_int told;
+
+		if (atomic_fetch_add(&told, 1) < 3)
+			fprintf(stderr, "loadgen: status %d\n", status);
 		return -1;
 	}
 	if (!chunked) {
