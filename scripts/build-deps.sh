@@ -138,11 +138,16 @@ build_mbedtls() {
     # detection) plus thread safety (egress serves each connection on its own
     # thread, and PSA's global key store and RNG are shared) and a pluggable
     # allocator (egress gives TLS record buffers lazily-touched pages, see
-    # sidecar/egress/tls_memory.c).  The switches are made in the installed
+    # sidecar/egress/tls_memory.c), and PSA working on the caller's buffers
+    # in place (MBEDTLS_PSA_ASSUME_EXCLUSIVE_BUFFERS: nothing here shares
+    # memory with another party, and the copies kept both TLS output record
+    # buffers resident on every held connection: docs/egress-bench.md).
+    # The switches are made in the installed
     # mbedtls_config.h itself, so libssh2, libgit2 and our code all compile
     # against the same configuration.
     local config=include/mbedtls/mbedtls_config.h option
-    for option in MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD MBEDTLS_PLATFORM_MEMORY; do
+    for option in MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD MBEDTLS_PLATFORM_MEMORY \
+                  MBEDTLS_PSA_ASSUME_EXCLUSIVE_BUFFERS; do
         grep -q "^//#define $option\$" "$config" || die "mbedtls: $option not found in $config"
         sed -i "s|^//#define $option\$|#define $option|" "$config"
     done

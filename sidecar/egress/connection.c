@@ -48,6 +48,7 @@ void egress_connection_idle(struct egress_connection *c)
 		buf_release(&c->client_out);
 	if (c->upstream_out.len == 0)
 		buf_release(&c->upstream_out);
+	egress_tls_memory_thread_release();
 	trim_stack();
 }
 
@@ -78,6 +79,7 @@ void *egress_connection_main(void *arg)
 	buf_release(&c->upstream_in);
 	buf_release(&c->upstream_out);
 	free(c);
+	egress_tls_memory_thread_release();
 	__atomic_sub_fetch(&egress->active_connections, 1, __ATOMIC_RELAXED);
 	return NULL;
 }

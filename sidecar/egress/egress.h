@@ -74,6 +74,9 @@ int egress_routes_reload(struct egress *egress, char *err, size_t err_len);
 
 /* Route mbedTLS's allocations through tls_memory.c; before any mbedTLS use. */
 void egress_tls_memory_install(void);
+/* Hand the calling thread's cache of freed small blocks back to malloc:
+ * when its connection idles or ends. */
+void egress_tls_memory_thread_release(void);
 
 /* ---- streams: a socket, optionally under TLS, with bounded waits ---- */
 

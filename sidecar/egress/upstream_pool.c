@@ -80,12 +80,17 @@ static void pool_unlink_if(struct upstream_pool *pool, struct upstream_pool_entr
 
 static void close_all(struct upstream_pool_entry *list)
 {
+	if (!list)
+		return;
 	while (list) {
 		struct upstream_pool_entry *next = list->next;
 
 		entry_close(list);
 		list = next;
 	}
+	/* The signal thread closes expired entries and never idles: keep
+	 * nothing cached there. */
+	egress_tls_memory_thread_release();
 }
 
 static bool entry_expired(const struct upstream_pool_entry *e, const void *arg)
