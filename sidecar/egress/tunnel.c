@@ -122,7 +122,7 @@ static void connect_passthrough(struct egress_connection *c, struct routes *rout
 	if (stream_write(&upstream, c->in.p, c->in.len) == 0) {
 		sent = c->in.len;
 		buf_clear(&c->in);
-		egress_relay(c, &c->client, &upstream, &sent, &received);
+		egress_relay(c, &c->client, &upstream, &sent, &received, NULL);
 	}
 	close(fd);
 	tunnel_log(c, routes, route, started, "allow", 200, NULL, sent, received, true);
@@ -240,6 +240,7 @@ out:
 
 struct relay_side {
 	struct stream *from, *to;
+	const struct egress_relay_filter *filter;
 	uint64_t *count;
 	bool done; /* from reached its end; to was shut for writing */
 };
@@ -261,14 +262,16 @@ static int relay_move(struct relay_side *side, char *chunk)
 		return n == 0 ? 0 : (int)n;
 	}
 	*side->count += (uint64_t)n;
+	if (side->filter)
+		return side->filter->fn(side->filter->ctx, side->to, chunk, (size_t)n);
 	return stream_write(side->to, chunk, (size_t)n);
 }
 
 void egress_relay(struct egress_connection *c, struct stream *a, struct stream *b,
-		  uint64_t *a_to_b, uint64_t *b_to_a)
+		  uint64_t *a_to_b, uint64_t *b_to_a, const struct egress_relay_filter *filter)
 {
 	struct relay_side sides[2] = {
-		{ .from = a, .to = b, .count = a_to_b },
+		{ .from = a, .to = b, .count = a_to_b, .filter = filter },
 		{ .from = b, .to = a, .count = b_to_a },
 	};
 	char *chunk = malloc(RELAY_CHUNK);
