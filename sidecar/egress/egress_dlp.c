@@ -372,28 +372,55 @@ int egress_dlp_request_begin(struct egress_dlp_request *d, struct egress_connect
 
 bool egress_dlp_request_holds_body(const struct egress_dlp_request *d)
 {
-	return http1_request_has_body(d->req) &&
-	       (d->policy != ROUTE_OUTBOUND_BLOCK || d->encoding != DLP_ENCODING_IDENTITY);
+	const struct http1_request *req = d->req;
+
+	if (!http1_request_has_body(req))
+		return false;
+	if (d->encoding != DLP_ENCODING_IDENTITY || d->policy == ROUTE_OUTBOUND_REDACT)
+		return true;
+	if (d->policy == ROUTE_OUTBOUND_BLOCK)
+		return false;
+	/* Supervise: a client waiting for the upstream's 100, or a body
+	 * declared too big to hold, streams instead. */
+	return !req->expect_continue &&
+	       !(req->body == HTTP1_BODY_LENGTH &&
+		 (uint64_t)req->content_length > d->egress->options.dlp_body_max);
+}
+
+/* Whether an over-long body may stream rather than be refused. */
+static bool may_spill(const struct egress_dlp_request *d)
+{
+	return d->policy == ROUTE_OUTBOUND_SUPERVISE && d->encoding == DLP_ENCODING_IDENTITY;
 }
 
 static int read_body(struct egress_dlp_request *d, struct egress_connection *c)
 {
 	const struct egress_options *o = &c->egress->options;
-	struct body_reader reader;
 	struct str data;
 	int ret;
 
+	if (d->req->body == HTTP1_BODY_LENGTH && (uint64_t)d->req->content_length > o->dlp_body_max) {
+		ret = -EMSGSIZE;
+		goto too_big;
+	}
 	if (d->req->expect_continue && d->req->version_minor == 1 &&
 	    stream_write(&c->client, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
 		return fail_scan(d, -EPIPE);
-	body_reader_init(&reader, &c->client, &c->in, d->req->body, d->req->content_length);
+	body_reader_init(&d->reader, &c->client, &c->in, d->req->body, d->req->content_length);
 	c->client.timeout_ms = o->io_timeout_ms;
-	while ((ret = body_reader_next(&reader, &data)) > 0) {
+	while ((ret = body_reader_next(&d->reader, &data)) > 0) {
+		if (d->body.len + data.len > o->dlp_body_max && may_spill(d)) {
+			/* The rest streams: the reader stays as it is. */
+			d->spilled = true;
+			d->spill = data;
+			return 0;
+		}
 		if ((ret = buf_append(&d->body, data.p, data.len)) < 0)
 			break;
 	}
-	body_reader_compact(&reader);
+	body_reader_compact(&d->reader);
 	d->body_held = true;
+too_big:
 	if (ret == -EMSGSIZE) {
 		snprintf(d->verdict.reason, sizeof(d->verdict.reason),
 			 "the request body is over the %zu KiB egress holds to check for secrets on a "
@@ -404,10 +431,13 @@ static int read_body(struct egress_dlp_request *d, struct egress_connection *c)
 	if (ret < 0) {
 		char why[160];
 
-		snprintf(d->verdict.reason, sizeof(d->verdict.reason), "request body: %s",
-			 reader.chunked.err ? http1_error_message(reader.chunked.err, NULL, why,
-								  sizeof(why)) :
-					      strerror(-ret));
+		if (!d->reader.chunked.err) {
+			snprintf(d->verdict.reason, sizeof(d->verdict.reason),
+				 "the request body did not arrive: %s", strerror(-ret));
+			return 400;
+		}
+		snprintf(d->verdict.reason, sizeof(d->verdict.reason), "invalid chunked request body: %s",
+			 http1_error_message(d->reader.chunked.err, NULL, why, sizeof(why)));
 		return 400;
 	}
 	return 0;
@@ -528,6 +558,7 @@ int egress_dlp_request_settle(struct egress_dlp_request *d, struct egress_connec
 		if ((ret = scan_body(d)) < 0)
 			return fail_scan(d, ret);
 	}
+	/* A spilled body is checked as it streams; the head is decided now. */
 	for (round = 0; round < SETTLE_ROUNDS_MAX; round++) {
 		egress_dlp_decide(&d->scan.findings, d->policy, o->queue_dir != NULL, &d->verdict);
 		switch (d->verdict.action) {
@@ -574,65 +605,123 @@ int egress_dlp_request_settle(struct egress_dlp_request *d, struct egress_connec
  * is a bug, not a big body. */
 #define STREAM_PENDING_MAX (1024 * 1024)
 
-static bool blocked_now(struct egress_dlp_request *d)
+struct stream_state {
+	struct buf pending;  /* fed to the scan, not yet settled */
+	uint64_t forwarded;  /* body offset of pending's first byte */
+};
+
+/* A streamed body's finding: on a supervise route the value is proposed
+ * for the retry (its bytes are unsettled, so still in pending). */
+static void stream_stopped(struct egress_dlp_request *d, struct stream_state *st)
 {
-	egress_dlp_decide(&d->scan.findings, d->policy, false, &d->verdict);
-	return d->verdict.action != EGRESS_DLP_PASS;
+	const struct dlp_finding *f = d->verdict.finding;
+	struct egress_dlp_hold h;
+	char method[32], path[512];
+
+	if (d->verdict.action != EGRESS_DLP_HOLD)
+		return;
+	d->verdict.action = EGRESS_DLP_BLOCK;
+	if (f->where != DLP_WHERE_BODY || f->offset < st->forwarded ||
+	    f->offset + f->len > st->forwarded + st->pending.len) {
+		snprintf(d->verdict.reason, sizeof(d->verdict.reason),
+			 "dlp: %s %s in the streamed body: it was not sent", dlp_detector_name(f->detector),
+			 f->rule);
+		return;
+	}
+	snprintf(method, sizeof(method), "%.*s", (int)d->req->method_name.len, d->req->method_name.p);
+	egress_dlp_request_log_path(d, path, sizeof(path));
+	h = (struct egress_dlp_hold){
+		.finding = f,
+		.value = st->pending.p + (f->offset - st->forwarded),
+		.value_len = (size_t)f->len,
+		.method = method,
+		.host = d->host,
+		.path = path,
+		.client_fd = -1,
+		.no_wait = true,
+	};
+	(void)egress_dlp_hold_value(d->egress, &h, d->proposal_id, d->verdict.reason,
+				    sizeof(d->verdict.reason));
+}
+
+static bool stream_blocked(struct egress_dlp_request *d, struct stream_state *st)
+{
+	egress_dlp_decide(&d->scan.findings, d->policy, d->egress->options.queue_dir != NULL,
+			  &d->verdict);
+	if (d->verdict.action == EGRESS_DLP_PASS)
+		return false;
+	stream_stopped(d, st);
+	return true;
+}
+
+/* Scan the next bytes of the body and forward what is settled. */
+static int stream_feed(struct egress_dlp_request *d, struct stream_state *st,
+		       struct body_writer *w, const char *p, size_t len)
+{
+	uint64_t settled, n;
+	int ret;
+
+	if ((ret = dlp_scan_feed(&d->scan, p, p + len)) < 0)
+		return ret;
+	if ((ret = buf_append(&st->pending, p, len)) < 0)
+		return ret;
+	if (stream_blocked(d, st))
+		return -EACCES;
+	settled = dlp_scan_settled(&d->scan);
+	n = settled > st->forwarded ? settled - st->forwarded : 0;
+	if (n > st->pending.len)
+		n = st->pending.len;
+	if (n == 0)
+		return 0;
+	if ((ret = body_writer_put(w, st->pending.p, (size_t)n)) < 0)
+		return ret;
+	memmove(st->pending.p, st->pending.p + n, st->pending.len - (size_t)n);
+	st->pending.len -= (size_t)n;
+	st->forwarded += n;
+	return 0;
 }
 
 int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 			  struct body_writer *w)
 {
-	struct buf pending;
-	uint64_t forwarded = 0;
+	struct stream_state st = { .forwarded = 0 };
 	int ret;
 
-	buf_init(&pending, STREAM_PENDING_MAX);
+	buf_init(&st.pending, STREAM_PENDING_MAX);
 	if ((ret = dlp_scan_begin(&d->scan, DLP_WHERE_BODY, NULL, DLP_ENCODING_IDENTITY, 0)) < 0)
 		goto out;
+	if (d->spilled) {
+		r = &d->reader;
+		if ((ret = stream_feed(d, &st, w, d->body.p, d->body.len)) < 0 ||
+		    (ret = stream_feed(d, &st, w, d->spill.p, d->spill.len)) < 0)
+			goto out;
+		buf_release(&d->body);
+	}
 	for (;;) {
 		struct str data;
-		uint64_t settled, n;
 
 		if (!body_reader_has_buffered(r) && (ret = body_writer_flush(w)) < 0)
 			goto out;
 		ret = body_reader_next(r, &data);
 		if (ret < 0)
 			goto out;
-		if (ret == 0) {
-			if ((ret = dlp_scan_end(&d->scan)) < 0)
-				goto out;
-			if (blocked_now(d)) {
-				ret = -EACCES;
-				goto out;
-			}
-			if ((ret = body_writer_put(w, pending.p, pending.len)) < 0)
-				goto out;
-			ret = body_writer_finish(w);
+		if (ret == 0)
+			break;
+		if ((ret = stream_feed(d, &st, w, data.p, data.len)) < 0)
 			goto out;
-		}
-		if ((ret = dlp_scan_feed(&d->scan, data.p, data.p + data.len)) < 0)
-			goto out;
-		if (blocked_now(d)) {
-			ret = -EACCES;
-			goto out;
-		}
-		if ((ret = buf_append(&pending, data.p, data.len)) < 0)
-			goto out;
-		settled = dlp_scan_settled(&d->scan);
-		n = settled > forwarded ? settled - forwarded : 0;
-		if (n > pending.len)
-			n = pending.len;
-		if (n == 0)
-			continue;
-		if ((ret = body_writer_put(w, pending.p, (size_t)n)) < 0)
-			goto out;
-		memmove(pending.p, pending.p + n, pending.len - (size_t)n);
-		pending.len -= (size_t)n;
-		forwarded += n;
 	}
+	if ((ret = dlp_scan_end(&d->scan)) < 0)
+		goto out;
+	if (stream_blocked(d, &st)) {
+		ret = -EACCES;
+		goto out;
+	}
+	if ((ret = body_writer_put(w, st.pending.p, st.pending.len)) == 0)
+		ret = body_writer_finish(w);
 out:
-	buf_release(&pending);
+	if (d->spilled)
+		body_reader_compact(&d->reader);
+	buf_release(&st.pending);
 	return ret;
 }
 

@@ -64,6 +64,12 @@ struct egress_dlp_request {
 	struct http1_request *req;   /* parsed from head (or its redacted rewrite) */
 	struct buf body;             /* the whole body, when held */
 	bool body_held;
+	/* A supervise route's body that outgrew the hold: body holds its
+	 * start, spill the slice that did not fit, reader the rest; it
+	 * streams under block's rules, and a finding is proposed, not held. */
+	bool spilled;
+	struct str spill;
+	struct body_reader reader;
 	enum dlp_encoding encoding;
 	struct dlp_scan scan;
 	bool scan_live;
@@ -78,19 +84,24 @@ struct egress_dlp_request {
 int egress_dlp_request_begin(struct egress_dlp_request *d, struct egress_connection *c,
 			     const struct http1_request *req, size_t head_len,
 			     enum route_outbound policy, const char *host);
-/* Whether the body must be read whole before anything is forwarded:
- * redact and supervise routes, and compressed bodies (their findings are
- * in decoded offsets, which streaming cannot settle). */
+/* Whether the body is read whole before anything is forwarded: on redact
+ * routes, compressed bodies on any route (their findings are in decoded
+ * offsets, which streaming cannot settle), and on supervise routes unless
+ * the client waits for 100-continue or its Content-Length is over the cap
+ * (those stream as under block, and a finding is proposed to the operator
+ * for the retry). */
 bool egress_dlp_request_holds_body(const struct egress_dlp_request *d);
 /* Read the body whole (capped), scan it, and act on every finding of the
  * request: block, redact or hold for the operator.  Returns 0 to forward
  * d->req and, when d->body_held, d->body; or an HTTP status with
  * d->verdict.reason set. */
 int egress_dlp_request_settle(struct egress_dlp_request *d, struct egress_connection *c);
-/* Relay a streamed body (block routes) forwarding only what the scan has
- * settled.  Returns 0, a negative errno as body_relay(), or -EACCES when a
- * finding blocked it (d->verdict.reason says why; the body sent so far is
- * cut short and the caller closes the upstream). */
+/* Relay a streamed body forwarding only what the scan has settled (a
+ * spilled body: its held start first, then d->reader instead of r).
+ * Returns 0, a negative errno as body_relay(), or -EACCES when a finding
+ * stopped it (d->verdict.reason says why, naming the proposal on a
+ * supervise route; the body sent so far is cut short and the caller closes
+ * the upstream). */
 int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 			  struct body_writer *w);
 /* The path for logs and proposals: with every finding in it redacted. */

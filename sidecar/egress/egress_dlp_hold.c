@@ -139,7 +139,7 @@ int egress_dlp_hold_value(struct egress *egress, const struct egress_dlp_hold *h
 		ret = answer(o->queue_dir, id, &r);
 		if (ret != 0)
 			break;
-		if (egress_start_clock() >= deadline) {
+		if (egress_start_clock() >= deadline || h->no_wait) {
 			snprintf(reason, reason_len,
 				 "dlp: the request carries %s %s and is held for the operator as proposal "
 				 "%s, still pending: send the same request again once it is approved and "
@@ -167,6 +167,11 @@ int egress_dlp_hold_value(struct egress *egress, const struct egress_dlp_hold *h
 		snprintf(reason, reason_len,
 			 "dlp: proposal %s was approved but egress cannot remember more approvals: it "
 			 "was not sent", id);
+		ret = 403;
+	} else if (h->no_wait) {
+		snprintf(reason, reason_len,
+			 "dlp: the operator approved proposal %s for the value this request carries: "
+			 "send it again and it will pass", id);
 		ret = 403;
 	} else {
 		ret = 0;

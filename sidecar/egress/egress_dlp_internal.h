@@ -14,6 +14,7 @@ struct egress_dlp_hold {
 	size_t value_len;
 	const char *method, *host, *path; /* path: already redacted */
 	int client_fd;          /* a client that leaves ends the wait */
+	bool no_wait;           /* the request is gone already: propose, look once */
 };
 
 /* Propose the value to the operator (or find an earlier proposal for the

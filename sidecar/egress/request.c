@@ -617,7 +617,7 @@ static int response_read_final(struct request *r, struct http1_response *resp)
 static int request_send_body(struct request *r, struct http1_response *resp, int *early)
 {
 	struct egress_connection *c = r->c;
-	struct body_reader reader;
+	struct body_reader reader, *from;
 	struct body_writer writer;
 	int ret;
 
@@ -651,16 +651,18 @@ static int request_send_body(struct request *r, struct http1_response *resp, int
 		goto sent;
 	}
 	ret = r->dlp ? egress_dlp_body_relay(r->dlp, &reader, &writer) : body_relay(&reader, &writer);
-	r->log.bytes_sent = reader.total;
+	/* A body that outgrew DLP's hold went on with DLP's reader. */
+	from = r->dlp && r->dlp->spilled ? &r->dlp->reader : &reader;
+	r->log.bytes_sent = from->total;
 	if (ret == -EACCES) {
 		snprintf(r->reason, sizeof(r->reason), "%s", r->dlp->verdict.reason);
 		return -403;
 	}
-	if (ret < 0 && reader.chunked.err) {
+	if (ret < 0 && from->chunked.err) {
 		char why[160];
 
 		snprintf(r->reason, sizeof(r->reason), "invalid chunked request body: %s",
-			 http1_error_message(reader.chunked.err, NULL, why, sizeof(why)));
+			 http1_error_message(from->chunked.err, NULL, why, sizeof(why)));
 		return -400;
 	}
 	if (ret < 0) {
