@@ -57,6 +57,8 @@ static bool decision_wanted(enum routes_log mode, const struct egress_decision *
 	}
 }
 
+#define LOG_WARNINGS_MAX 8
+
 /* "dlp": {"action": "redact", "findings": ["known known:exact at query+6 len 40 gh…(40)"]}:
  * detector, rule, where and preview, never the value. */
 static void add_dlp(yyjson_mut_doc *doc, yyjson_mut_val *root, const struct egress_decision *d)
@@ -66,13 +68,21 @@ static void add_dlp(yyjson_mut_doc *doc, yyjson_mut_val *root, const struct egre
 	size_t i;
 
 	yyjson_mut_obj_add_strcpy(doc, dlp, "action", d->dlp_action ? d->dlp_action : "pass");
+	size_t more = 0;
+
 	for (i = 0; d->dlp && i < d->dlp->n; i++) {
+		/* Blocking findings first-class; warnings (a base64 blob is
+		 * a run of them) only up to a few. */
+		if (d->dlp->v[i].warn_only && i >= LOG_WARNINGS_MAX) {
+			more++;
+			continue;
+		}
 		dlp_finding_format(&d->dlp->v[i], line, sizeof(line));
 		yyjson_mut_arr_add_strcpy(doc, list, line);
 	}
 	yyjson_mut_obj_add_val(doc, dlp, "findings", list);
-	if (d->dlp && d->dlp->dropped)
-		yyjson_mut_obj_add_uint(doc, dlp, "dropped", d->dlp->dropped);
+	if (d->dlp && d->dlp->dropped + more)
+		yyjson_mut_obj_add_uint(doc, dlp, "more", d->dlp->dropped + more);
 	yyjson_mut_obj_add_val(doc, root, "dlp", dlp);
 }
 

@@ -601,9 +601,6 @@ int egress_dlp_request_settle(struct egress_dlp_request *d, struct egress_connec
 	return 403;
 }
 
-/* The settle lag of a streamed body is one rule window; a scan far behind
- * is a bug, not a big body. */
-#define STREAM_PENDING_MAX (1024 * 1024)
 
 struct stream_state {
 	struct buf pending;  /* fed to the scan, not yet settled */
@@ -687,7 +684,10 @@ int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 	struct stream_state st = { .forwarded = 0 };
 	int ret;
 
-	buf_init(&st.pending, STREAM_PENDING_MAX);
+	/* The settle lag is a rule window, or a run of token characters (a
+	 * secret may start anywhere in it): a run longer than the hold cap
+	 * cannot be checked in flight. */
+	buf_init(&st.pending, d->egress->options.dlp_body_max);
 	if ((ret = dlp_scan_begin(&d->scan, DLP_WHERE_BODY, NULL, DLP_ENCODING_IDENTITY, 0)) < 0)
 		goto out;
 	if (d->spilled) {
@@ -700,7 +700,10 @@ int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 	for (;;) {
 		struct str data;
 
-		if (!body_reader_has_buffered(r) && (ret = body_writer_flush(w)) < 0)
+		/* The head waits with the body's first settled bytes: a small
+		 * body with a secret never shows the upstream even its head. */
+		if (st.forwarded > 0 && !body_reader_has_buffered(r) &&
+		    (ret = body_writer_flush(w)) < 0)
 			goto out;
 		ret = body_reader_next(r, &data);
 		if (ret < 0)

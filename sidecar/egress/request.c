@@ -658,6 +658,13 @@ static int request_send_body(struct request *r, struct http1_response *resp, int
 		snprintf(r->reason, sizeof(r->reason), "%s", r->dlp->verdict.reason);
 		return -403;
 	}
+	if (ret == -EMSGSIZE && r->dlp) {
+		snprintf(r->reason, sizeof(r->reason),
+			 "dlp: the body holds a run of more than %zu KiB without a separator, which "
+			 "egress cannot check while streaming: it was cut short",
+			 c->egress->options.dlp_body_max / 1024);
+		return -413;
+	}
 	if (ret < 0 && from->chunked.err) {
 		char why[160];
 
