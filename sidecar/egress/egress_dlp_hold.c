@@ -141,7 +141,7 @@ int egress_dlp_hold_value(struct egress *egress, const struct egress_dlp_hold *h
 			break;
 		if (egress_start_clock() >= deadline || h->no_wait) {
 			snprintf(reason, reason_len,
-				 "dlp: the request carries %s %s and is held for the operator as proposal "
+				 "dlp: the request carries a secret (%s %s) and is held for the operator as proposal "
 				 "%s, still pending: send the same request again once it is approved and "
 				 "it will pass", dlp_detector_name(h->finding->detector), h->finding->rule,
 				 id);
