@@ -529,7 +529,7 @@ static void ws_refused(struct request *r, struct egress_ws_scan *ws)
 	r->log.dlp = egress_ws_scan_findings(ws);
 	r->log.dlp_action = "block";
 	snprintf(r->reason, sizeof(r->reason), "%s", why);
-	r->log.method = "WEBSOCKET";
+	snprintf(r->s.method_name, sizeof(r->s.method_name), "WEBSOCKET");
 	request_finish(r, "deny", 1008, r->reason);
 }
 
