@@ -1,6 +1,7 @@
 /* A client connection's thread: set up its buffers, serve it, and release
  * everything it held, whatever path it ended on. */
 #include "egress.h"
+#include "egress_dlp.h"
 #include "egress_tls.h"
 
 #include <pthread.h>
@@ -38,8 +39,18 @@ static void trim_stack(void)
 	pthread_attr_destroy(&attr);
 }
 
+static void release_dlp(struct egress_connection *c)
+{
+	if (!c->dlp)
+		return;
+	egress_dlp_request_release(c->dlp);
+	free(c->dlp);
+	c->dlp = NULL;
+}
+
 void egress_connection_idle(struct egress_connection *c)
 {
+	release_dlp(c);
 	if (c->in.len == 0)
 		buf_release(&c->in);
 	if (c->upstream_in.len == 0)
@@ -65,6 +76,7 @@ void *egress_connection_main(void *arg)
 	egress_serve_requests(c);
 
 	egress_upstream_close(c);
+	release_dlp(c);
 	if (c->tls_server) {
 		if (c->tunnel_tls)
 			stream_shutdown_write(&c->client);

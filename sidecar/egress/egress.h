@@ -27,6 +27,7 @@
 struct egress_tls;
 struct dlp_engine;
 struct dlp_findings;
+struct egress_dlp_request;
 
 /* The reserved name of the introspection endpoint (`http://_egress.local/routes`),
  * answered only to clients inside the bundle (loopback). */
@@ -204,6 +205,10 @@ struct egress_connection {
 	char upstream_address[64];
 	struct buf upstream_in;       /* read from upstream, not yet used */
 	struct buf upstream_out;      /* to upstream, not yet written */
+
+	/* DLP's per-request state (the scan is ~60 KiB): kept between the
+	 * requests of a busy connection, given back when it idles. */
+	struct egress_dlp_request *dlp;
 };
 
 

@@ -341,13 +341,22 @@ int egress_dlp_request_begin(struct egress_dlp_request *d, struct egress_connect
 	const struct http1_field *ce;
 	int ret;
 
-	memset(d, 0, sizeof(*d));
+	if (!d->ready) {
+		memset(d, 0, sizeof(*d));
+		buf_init(&d->head, 64 * 1024);
+		buf_init(&d->body, c->egress->options.dlp_body_max);
+		d->ready = true;
+	}
 	d->egress = c->egress;
 	d->policy = policy;
 	d->host = host;
-	buf_init(&d->head, 64 * 1024);
-	buf_init(&d->body, c->egress->options.dlp_body_max);
-	d->req = malloc(sizeof(*d->req));
+	buf_clear(&d->head);
+	buf_clear(&d->body);
+	d->body_held = d->spilled = d->redacted = false;
+	memset(&d->verdict, 0, sizeof(d->verdict));
+	d->proposal_id[0] = '\0';
+	if (!d->req)
+		d->req = malloc(sizeof(*d->req));
 	if (!d->req || buf_append(&d->head, c->in.p, head_len) < 0)
 		return fail_scan(d, -ENOMEM);
 	http1_request_init(d->req);
@@ -359,7 +368,9 @@ int egress_dlp_request_begin(struct egress_dlp_request *d, struct egress_connect
 		d->encoding = DLP_ENCODING_UNKNOWN;
 	else if ((ce = http1_fields_find(&d->req->fields, "content-encoding")))
 		d->encoding = dlp_encoding_parse(ce->value);
-	if ((ret = dlp_scan_init(&d->scan, c->egress->dlp)) < 0)
+	if (d->scan_live)
+		dlp_scan_reset(&d->scan);
+	else if ((ret = dlp_scan_init(&d->scan, c->egress->dlp)) < 0)
 		return fail_scan(d, ret);
 	d->scan_live = true;
 	if ((ret = scan_head(d)) < 0)
@@ -603,7 +614,7 @@ int egress_dlp_request_settle(struct egress_dlp_request *d, struct egress_connec
 
 
 struct stream_state {
-	struct buf pending;  /* fed to the scan, not yet settled */
+	struct buf *pending; /* fed to the scan, not yet settled */
 	uint64_t forwarded;  /* body offset of pending's first byte */
 };
 
@@ -619,7 +630,7 @@ static void stream_stopped(struct egress_dlp_request *d, struct stream_state *st
 		return;
 	d->verdict.action = EGRESS_DLP_BLOCK;
 	if (f->where != DLP_WHERE_BODY || f->offset < st->forwarded ||
-	    f->offset + f->len > st->forwarded + st->pending.len) {
+	    f->offset + f->len > st->forwarded + st->pending->len) {
 		snprintf(d->verdict.reason, sizeof(d->verdict.reason),
 			 "dlp: %s %s in the streamed body: it was not sent", dlp_detector_name(f->detector),
 			 f->rule);
@@ -629,7 +640,7 @@ static void stream_stopped(struct egress_dlp_request *d, struct stream_state *st
 	egress_dlp_request_log_path(d, path, sizeof(path));
 	h = (struct egress_dlp_hold){
 		.finding = f,
-		.value = st->pending.p + (f->offset - st->forwarded),
+		.value = st->pending->p + (f->offset - st->forwarded),
 		.value_len = (size_t)f->len,
 		.method = method,
 		.host = d->host,
@@ -660,20 +671,20 @@ static int stream_feed(struct egress_dlp_request *d, struct stream_state *st,
 
 	if ((ret = dlp_scan_feed(&d->scan, p, p + len)) < 0)
 		return ret;
-	if ((ret = buf_append(&st->pending, p, len)) < 0)
+	if ((ret = buf_append(st->pending, p, len)) < 0)
 		return ret;
 	if (stream_blocked(d, st))
 		return -EACCES;
 	settled = dlp_scan_settled(&d->scan);
 	n = settled > st->forwarded ? settled - st->forwarded : 0;
-	if (n > st->pending.len)
-		n = st->pending.len;
+	if (n > st->pending->len)
+		n = st->pending->len;
 	if (n == 0)
 		return 0;
-	if ((ret = body_writer_put(w, st->pending.p, (size_t)n)) < 0)
+	if ((ret = body_writer_put(w, st->pending->p, (size_t)n)) < 0)
 		return ret;
-	memmove(st->pending.p, st->pending.p + n, st->pending.len - (size_t)n);
-	st->pending.len -= (size_t)n;
+	memmove(st->pending->p, st->pending->p + n, st->pending->len - (size_t)n);
+	st->pending->len -= (size_t)n;
 	st->forwarded += n;
 	return 0;
 }
@@ -682,12 +693,17 @@ int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 			  struct body_writer *w)
 {
 	struct stream_state st = { .forwarded = 0 };
+	struct buf spill_pending;
 	int ret;
 
 	/* The settle lag is a rule window, or a run of token characters (a
 	 * secret may start anywhere in it): a run longer than the hold cap
-	 * cannot be checked in flight. */
-	buf_init(&st.pending, d->egress->options.dlp_body_max);
+	 * cannot be checked in flight.  The body buffer, idle when nothing is
+	 * held, is reused request after request (no allocation each time),
+	 * except when it holds a spilled body's start. */
+	buf_init(&spill_pending, d->egress->options.dlp_body_max);
+	st.pending = d->spilled ? &spill_pending : &d->body;
+	buf_clear(st.pending);
 	if ((ret = dlp_scan_begin(&d->scan, DLP_WHERE_BODY, NULL, DLP_ENCODING_IDENTITY, 0)) < 0)
 		goto out;
 	if (d->spilled) {
@@ -703,6 +719,7 @@ int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 		/* The head waits with the body's first settled bytes: a small
 		 * body with a secret never shows the upstream even its head. */
 		if (st.forwarded > 0 && !body_reader_has_buffered(r) &&
+		    !(r->kind == HTTP1_BODY_LENGTH && r->remaining == 0) &&
 		    (ret = body_writer_flush(w)) < 0)
 			goto out;
 		ret = body_reader_next(r, &data);
@@ -719,21 +736,31 @@ int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 		ret = -EACCES;
 		goto out;
 	}
-	if ((ret = body_writer_put(w, st.pending.p, st.pending.len)) == 0)
+	if ((ret = body_writer_put(w, st.pending->p, st.pending->len)) == 0)
 		ret = body_writer_finish(w);
 out:
 	if (d->spilled)
 		body_reader_compact(&d->reader);
-	buf_release(&st.pending);
+	buf_clear(st.pending);
+	buf_release(&spill_pending);
 	return ret;
 }
 
 void egress_dlp_request_log_path(const struct egress_dlp_request *d, char *out, size_t len)
 {
 	const struct str path = d->req->target.path;
-	struct dlp_findings *f = blocking_only(&d->scan.findings);
+	struct dlp_findings *f;
 	struct buf b;
+	size_t i;
 
+	for (i = 0; i < d->scan.findings.n; i++)
+		if (d->scan.findings.v[i].where == DLP_WHERE_PATH && !d->scan.findings.v[i].warn_only)
+			break;
+	if (i == d->scan.findings.n) {
+		snprintf(out, len, "%.*s", (int)path.len, path.len ? path.p : "/");
+		return;
+	}
+	f = blocking_only(&d->scan.findings);
 	buf_init(&b, len);
 	if (!f || dlp_redact(f, DLP_WHERE_PATH, NULL, 0, path.p, path.len, &b) < 0)
 		snprintf(out, len, "%s", DLP_REDACTED);
@@ -741,6 +768,20 @@ void egress_dlp_request_log_path(const struct egress_dlp_request *d, char *out, 
 		snprintf(out, len, "%s", b.len ? b.p : "/");
 	buf_release(&b);
 	free(f);
+}
+
+/* A connection keeps a body buffer this big between requests. */
+#define KEEP_BODY_MAX (64 * 1024)
+
+void egress_dlp_request_end(struct egress_dlp_request *d)
+{
+	if (!d->ready)
+		return;
+	buf_clear(&d->head);
+	if (d->body.cap > KEEP_BODY_MAX)
+		buf_release(&d->body);
+	buf_clear(&d->body);
+	d->body_held = d->spilled = false;
 }
 
 void egress_dlp_request_release(struct egress_dlp_request *d)

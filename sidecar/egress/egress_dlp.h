@@ -57,6 +57,7 @@ const char *egress_dlp_action_name(enum egress_dlp_action a);
 /* ---- one request ---- */
 
 struct egress_dlp_request {
+	bool ready;                  /* buffers set up; reused request after request */
 	struct egress *egress;
 	enum route_outbound policy;
 	const char *host;            /* for proposals and reasons */
@@ -106,6 +107,10 @@ int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 			  struct body_writer *w);
 /* The path for logs and proposals: with every finding in it redacted. */
 void egress_dlp_request_log_path(const struct egress_dlp_request *d, char *out, size_t len);
+/* The request is done: drop what only it needed (a large held body), keep
+ * the scan and small buffers for the connection's next request. */
+void egress_dlp_request_end(struct egress_dlp_request *d);
+/* Free everything (the connection idles or ends). */
 void egress_dlp_request_release(struct egress_dlp_request *d);
 
 /* ---- websocket frames, client to server ---- */

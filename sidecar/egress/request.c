@@ -774,11 +774,13 @@ static const struct http1_request *request_dlp(struct request *r, const struct h
 	struct egress_connection *c = r->c;
 	int status;
 
-	r->dlp = calloc(1, sizeof(*r->dlp));
-	if (!r->dlp) {
+	if (!c->dlp)
+		c->dlp = calloc(1, sizeof(*c->dlp));
+	if (!c->dlp) {
 		request_refuse(r, 503, "out of memory");
 		return NULL;
 	}
+	r->dlp = c->dlp;
 	r->policy = egress_dlp_policy(&c->egress->options, r->decision.route, r->s.host);
 	status = egress_dlp_request_begin(r->dlp, c, req, head_len, r->policy, r->s.host);
 	consume_in(&c->in, head_len);
@@ -998,10 +1000,8 @@ static enum serve_next serve_one(struct egress_connection *c, size_t *connect_he
 	}
 	request_forward(&r, &req, (size_t)head_len);
 out:
-	if (r.dlp) {
-		egress_dlp_request_release(r.dlp);
-		free(r.dlp);
-	}
+	if (r.dlp)
+		egress_dlp_request_end(r.dlp);
 	routes_unref(r.routes);
 	return r.close_client ? SERVE_CLOSE : SERVE_NEXT;
 }
