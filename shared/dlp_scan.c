@@ -261,9 +261,10 @@ static void add_finding(struct dlp_scan *s, enum dlp_detector detector, const ch
 	f.where = st->where;
 	f.warn_only = warn;
 	snprintf(f.rule, sizeof(f.rule), "%s", rule);
-	/* In a header the field's name wins over a secret's env var:
-	 * dlp_redact() and the caller's checks (Host) find the part by it. */
-	if (st->where == DLP_WHERE_HEADER || st->where == DLP_WHERE_HEADER_NAME)
+	/* In a header value the field's name wins over a secret's env var:
+	 * dlp_redact() and the caller's checks (Host) find the part by it.  A
+	 * header name that matched is the value itself: never copied. */
+	if (st->where == DLP_WHERE_HEADER)
 		snprintf(f.name, sizeof(f.name), "%s", st->header);
 	else if (name)
 		snprintf(f.name, sizeof(f.name), "%s", name);

@@ -123,7 +123,8 @@ static const char *detector_phrase(enum dlp_detector d)
 
 void egress_dlp_finding_where(const struct dlp_finding *f, char *out, size_t len)
 {
-	bool header = f->where == DLP_WHERE_HEADER || f->where == DLP_WHERE_HEADER_NAME;
+	/* A header name that matched is the value: it is not named. */
+	bool header = f->where == DLP_WHERE_HEADER;
 
 	snprintf(out, len, "%s%s%s", f->where == DLP_WHERE_HEADER_NAME ? "header name" :
 				     dlp_where_name(f->where),
@@ -133,7 +134,7 @@ void egress_dlp_finding_where(const struct dlp_finding *f, char *out, size_t len
 /* "a known secret (known:base64 GITHUB_TOKEN) in the query" */
 static void finding_phrase(const struct dlp_finding *f, char *out, size_t len)
 {
-	bool header = f->where == DLP_WHERE_HEADER || f->where == DLP_WHERE_HEADER_NAME;
+	bool header = f->where == DLP_WHERE_HEADER;
 	char where[128];
 
 	egress_dlp_finding_where(f, where, sizeof(where));
