@@ -20,7 +20,8 @@ test_expect_success 'the query: the origin sees the marker' '
 
 test_expect_success 'the path' '
 	egress_curl --fail "https://localhost:$TLS_PORT/r/p/$SECRET/x" >out.json &&
-	grep -q "\"path\":\"/r/p/%5BREDACTED%5D/x\"" out.json
+	grep -q "\"path\":\"/r/p/%5BREDACTED%5D/x\"" out.json &&
+	grep -qF "\"path\":\"/r/p/[REDACTED]/x\"" "$EGRESS_DIR/stdout"
 '
 
 test_expect_success 'a header: redacted, the other headers as sent' '

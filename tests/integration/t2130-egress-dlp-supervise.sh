@@ -15,6 +15,7 @@ QUEUE=$ROOT/dev
 export DLP_OTHER_REJECT=rej$(openssl rand -hex 16)
 export DLP_OTHER_LATE=late$(openssl rand -hex 16)
 export DLP_OTHER_JUNK=junk$(openssl rand -hex 16)
+export DLP_OTHER_STREAM=strm$(openssl rand -hex 16)
 sv() { "$HOST" supervise --queue-root "$ROOT" "$@"; }
 
 test_expect_success 'set up the PKI, the origin and egress with the queue' '
@@ -52,6 +53,12 @@ test_expect_success 'a held request: proposed, other connections flow, approved,
 test_expect_success 'the approved value now passes on every route, without a proposal' '
 	test "$(dlp_status "https://localhost:$TLS_PORT/b/later" -H "X-Key: $SECRET")" = 200 &&
 	test "$(dlp_status "https://localhost:$TLS_PORT/s/later" -d "k=$(b64 "$SECRET")")" = 200 &&
+	test -z "$(ls "$QUEUE/pending")"
+'
+
+test_expect_success 'a routes reload keeps the approval' '
+	egress_reload &&
+	test "$(dlp_status "https://localhost:$TLS_PORT/s/reloaded?k=$SECRET")" = 200 &&
 	test -z "$(ls "$QUEUE/pending")"
 '
 
@@ -100,6 +107,24 @@ test_expect_success 'a retry while still pending waits on the same proposal' '
 	test "$(dlp_status "https://localhost:$TLS_PORT/s/again?k=$DLP_OTHER_AGAIN")" = 403 &&
 	hash=$(printf %s "$DLP_OTHER_AGAIN" | sha256sum | cut -d" " -f1) &&
 	test "$(grep -l "$hash" "$QUEUE"/pending/*.json | wc -l)" = 1
+'
+
+# A client waiting for 100-continue is not held: its body streams as under
+# block, and a finding is proposed at once for the retry.
+test_expect_success 'a streamed body: cut, proposed at once, the retry passes once approved' '
+	printf "{\"k\":\"%s\"}" "$DLP_OTHER_STREAM" >body.json &&
+	test "$(dlp_status "https://localhost:$TLS_PORT/s/keep/streamed" -H "Expect: 100-continue" \
+		--data-binary @body.json)" = 403 &&
+	id=$(sed -n "s/.*as proposal \([A-Za-z0-9-]*\), still pending.*/\1/p" body.txt) &&
+	test -f "$QUEUE/pending/$id.json" &&
+	! grep -q "^complete /s/keep/streamed" "$TEST_SCRATCH/origin-o/requests" &&
+	sv approve "$id" --note "fine" &&
+	test "$(dlp_status "https://localhost:$TLS_PORT/s/keep/streamed" -H "Expect: 100-continue" \
+		--data-binary @body.json)" = 403 &&
+	grep -q "approved proposal $id" body.txt &&
+	test "$(dlp_status "https://localhost:$TLS_PORT/s/keep/streamed" -H "Expect: 100-continue" \
+		--data-binary @body.json)" = 200 &&
+	grep -q "^complete /s/keep/streamed" "$TEST_SCRATCH/origin-o/requests"
 '
 
 test_expect_success 'no value in the queue, the decision log or the errors' '
