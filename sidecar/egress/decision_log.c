@@ -81,6 +81,8 @@ static void add_dlp(yyjson_mut_doc *doc, yyjson_mut_val *root, const struct egre
 		yyjson_mut_arr_add_strcpy(doc, list, line);
 	}
 	yyjson_mut_obj_add_val(doc, dlp, "findings", list);
+	if (d->dlp_proposal)
+		yyjson_mut_obj_add_strcpy(doc, dlp, "proposal", d->dlp_proposal);
 	if (d->dlp && d->dlp->dropped + more)
 		yyjson_mut_obj_add_uint(doc, dlp, "more", d->dlp->dropped + more);
 	yyjson_mut_obj_add_val(doc, root, "dlp", dlp);

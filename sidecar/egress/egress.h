@@ -282,6 +282,7 @@ struct egress_decision {
 	/* DLP: the findings (never a value) and what they led to, or NULL. */
 	const struct dlp_findings *dlp;
 	const char *dlp_action;
+	const char *dlp_proposal; /* the supervise proposal it waited on, or NULL */
 };
 
 /* started_ms of a decision: a monotonic clock, for durations. */

@@ -63,15 +63,17 @@ static const char egress_usage[] =
 	"                           block (fail closed)\n"
 	"  --bottle NAME            the bottle named in proposals (default: the queue's directory name)\n"
 	"  --hold-timeout DURATION  how long a held request waits for the operator (default 300s)\n"
-	"  --dlp-body-max BYTES     largest body held to scan on redact/supervise routes and\n"
-	"                           compressed bodies; more: 413 (default 8388608)\n"
+	"  --dlp-body-max BYTES     largest body held to scan (redact and supervise routes,\n"
+	"                           compressed bodies): more is a 413, but streams on supervise\n"
+	"                           routes (default 8388608)\n"
 	"  --provider-host HOST     the agent's LLM provider: routes to HOST that set no\n"
 	"                           outbound_on_match redact (repeatable)\n"
 	"  --no-dlp                 scan nothing (for measuring what DLP costs)\n"
 	"  --help                   show this text\n"
 	"\n"
 	"signals: SIGHUP re-reads the routes (a bad file is rejected and the old routes\n"
-	"stay); SIGTERM and SIGINT stop the proxy.\n";
+	"stay; the DLP engine and the operator's approvals stay too); SIGTERM and SIGINT\n"
+	"stop the proxy.\n";
 
 static struct egress egress;
 

@@ -422,6 +422,11 @@ static void request_finish(struct request *r, const char *decision, int status, 
 		r->log.dlp_action = egress_dlp_action_name(r->dlp->verdict.action);
 		if (r->dlp->redacted && r->dlp->verdict.action == EGRESS_DLP_PASS)
 			r->log.dlp_action = "redacted";
+		if (r->dlp->proposal_id[0]) {
+			r->log.dlp_proposal = r->dlp->proposal_id;
+			if (r->dlp->verdict.action == EGRESS_DLP_PASS)
+				r->log.dlp_action = "approved";
+		}
 	}
 	egress_log_decision(c->egress, r->routes ? r->routes->log : ROUTES_LOG_BLOCKS, &r->log);
 }

@@ -90,6 +90,8 @@ for prefix in /b /r /s; do
 		canary_case '"$prefix"' cq -G --data-urlencode "c=$CANARY" &&
 		canary_case '"$prefix"' ch -H "X-C: $CANARY" &&
 		canary_case '"$prefix"' keep/cj -H "Content-Type: application/json" -d "{\"c\":\"$CANARY\"}" &&
+		printf "c=%s\n" "$CANARY" >c.txt &&
+		canary_case '"$prefix"' keep/cm -F "file=@c.txt" &&
 		printf "%s" "$CANARY" | gzip >c.gz &&
 		canary_case '"$prefix"' keep/cg -H "Content-Encoding: gzip" --data-binary @c.gz &&
 		canary_case '"$prefix"' keep/cd -d "c=$(dashed "$CANARY")" &&

@@ -131,7 +131,9 @@ test_expect_success 'no value in the queue, the decision log or the errors' '
 	! grep -rqF "$DLP_OTHER_REJECT" "$QUEUE" "$TEST_SCRATCH"/egress*/ &&
 	! grep -rqF "$DLP_OTHER_LATE" "$QUEUE" "$TEST_SCRATCH"/egress*/ &&
 	! grep -rqF "$SECRET" "$QUEUE" "$TEST_SCRATCH"/egress*/ &&
-	grep -q "\"action\":\"hold\"" "$TEST_SCRATCH/egress/stdout"
+	grep -q "\"action\":\"hold\"" "$TEST_SCRATCH/egress/stdout" &&
+	grep "\"path\":\"/s/one\"" "$TEST_SCRATCH/egress/stdout" >one.json &&
+	grep -q "\"action\":\"approved\",\"findings\":\[\],\"proposal\":\"" one.json
 '
 
 test_expect_success 'egress is still running' '
