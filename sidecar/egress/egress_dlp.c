@@ -228,6 +228,27 @@ void egress_dlp_decide(const struct dlp_findings *fs, enum route_outbound policy
 	snprintf(v->reason, sizeof(v->reason), "dlp: %s: held for the operator", what);
 }
 
+bool egress_dlp_host_blocked(struct egress *egress, const char *host, char *reason,
+			     size_t reason_len)
+{
+	struct egress_dlp_verdict v;
+	struct dlp_scan s;
+	bool blocked = true;
+
+	if (dlp_scan_init(&s, egress->dlp) < 0 ||
+	    dlp_scan_part(&s, DLP_WHERE_HEADER, "host", host, strlen(host)) < 0) {
+		snprintf(reason, reason_len, "dlp: the CONNECT target could not be scanned");
+		goto out;
+	}
+	egress_dlp_decide(&s.findings, ROUTE_OUTBOUND_BLOCK, false, &v);
+	blocked = v.action != EGRESS_DLP_PASS;
+	if (blocked)
+		snprintf(reason, reason_len, "%s", v.reason);
+out:
+	dlp_scan_release(&s);
+	return blocked;
+}
+
 /* ---- git pushes ---- */
 
 static int hex_value(unsigned char c)
@@ -769,6 +790,16 @@ void egress_dlp_request_log_path(const struct egress_dlp_request *d, char *out, 
 		snprintf(out, len, "%s", b.len ? b.p : "/");
 	buf_release(&b);
 	free(f);
+}
+
+bool egress_dlp_request_host_tainted(const struct egress_dlp_request *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->scan.findings.n; i++)
+		if (finding_in_host(&d->scan.findings.v[i]))
+			return true;
+	return false;
 }
 
 /* A connection keeps a body buffer this big between requests. */

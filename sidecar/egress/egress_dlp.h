@@ -54,6 +54,11 @@ bool egress_dlp_is_git_push(struct str path, struct str query, const struct http
 
 const char *egress_dlp_action_name(enum egress_dlp_action a);
 
+/* A CONNECT's host name: whether anything blocking is in it (reason set,
+ * naming the detector, never the value).  Fails closed. */
+bool egress_dlp_host_blocked(struct egress *egress, const char *host, char *reason,
+			     size_t reason_len);
+
 /* ---- one request ---- */
 
 struct egress_dlp_request {
@@ -105,6 +110,9 @@ int egress_dlp_request_settle(struct egress_dlp_request *d, struct egress_connec
  * the upstream). */
 int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 			  struct body_writer *w);
+/* Whether a finding is in the host (the request is then refused, and its
+ * host must not be logged). */
+bool egress_dlp_request_host_tainted(const struct egress_dlp_request *d);
 /* The path for logs and proposals: with every finding in it redacted. */
 void egress_dlp_request_log_path(const struct egress_dlp_request *d, char *out, size_t len);
 /* The request is done: drop what only it needed (a large held body), keep

@@ -794,6 +794,8 @@ static const struct http1_request *request_dlp(struct request *r, const struct h
 	if (status == 0)
 		status = egress_dlp_request_settle(r->dlp, c);
 	if (status) {
+		if (r->dlp->scan_live && egress_dlp_request_host_tainted(r->dlp))
+			snprintf(r->s.host, sizeof(r->s.host), "%s", DLP_REDACTED);
 		if (status == 499) {
 			r->close_client = true;
 			request_finish(r, "error", 499, r->dlp->verdict.reason);

@@ -3,6 +3,7 @@
  * asks for) or bump it (we terminate TLS with a leaf for the CONNECT host and
  * every request inside goes through the routes like a plain one). */
 #include "egress.h"
+#include "egress_dlp.h"
 #include "client_hello.h"
 #include "egress_tls.h"
 #include "upstream.h"
@@ -215,6 +216,14 @@ void egress_handle_connect(struct egress_connection *c, size_t head_len)
 			snprintf(d.reason, sizeof(d.reason), "the CONNECT could not be checked against the routes");
 			d.route = NULL;
 		}
+	}
+	/* A name can carry a secret out by itself (to a wildcard route's
+	 * resolver and its logs): no redaction or approval reaches it. */
+	if (d.allowed && c->egress->dlp &&
+	    egress_dlp_host_blocked(c->egress, c->connect_host, d.reason, sizeof(d.reason))) {
+		d.allowed = false;
+		/* The log line must not carry it either. */
+		snprintf(c->connect_host, sizeof(c->connect_host), "%s", DLP_REDACTED);
 	}
 	if (!d.allowed) {
 		(void)egress_send_error(c, 403, d.reason);

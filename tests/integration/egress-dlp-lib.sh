@@ -6,6 +6,7 @@
 #   /b...  outbound_on_match: block
 #   /r...  outbound_on_match: redact
 #   other  no outbound_on_match: supervise, the default
+#   and *.localhost (any name under it, to put things in a host name)
 #
 #   . "$(dirname "$0")/egress-dlp-lib.sh"
 #   test_expect_success 'set up' 'dlp_setup [EGRESS-OPTIONS...]'
@@ -26,6 +27,7 @@ dlp_routes() {
 	printf '    outbound_on_match: redact\n    websocket: true\n    matches:\n      - path_prefix: /r\n'
 	egress_route "$TLS_PORT" "$HTTP_PORT"
 	printf '    websocket: true\n'
+	egress_route "$TLS_PORT" "$HTTP_PORT" | sed 's/host: localhost/host: "*.localhost"/'
 }
 
 # dlp_setup [EGRESS-OPTIONS...]: the PKI, origin "o", and egress told

@@ -105,6 +105,17 @@ test_expect_success 'the canary never reached the origin in any form' '
 	! origin_saw | grep -qF "$(dashed "$CANARY")"
 '
 
+test_expect_success 'the secret or the canary in a CONNECT host name: 403 before any lookup' '
+	egress_curl -o /dev/null -w "%{http_connect}\n" "https://$SECRET.localhost:$TLS_PORT/x" >code.txt || :
+	test "$(cat code.txt)" = 403 &&
+	egress_curl -o /dev/null -w "%{http_connect}\n" "https://x$CANARY.localhost:$TLS_PORT/x" >code.txt || :
+	test "$(cat code.txt)" = 403 &&
+	egress_curl -o /dev/null -w "%{http_connect}\n" "https://ordinary.localhost:$TLS_PORT/x" >code.txt || :
+	test "$(cat code.txt)" = 200 &&
+	test "$(dlp_status "http://$SECRET.localhost:$HTTP_PORT/plain-host")" = 403 &&
+	grep -qi "in the header host" body.txt
+'
+
 test_expect_success 'a supervise route without --queue fails closed, saying why' '
 	test "$(dlp_status "https://localhost:$TLS_PORT/s/noqueue?k=$SECRET")" = 403 &&
 	grep -q "operator loop is not configured" body.txt
