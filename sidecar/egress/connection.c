@@ -39,18 +39,9 @@ static void trim_stack(void)
 	pthread_attr_destroy(&attr);
 }
 
-static void release_dlp(struct egress_connection *c)
-{
-	if (!c->dlp)
-		return;
-	egress_dlp_request_release(c->dlp);
-	free(c->dlp);
-	c->dlp = NULL;
-}
-
 void egress_connection_idle(struct egress_connection *c)
 {
-	release_dlp(c);
+	egress_dlp_connection_release(c);
 	if (c->in.len == 0)
 		buf_release(&c->in);
 	if (c->upstream_in.len == 0)
@@ -76,7 +67,7 @@ void *egress_connection_main(void *arg)
 	egress_serve_requests(c);
 
 	egress_upstream_close(c);
-	release_dlp(c);
+	egress_dlp_connection_release(c);
 	if (c->tls_server) {
 		if (c->tunnel_tls)
 			stream_shutdown_write(&c->client);

@@ -228,25 +228,51 @@ void egress_dlp_decide(const struct dlp_findings *fs, enum route_outbound policy
 	snprintf(v->reason, sizeof(v->reason), "dlp: %s: held for the operator", what);
 }
 
-bool egress_dlp_host_blocked(struct egress *egress, const char *host, char *reason,
+/* The connection's DLP state with its scan ready and empty, or NULL. */
+static struct egress_dlp_request *connection_dlp(struct egress_connection *c)
+{
+	struct egress_dlp_request *d = c->dlp;
+
+	if (!d && !(d = c->dlp = calloc(1, sizeof(*d))))
+		return NULL;
+	if (!d->ready) {
+		memset(d, 0, sizeof(*d));
+		buf_init(&d->head, 64 * 1024);
+		buf_init(&d->body, c->egress->options.dlp_body_max);
+		d->ready = true;
+	}
+	if (d->scan_live)
+		dlp_scan_reset(&d->scan);
+	else if (dlp_scan_init(&d->scan, c->egress->dlp) < 0)
+		return NULL;
+	d->scan_live = true;
+	return d;
+}
+
+void egress_dlp_connection_release(struct egress_connection *c)
+{
+	if (!c->dlp)
+		return;
+	egress_dlp_request_release(c->dlp);
+	free(c->dlp);
+	c->dlp = NULL;
+}
+
+bool egress_dlp_host_blocked(struct egress_connection *c, const char *host, char *reason,
 			     size_t reason_len)
 {
+	struct egress_dlp_request *d = connection_dlp(c);
 	struct egress_dlp_verdict v;
-	struct dlp_scan s;
-	bool blocked = true;
 
-	if (dlp_scan_init(&s, egress->dlp) < 0 ||
-	    dlp_scan_part(&s, DLP_WHERE_HEADER, "host", host, strlen(host)) < 0) {
+	if (!d || dlp_scan_part(&d->scan, DLP_WHERE_HEADER, "host", host, strlen(host)) < 0) {
 		snprintf(reason, reason_len, "dlp: the CONNECT target could not be scanned");
-		goto out;
+		return true;
 	}
-	egress_dlp_decide(&s.findings, ROUTE_OUTBOUND_BLOCK, false, &v);
-	blocked = v.action != EGRESS_DLP_PASS;
-	if (blocked)
-		snprintf(reason, reason_len, "%s", v.reason);
-out:
-	dlp_scan_release(&s);
-	return blocked;
+	egress_dlp_decide(&d->scan.findings, ROUTE_OUTBOUND_BLOCK, false, &v);
+	if (v.action == EGRESS_DLP_PASS)
+		return false;
+	snprintf(reason, reason_len, "%s", v.reason);
+	return true;
 }
 
 /* ---- git pushes ---- */
@@ -363,11 +389,9 @@ int egress_dlp_request_begin(struct egress_dlp_request *d, struct egress_connect
 	const struct http1_field *ce;
 	int ret;
 
-	if (!d->ready) {
-		memset(d, 0, sizeof(*d));
-		buf_init(&d->head, 64 * 1024);
-		buf_init(&d->body, c->egress->options.dlp_body_max);
-		d->ready = true;
+	if (d != connection_dlp(c)) {
+		d->verdict.action = EGRESS_DLP_BLOCK;
+		return fail_scan(d, -ENOMEM);
 	}
 	d->egress = c->egress;
 	d->policy = policy;
@@ -390,11 +414,6 @@ int egress_dlp_request_begin(struct egress_dlp_request *d, struct egress_connect
 		d->encoding = DLP_ENCODING_UNKNOWN;
 	else if ((ce = http1_fields_find(&d->req->fields, "content-encoding")))
 		d->encoding = dlp_encoding_parse(ce->value);
-	if (d->scan_live)
-		dlp_scan_reset(&d->scan);
-	else if ((ret = dlp_scan_init(&d->scan, c->egress->dlp)) < 0)
-		return fail_scan(d, ret);
-	d->scan_live = true;
 	if ((ret = scan_head(d)) < 0)
 		return fail_scan(d, ret);
 	egress_dlp_decide(&d->scan.findings, policy, c->egress->options.queue_dir != NULL,

@@ -55,9 +55,12 @@ bool egress_dlp_is_git_push(struct str path, struct str query, const struct http
 const char *egress_dlp_action_name(enum egress_dlp_action a);
 
 /* A CONNECT's host name: whether anything blocking is in it (reason set,
- * naming the detector, never the value).  Fails closed. */
-bool egress_dlp_host_blocked(struct egress *egress, const char *host, char *reason,
+ * naming the detector, never the value).  Fails closed.  It uses the
+ * connection's scan, which the tunnel's first request then reuses. */
+bool egress_dlp_host_blocked(struct egress_connection *c, const char *host, char *reason,
 			     size_t reason_len);
+/* Free the connection's DLP state (c->dlp), if any. */
+void egress_dlp_connection_release(struct egress_connection *c);
 
 /* ---- one request ---- */
 
@@ -84,8 +87,8 @@ struct egress_dlp_request {
 	char proposal_id[QUEUE_ID_MAX];
 };
 
-/* Copy the head out of c->in (req parsed from its first head_len bytes),
- * consume it there, and scan it.  Returns 0, or an HTTP status with
+/* Copy the head out of c->in (req parsed from its first head_len bytes) and
+ * scan it; the caller consumes it from c->in.  Returns 0, or an HTTP status with
  * d->verdict.reason set (the request must not go on). */
 int egress_dlp_request_begin(struct egress_dlp_request *d, struct egress_connection *c,
 			     const struct http1_request *req, size_t head_len,

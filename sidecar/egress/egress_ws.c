@@ -80,6 +80,16 @@ const struct dlp_findings *egress_ws_scan_findings(const struct egress_ws_scan *
 	return &w->scan.findings;
 }
 
+/* Empty a buffer; a large message's memory is not kept for the
+ * websocket's life. */
+static void ws_buf_empty(struct buf *b)
+{
+	if (b->cap > 64 * 1024)
+		buf_release(b);
+	else
+		buf_clear(b);
+}
+
 /* Scan one payload and act: 0 to forward it, -EACCES to end. */
 static int ws_check(struct egress_ws_scan *w, const struct buf *payload)
 {
@@ -164,11 +174,11 @@ int egress_ws_scan_filter(struct egress_ws_scan *w, struct stream *to, const cha
 			if (ws_check(w, &w->message) < 0)
 				return -EACCES;
 			ret = stream_write(to, w->message_raw.p, w->message_raw.len);
-			buf_clear(&w->message_raw);
-			buf_clear(&w->message);
+			ws_buf_empty(&w->message_raw);
+			ws_buf_empty(&w->message);
 		}
-		buf_clear(&w->frame_raw);
-		buf_clear(&w->frame_payload);
+		ws_buf_empty(&w->frame_raw);
+		ws_buf_empty(&w->frame_payload);
 		if (ret < 0)
 			return ret;
 	}

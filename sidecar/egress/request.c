@@ -505,8 +505,6 @@ static int wait_for_continue(struct egress_connection *c)
 	return 0;
 }
 
-/* Relay bytes already read past the heads, then the two streams, until the
- * websocket ends. */
 static int ws_filter(void *ctx, struct stream *to, const char *p, size_t n)
 {
 	return egress_ws_scan_filter(ctx, to, p, n);
@@ -538,6 +536,8 @@ static void ws_refused(struct request *r, struct egress_ws_scan *ws)
 	request_finish(r, "deny", 1008, r->reason);
 }
 
+/* Relay bytes already read past the heads, then the two streams, until the
+ * websocket ends. */
 static void relay_upgraded(struct request *r)
 {
 	struct egress_connection *c = r->c;
@@ -785,6 +785,7 @@ static const struct http1_request *request_dlp(struct request *r, const struct h
 		request_refuse(r, 503, "out of memory");
 		return NULL;
 	}
+	/* egress_dlp_request_begin() sets up the scan in it. */
 	r->dlp = c->dlp;
 	r->policy = egress_dlp_policy(&c->egress->options, r->decision.route, r->s.host);
 	status = egress_dlp_request_begin(r->dlp, c, req, head_len, r->policy, r->s.host);

@@ -220,7 +220,7 @@ void egress_handle_connect(struct egress_connection *c, size_t head_len)
 	/* A name can carry a secret out by itself (to a wildcard route's
 	 * resolver and its logs): no redaction or approval reaches it. */
 	if (d.allowed && c->egress->dlp &&
-	    egress_dlp_host_blocked(c->egress, c->connect_host, d.reason, sizeof(d.reason))) {
+	    egress_dlp_host_blocked(c, c->connect_host, d.reason, sizeof(d.reason))) {
 		d.allowed = false;
 		/* The log line must not carry it either. */
 		snprintf(c->connect_host, sizeof(c->connect_host), "%s", DLP_REDACTED);
@@ -236,6 +236,8 @@ void egress_handle_connect(struct egress_connection *c, size_t head_len)
 	c->in.len -= head_len;
 	c->in.p[c->in.len] = '\0';
 	if (route->tls_passthrough) {
+		/* Nothing of a passthrough tunnel is scanned: no state held. */
+		egress_dlp_connection_release(c);
 		connect_passthrough(c, routes, route, started);
 		goto out;
 	}
