@@ -285,13 +285,29 @@ static int hex_value(unsigned char c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+static bool holds_needle(const char *p, size_t len, const char *needle, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + n <= len; i++)
+		if (strncasecmp(p + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
 static bool holds_receive_pack(struct str s)
 {
 	static const char needle[] = "git-receive-pack";
-	char *a = malloc(s.len + 1);
-	bool found = false;
+	char *a;
+	bool found;
 	size_t len = s.len, round, i, j;
 
+	if (s.len < sizeof(needle) - 1)
+		return false;
+	/* Most paths and values hold no escape: no copy for them. */
+	if (!memchr(s.p, '%', s.len))
+		return holds_needle(s.p, s.len, needle, sizeof(needle) - 1);
+	a = malloc(s.len + 1);
 	if (!a)
 		return true; /* fail closed */
 	memcpy(a, s.p, s.len);
@@ -314,8 +330,7 @@ static bool holds_receive_pack(struct str s)
 		if (!changed)
 			break;
 	}
-	for (i = 0; i + sizeof(needle) - 1 <= len && !found; i++)
-		found = strncasecmp(a + i, needle, sizeof(needle) - 1) == 0;
+	found = holds_needle(a, len, needle, sizeof(needle) - 1);
 	free(a);
 	return found;
 }
@@ -403,9 +418,10 @@ int egress_dlp_request_begin(struct egress_dlp_request *d, struct egress_connect
 	d->proposal_id[0] = '\0';
 	if (!d->req)
 		d->req = malloc(sizeof(*d->req));
+	if (d->req)
+		http1_request_init(d->req); /* nothing of the last request stays */
 	if (!d->req || buf_append(&d->head, c->in.p, head_len) < 0)
 		return fail_scan(d, -ENOMEM);
-	http1_request_init(d->req);
 	if (http1_request_parse(d->req, d->head.p, d->head.p + d->head.len, &reparse_limits) !=
 	    (int)head_len)
 		return fail_scan(d, -EPROTO);
