@@ -74,7 +74,7 @@ struct dlp_finding {
 	enum dlp_where where;
 	bool warn_only;       /* entropy (or an entropy rule) the caller did not opt into */
 	char rule[48];        /* rule id, or "known:<variant>", "crlf", ... */
-	char name[64];        /* header name, or the env var of a known secret */
+	char name[64];        /* header name (in a header value), else the env var of a known secret */
 	uint64_t offset, len; /* the span within the part (0/0 when none) */
 	char preview[24];     /* "ghp_…(40)": never more than 4 leading characters */
 };

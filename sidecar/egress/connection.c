@@ -1,6 +1,7 @@
 /* A client connection's thread: set up its buffers, serve it, and release
  * everything it held, whatever path it ended on. */
 #include "egress.h"
+#include "egress_dlp.h"
 #include "egress_tls.h"
 
 #include <pthread.h>
@@ -40,6 +41,7 @@ static void trim_stack(void)
 
 void egress_connection_idle(struct egress_connection *c)
 {
+	egress_dlp_connection_release(c);
 	if (c->in.len == 0)
 		buf_release(&c->in);
 	if (c->upstream_in.len == 0)
@@ -66,6 +68,7 @@ void *egress_connection_main(void *arg)
 	egress_serve_requests(c);
 
 	egress_upstream_close(c);
+	egress_dlp_connection_release(c);
 	if (c->tls_server) {
 		if (c->tunnel_tls)
 			stream_shutdown_write(&c->client);

@@ -13,6 +13,8 @@
 
 #include <yyjson.h>
 
+#include "../../shared/dlp.h"
+
 uint64_t egress_now_ms(void)
 {
 	struct timespec ts;
@@ -49,8 +51,41 @@ static bool decision_wanted(enum routes_log mode, const struct egress_decision *
 		return true;
 	case ROUTES_LOG_BLOCKS:
 	default:
-		return strcmp(d->decision, "allow") != 0;
+		/* DLP warnings on an allowed request are worth a line too. */
+		return strcmp(d->decision, "allow") != 0 || (d->dlp && d->dlp->n > 0) ||
+		       (d->dlp_action && strcmp(d->dlp_action, "pass") != 0);
 	}
+}
+
+#define LOG_WARNINGS_MAX 8
+
+/* "dlp": {"action": "redact", "findings": ["known known:exact at query+6 len 40 gh…(40)"]}:
+ * detector, rule, where and preview, never the value. */
+static void add_dlp(yyjson_mut_doc *doc, yyjson_mut_val *root, const struct egress_decision *d)
+{
+	yyjson_mut_val *dlp = yyjson_mut_obj(doc), *list = yyjson_mut_arr(doc);
+	char line[256];
+	size_t i;
+
+	yyjson_mut_obj_add_strcpy(doc, dlp, "action", d->dlp_action ? d->dlp_action : "pass");
+	size_t more = 0;
+
+	for (i = 0; d->dlp && i < d->dlp->n; i++) {
+		/* Blocking findings first-class; warnings (a base64 blob is
+		 * a run of them) only up to a few. */
+		if (d->dlp->v[i].warn_only && i >= LOG_WARNINGS_MAX) {
+			more++;
+			continue;
+		}
+		dlp_finding_format(&d->dlp->v[i], line, sizeof(line));
+		yyjson_mut_arr_add_strcpy(doc, list, line);
+	}
+	yyjson_mut_obj_add_val(doc, dlp, "findings", list);
+	if (d->dlp_proposal)
+		yyjson_mut_obj_add_strcpy(doc, dlp, "proposal", d->dlp_proposal);
+	if (d->dlp && d->dlp->dropped + more)
+		yyjson_mut_obj_add_uint(doc, dlp, "more", d->dlp->dropped + more);
+	yyjson_mut_obj_add_val(doc, root, "dlp", dlp);
 }
 
 void egress_log_decision(struct egress *egress, enum routes_log mode,
@@ -92,6 +127,8 @@ void egress_log_decision(struct egress *egress, enum routes_log mode,
 	yyjson_mut_obj_add_uint(doc, root, "duration_ms", monotonic_ms() - d->started_ms);
 	yyjson_mut_obj_add_bool(doc, root, "bumped", d->bumped);
 	yyjson_mut_obj_add_bool(doc, root, "passthrough", d->passthrough);
+	if (d->dlp || d->dlp_action)
+		add_dlp(doc, root, d);
 
 	line = yyjson_mut_write(doc, 0, &len);
 	yyjson_mut_doc_free(doc);

@@ -25,6 +25,9 @@
 #include "../../shared/routes.h"
 
 struct egress_tls;
+struct dlp_engine;
+struct dlp_findings;
+struct egress_dlp_request;
 
 /* The reserved name of the introspection endpoint (`http://_egress.local/routes`),
  * answered only to clients inside the bundle (loopback). */
@@ -41,6 +44,22 @@ struct egress_options {
 	int upstream_timeout_ms;      /* waiting for upstream bytes (a model may think for minutes) */
 	int idle_timeout_ms;          /* keep-alive wait for the next request */
 	int tunnel_idle_timeout_ms;   /* websocket / passthrough with no bytes either way */
+
+	/* DLP (egress_dlp.h, docs/dlp.md).  Secret values come from the
+	 * environment, never from argv. */
+	bool dlp_off;                 /* --no-dlp: for measurements only */
+	const char **secret_envs;     /* --secret-env NAME... */
+	size_t nsecret_envs;
+	const char **secret_prefixes; /* --secret-env-prefix P..., NULL-terminated */
+	size_t nsecret_prefixes;
+	const char *canary_env;
+	const char *dlp_rules_path;   /* NULL: the built-in rules */
+	const char *queue_dir;        /* NULL: supervise fails closed */
+	const char *bottle;           /* names proposals */
+	int hold_timeout_ms;
+	size_t dlp_body_max;          /* held bodies (redact, supervise, compressed) */
+	const char **provider_hosts;  /* --provider-host: default to redact */
+	size_t nprovider_hosts;
 };
 
 /* Idle upstream connections, shared by all client connections
@@ -63,6 +82,8 @@ struct egress {
 	pthread_mutex_t routes_lock;
 	struct routes *routes;        /* the live table; take egress_routes_get() */
 	pthread_mutex_t log_lock;
+	struct dlp_engine *dlp;       /* NULL: DLP off; survives reloads (approvals kept) */
+	pthread_mutex_t hold_lock;    /* one proposal per held value */
 	unsigned active_connections;  /* atomically updated */
 	uint64_t connection_serial;   /* atomically updated */
 };
@@ -187,6 +208,10 @@ struct egress_connection {
 	char upstream_address[64];
 	struct buf upstream_in;       /* read from upstream, not yet used */
 	struct buf upstream_out;      /* to upstream, not yet written */
+
+	/* DLP's per-request state (the scan is ~60 KiB): kept between the
+	 * requests of a busy connection, given back when it idles. */
+	struct egress_dlp_request *dlp;
 };
 
 
@@ -225,10 +250,18 @@ void egress_serve_requests(struct egress_connection *c);
 /* Handle a CONNECT to c->connect_host:connect_port whose head is the first
  * head_len bytes of c->in. */
 void egress_handle_connect(struct egress_connection *c, size_t head_len);
+/* What a relay does with the bytes of its a-to-b side instead of writing
+ * them to b: 0, or negative to end the relay. */
+struct egress_relay_filter {
+	int (*fn)(void *ctx, struct stream *to, const char *p, size_t n);
+	void *ctx;
+};
+
 /* Relay bytes both ways until both sides closed or the idle timeout:
- * websocket after a 101, and tls_passthrough. Returns bytes moved each way. */
+ * websocket after a 101, and tls_passthrough. Returns bytes moved each way.
+ * filter (may be NULL) takes what a sends. */
 void egress_relay(struct egress_connection *c, struct stream *a, struct stream *b,
-		  uint64_t *a_to_b, uint64_t *b_to_a);
+		  uint64_t *a_to_b, uint64_t *b_to_a, const struct egress_relay_filter *filter);
 
 /* Answer the client with a short error response (body: reason + "\n") and
  * mark the connection for closing. */
@@ -249,6 +282,10 @@ struct egress_decision {
 	uint64_t bytes_sent, bytes_received; /* body bytes to and from upstream */
 	uint64_t started_ms;   /* egress_start_clock() when the request began */
 	bool bumped, passthrough;
+	/* DLP: the findings (never a value) and what they led to, or NULL. */
+	const struct dlp_findings *dlp;
+	const char *dlp_action;
+	const char *dlp_proposal; /* the supervise proposal it waited on, or NULL */
 };
 
 /* started_ms of a decision: a monotonic clock, for durations. */

@@ -3,6 +3,7 @@
  * taken by one thread with sigwait so that no connection thread is ever
  * interrupted by them. */
 #include "egress.h"
+#include "egress_dlp.h"
 #include "egress_tls.h"
 
 #include <arpa/inet.h>
@@ -49,10 +50,30 @@ static const char egress_usage[] =
 	"  --upstream-timeout DURATION  waiting for upstream bytes (default 5m)\n"
 	"  --idle-timeout DURATION  keep-alive wait for the next request (default 2m)\n"
 	"  --tunnel-timeout DURATION  websocket/passthrough tunnel with no traffic (default 10m)\n"
+	"\n"
+	"DLP (docs/dlp.md): every request the agent sends is scanned for secrets before\n"
+	"credentials are injected; a route's outbound_on_match says what a finding does\n"
+	"(block, redact, supervise: the default).\n"
+	"  --secret-env NAME        the variable NAME holds a secret to find (repeatable); the\n"
+	"                           variables named by routes' auth are secrets too\n"
+	"  --secret-env-prefix P    every variable whose name starts with P holds one (repeatable)\n"
+	"  --canary-env NAME        the variable holding the bottle's canary (blocks everywhere)\n"
+	"  --dlp-rules FILE         regex rules, gitleaks-style YAML (default: the built-in rules)\n"
+	"  --queue DIR              the bottle's supervise queue; without it supervise routes\n"
+	"                           block (fail closed)\n"
+	"  --bottle NAME            the bottle named in proposals (default: the queue's directory name)\n"
+	"  --hold-timeout DURATION  how long a held request waits for the operator (default 300s)\n"
+	"  --dlp-body-max BYTES     largest body held to scan (redact and supervise routes,\n"
+	"                           compressed bodies): more is a 413, but streams on supervise\n"
+	"                           routes (default 8388608)\n"
+	"  --provider-host HOST     the agent's LLM provider: routes to HOST that set no\n"
+	"                           outbound_on_match redact (repeatable)\n"
+	"  --no-dlp                 scan nothing (for measuring what DLP costs)\n"
 	"  --help                   show this text\n"
 	"\n"
 	"signals: SIGHUP re-reads the routes (a bad file is rejected and the old routes\n"
-	"stay); SIGTERM and SIGINT stop the proxy.\n";
+	"stay; the DLP engine and the operator's approvals stay too); SIGTERM and SIGINT\n"
+	"stop the proxy.\n";
 
 static struct egress egress;
 
@@ -103,11 +124,25 @@ static unsigned parse_count_option(const char *name, const char *text, long long
 	return (unsigned)n;
 }
 
+/* Append to a NULL-terminated list of argv strings (start-up only). */
+static void name_list_add(const char ***list, size_t *n, const char *name)
+{
+	const char **grown = realloc(*list, (*n + 2) * sizeof(**list));
+
+	if (!grown)
+		die(EXIT_SYSTEM, "out of memory");
+	grown[(*n)++] = name;
+	grown[*n] = NULL;
+	*list = grown;
+}
+
 static void parse_options(int argc, char **argv, struct egress_options *o)
 {
 	enum { OPT_LISTEN = 1, OPT_ROUTES, OPT_CA_CERT, OPT_CA_KEY, OPT_UPSTREAM_CA, OPT_READY_FD,
 	       OPT_MAX_CONNECTIONS, OPT_IO_TIMEOUT, OPT_UPSTREAM_TIMEOUT, OPT_IDLE_TIMEOUT,
-	       OPT_TUNNEL_TIMEOUT, OPT_UPSTREAM_POOL, OPT_HELP };
+	       OPT_TUNNEL_TIMEOUT, OPT_UPSTREAM_POOL, OPT_SECRET_ENV, OPT_SECRET_PREFIX, OPT_CANARY_ENV,
+	       OPT_DLP_RULES, OPT_QUEUE, OPT_BOTTLE, OPT_HOLD_TIMEOUT, OPT_DLP_BODY_MAX,
+	       OPT_PROVIDER_HOST, OPT_NO_DLP, OPT_HELP };
 	static const struct option options[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "routes", required_argument, NULL, OPT_ROUTES },
@@ -121,6 +156,16 @@ static void parse_options(int argc, char **argv, struct egress_options *o)
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 		{ "tunnel-timeout", required_argument, NULL, OPT_TUNNEL_TIMEOUT },
 		{ "upstream-pool", required_argument, NULL, OPT_UPSTREAM_POOL },
+		{ "secret-env", required_argument, NULL, OPT_SECRET_ENV },
+		{ "secret-env-prefix", required_argument, NULL, OPT_SECRET_PREFIX },
+		{ "canary-env", required_argument, NULL, OPT_CANARY_ENV },
+		{ "dlp-rules", required_argument, NULL, OPT_DLP_RULES },
+		{ "queue", required_argument, NULL, OPT_QUEUE },
+		{ "bottle", required_argument, NULL, OPT_BOTTLE },
+		{ "hold-timeout", required_argument, NULL, OPT_HOLD_TIMEOUT },
+		{ "dlp-body-max", required_argument, NULL, OPT_DLP_BODY_MAX },
+		{ "provider-host", required_argument, NULL, OPT_PROVIDER_HOST },
+		{ "no-dlp", no_argument, NULL, OPT_NO_DLP },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -139,6 +184,8 @@ static void parse_options(int argc, char **argv, struct egress_options *o)
 		.upstream_timeout_ms = 5 * 60 * 1000,
 		.idle_timeout_ms = 2 * 60 * 1000,
 		.tunnel_idle_timeout_ms = 10 * 60 * 1000,
+		.hold_timeout_ms = EGRESS_DLP_HOLD_TIMEOUT_DEFAULT_MS,
+		.dlp_body_max = EGRESS_DLP_BODY_MAX_DEFAULT,
 	};
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -165,6 +212,26 @@ static void parse_options(int argc, char **argv, struct egress_options *o)
 		case OPT_TUNNEL_TIMEOUT:
 			o->tunnel_idle_timeout_ms = parse_duration_option("tunnel-timeout", optarg);
 			break;
+		case OPT_SECRET_ENV:
+			name_list_add(&o->secret_envs, &o->nsecret_envs, optarg);
+			break;
+		case OPT_SECRET_PREFIX:
+			name_list_add(&o->secret_prefixes, &o->nsecret_prefixes, optarg);
+			break;
+		case OPT_CANARY_ENV: o->canary_env = optarg; break;
+		case OPT_DLP_RULES: o->dlp_rules_path = optarg; break;
+		case OPT_QUEUE: o->queue_dir = optarg; break;
+		case OPT_BOTTLE: o->bottle = optarg; break;
+		case OPT_HOLD_TIMEOUT:
+			o->hold_timeout_ms = parse_duration_option("hold-timeout", optarg);
+			break;
+		case OPT_DLP_BODY_MAX:
+			o->dlp_body_max = parse_count_option("dlp-body-max", optarg, 1024, 1024 * 1024 * 1024);
+			break;
+		case OPT_PROVIDER_HOST:
+			name_list_add(&o->provider_hosts, &o->nprovider_hosts, optarg);
+			break;
+		case OPT_NO_DLP: o->dlp_off = true; break;
 		case OPT_HELP:
 			fputs(egress_usage, stdout);
 			exit(EXIT_OK);
@@ -175,6 +242,13 @@ static void parse_options(int argc, char **argv, struct egress_options *o)
 	}
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument '%s'; run 'sidecar egress --help'", argv[optind]);
+	if (o->queue_dir && !o->bottle) {
+		const char *slash = strrchr(o->queue_dir, '/');
+
+		o->bottle = slash && slash[1] ? slash + 1 : o->queue_dir;
+	}
+	if (o->queue_dir && !queue_bottle_valid(o->bottle))
+		die(EXIT_USAGE, "--bottle: '%s' is not a bottle name ([A-Za-z0-9_.-], 1-63)", o->bottle);
 }
 
 /* "[HOST]:PORT", "HOST:PORT", ":PORT".  An empty host listens on every
@@ -386,7 +460,13 @@ int egress_main(int argc, char **argv)
 
 	pthread_mutex_init(&egress.routes_lock, NULL);
 	pthread_mutex_init(&egress.log_lock, NULL);
+	pthread_mutex_init(&egress.hold_lock, NULL);
 	if (routes_load_file(egress.options.routes_path, &egress.routes, err, sizeof(err)) < 0)
+		die(EXIT_CONFIG, "%s", err);
+	if (egress_dlp_setup(&egress, environ, err, sizeof(err)) < 0)
+		die(EXIT_CONFIG, "%s", err);
+	if (egress.options.queue_dir &&
+	    queue_prepare(egress.options.queue_dir, err, sizeof(err)) < 0)
 		die(EXIT_CONFIG, "%s", err);
 	upstream_pool_init(&egress.upstream_pool, egress.options.upstream_pool_max,
 			   EGRESS_UPSTREAM_IDLE_MS);

@@ -4,6 +4,7 @@
  * bumped CONNECT take the same path; only where the upstream is and how it
  * is reached differ. */
 #include "egress.h"
+#include "egress_dlp.h"
 #include "egress_tls.h"
 #include "upstream.h"
 
@@ -30,6 +31,8 @@ struct request_summary {
 	bool websocket;
 	enum http1_body body;
 	int64_t content_length;
+	bool body_held;          /* DLP read the body whole: sent with our Content-Length */
+	bool strip_ws_extensions; /* DLP reads frames: no extension may change them */
 };
 
 static void copy_str(char *out, size_t out_len, struct str s)
@@ -282,6 +285,12 @@ static int build_upstream_head(struct buf *out, const struct http1_request *req,
 		/* The agent holds a dummy; the real credential is ours. */
 		if (auth && is_field(f->name, auth->header))
 			continue;
+		/* A held body was checked whole and goes with its own length;
+		 * the client's Expect was answered already. */
+		if (s->body_held && (is_field(f->name, "content-length") || is_field(f->name, "expect")))
+			continue;
+		if (s->strip_ws_extensions && is_field(f->name, "sec-websocket-extensions"))
+			continue;
 		ret = buf_appendf(out, "%.*s: %.*s\r\n", (int)f->name.len, f->name.p,
 				  (int)f->value.len, f->value.p);
 	}
@@ -290,6 +299,8 @@ static int build_upstream_head(struct buf *out, const struct http1_request *req,
 				  auth->scheme ? " " : "", token);
 	if (ret == 0 && s->body == HTTP1_BODY_CHUNKED)
 		ret = buf_append_str(out, "Transfer-Encoding: chunked\r\n");
+	if (ret == 0 && s->body_held)
+		ret = buf_appendf(out, "Content-Length: %lld\r\n", (long long)s->content_length);
 	if (ret == 0 && s->websocket)
 		ret = buf_append_str(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n");
 	if (ret == 0)
@@ -389,6 +400,8 @@ struct request {
 	struct egress_decision log;
 	char reason[768];
 	bool close_client;
+	struct egress_dlp_request *dlp; /* while DLP checks the request */
+	enum route_outbound policy;
 };
 
 static void request_finish(struct request *r, const char *decision, int status, const char *reason)
@@ -404,6 +417,17 @@ static void request_finish(struct request *r, const char *decision, int status, 
 	r->log.status = status;
 	r->log.reason = reason;
 	r->log.bumped = c->tunnel_tls;
+	if (r->dlp && r->dlp->scan_live) {
+		r->log.dlp = &r->dlp->scan.findings;
+		r->log.dlp_action = egress_dlp_action_name(r->dlp->verdict.action);
+		if (r->dlp->redacted && r->dlp->verdict.action == EGRESS_DLP_PASS)
+			r->log.dlp_action = "redacted";
+		if (r->dlp->proposal_id[0]) {
+			r->log.dlp_proposal = r->dlp->proposal_id;
+			if (r->dlp->verdict.action == EGRESS_DLP_PASS)
+				r->log.dlp_action = "approved";
+		}
+	}
 	egress_log_decision(c->egress, r->routes ? r->routes->log : ROUTES_LOG_BLOCKS, &r->log);
 }
 
@@ -481,24 +505,71 @@ static int wait_for_continue(struct egress_connection *c)
 	return 0;
 }
 
+static int ws_filter(void *ctx, struct stream *to, const char *p, size_t n)
+{
+	return egress_ws_scan_filter(ctx, to, p, n);
+}
+
+/* A websocket the agent's side of which DLP reads ended on a finding or a
+ * protocol error: tell the client why (close 1008, policy violation), log
+ * it. */
+static void ws_refused(struct request *r, struct egress_ws_scan *ws)
+{
+	static const char prefix[] = "egress: ";
+	const char *why = egress_ws_scan_reason(ws);
+	unsigned char frame[2 + 2 + 123];
+	size_t len = strlen(why);
+
+	if (len > sizeof(frame) - 4 - (sizeof(prefix) - 1))
+		len = sizeof(frame) - 4 - (sizeof(prefix) - 1);
+	frame[0] = 0x88;
+	frame[1] = (unsigned char)(2 + sizeof(prefix) - 1 + len);
+	frame[2] = 1008 >> 8;
+	frame[3] = 1008 & 0xff;
+	memcpy(frame + 4, prefix, sizeof(prefix) - 1);
+	memcpy(frame + 4 + sizeof(prefix) - 1, why, len);
+	(void)stream_write(&r->c->client, frame, 4 + sizeof(prefix) - 1 + len);
+	r->log.dlp = egress_ws_scan_findings(ws);
+	r->log.dlp_action = "block";
+	snprintf(r->reason, sizeof(r->reason), "%s", why);
+	snprintf(r->s.method_name, sizeof(r->s.method_name), "WEBSOCKET");
+	request_finish(r, "deny", 1008, r->reason);
+}
+
 /* Relay bytes already read past the heads, then the two streams, until the
  * websocket ends. */
 static void relay_upgraded(struct request *r)
 {
 	struct egress_connection *c = r->c;
+	struct egress_ws_scan *ws = NULL;
+	struct egress_relay_filter filter = { ws_filter, NULL };
 	uint64_t up = 0, down = 0;
+	int ret = 0;
 
-	if (c->in.len && stream_write(&c->upstream, c->in.p, c->in.len) < 0)
-		return;
+	if (c->egress->dlp) {
+		ws = egress_ws_scan_new(c->egress, r->policy, r->s.host, r->s.path);
+		if (!ws)
+			return;
+		filter.ctx = ws;
+	}
+	if (c->in.len)
+		ret = ws ? egress_ws_scan_filter(ws, &c->upstream, c->in.p, c->in.len) :
+			   stream_write(&c->upstream, c->in.p, c->in.len);
+	if (ret < 0)
+		goto out;
 	if (c->upstream_in.len && stream_write(&c->client, c->upstream_in.p, c->upstream_in.len) < 0)
-		return;
+		goto out;
 	up = c->in.len;
 	down = c->upstream_in.len;
 	buf_clear(&c->in);
 	buf_clear(&c->upstream_in);
-	egress_relay(c, &c->client, &c->upstream, &up, &down);
+	egress_relay(c, &c->client, &c->upstream, &up, &down, ws ? &filter : NULL);
 	r->log.bytes_sent += up;
 	r->log.bytes_received += down;
+out:
+	if (ws && egress_ws_scan_reason(ws))
+		ws_refused(r, ws);
+	egress_ws_scan_free(ws);
 }
 
 /* The route's credential, or NULL with the request refused. */
@@ -551,7 +622,7 @@ static int response_read_final(struct request *r, struct http1_response *resp)
 static int request_send_body(struct request *r, struct http1_response *resp, int *early)
 {
 	struct egress_connection *c = r->c;
-	struct body_reader reader;
+	struct body_reader reader, *from;
 	struct body_writer writer;
 	int ret;
 
@@ -577,13 +648,33 @@ static int request_send_body(struct request *r, struct http1_response *resp, int
 				goto lost;
 		}
 	}
-	ret = body_relay(&reader, &writer);
-	r->log.bytes_sent = reader.total;
-	if (ret < 0 && reader.chunked.err) {
+	if (r->s.body_held) {
+		ret = body_writer_put(&writer, r->dlp->body.p, r->dlp->body.len);
+		if (ret == 0)
+			ret = body_writer_finish(&writer);
+		r->log.bytes_sent = r->dlp->body.len;
+		goto sent;
+	}
+	ret = r->dlp ? egress_dlp_body_relay(r->dlp, &reader, &writer) : body_relay(&reader, &writer);
+	/* A body that outgrew DLP's hold went on with DLP's reader. */
+	from = r->dlp && r->dlp->spilled ? &r->dlp->reader : &reader;
+	r->log.bytes_sent = from->total;
+	if (ret == -EACCES) {
+		snprintf(r->reason, sizeof(r->reason), "%s", r->dlp->verdict.reason);
+		return -403;
+	}
+	if (ret == -EMSGSIZE && r->dlp) {
+		snprintf(r->reason, sizeof(r->reason),
+			 "dlp: the body holds a run of more than %zu KiB without a separator, which "
+			 "egress cannot check while streaming: it was cut short",
+			 c->egress->options.dlp_body_max / 1024);
+		return -413;
+	}
+	if (ret < 0 && from->chunked.err) {
 		char why[160];
 
 		snprintf(r->reason, sizeof(r->reason), "invalid chunked request body: %s",
-			 http1_error_message(reader.chunked.err, NULL, why, sizeof(why)));
+			 http1_error_message(from->chunked.err, NULL, why, sizeof(why)));
 		return -400;
 	}
 	if (ret < 0) {
@@ -591,6 +682,11 @@ static int request_send_body(struct request *r, struct http1_response *resp, int
 		return -502;
 	}
 	body_reader_compact(&reader);
+sent:
+	if (ret < 0) {
+		snprintf(r->reason, sizeof(r->reason), "request body relay failed: %s", strerror(-ret));
+		return -502;
+	}
 	return 0;
 lost:
 	snprintf(r->reason, sizeof(r->reason), "connection lost while sending the request");
@@ -673,6 +769,52 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 	request_finish(r, "allow", resp->status, NULL);
 }
 
+/* DLP on what the agent sent, before the credential is injected: the head
+ * now, the body held or streamed.  Returns the request to forward (the
+ * agent's or its redacted copy; the head is consumed from c->in either
+ * way), or NULL with the request refused. */
+static const struct http1_request *request_dlp(struct request *r, const struct http1_request *req,
+					       size_t head_len)
+{
+	struct egress_connection *c = r->c;
+	int status;
+
+	if (!c->dlp)
+		c->dlp = calloc(1, sizeof(*c->dlp));
+	if (!c->dlp) {
+		request_refuse(r, 503, "out of memory");
+		return NULL;
+	}
+	/* egress_dlp_request_begin() sets up the scan in it. */
+	r->dlp = c->dlp;
+	r->policy = egress_dlp_policy(&c->egress->options, r->decision.route, r->s.host);
+	status = egress_dlp_request_begin(r->dlp, c, req, head_len, r->policy, r->s.host);
+	consume_in(&c->in, head_len);
+	if (r->dlp->req)
+		egress_dlp_request_log_path(r->dlp, r->s.path, sizeof(r->s.path));
+	if (status == 0)
+		status = egress_dlp_request_settle(r->dlp, c);
+	if (status) {
+		if (r->dlp->scan_live && egress_dlp_request_host_tainted(r->dlp))
+			snprintf(r->s.host, sizeof(r->s.host), "%s", DLP_REDACTED);
+		if (status == 499) {
+			r->close_client = true;
+			request_finish(r, "error", 499, r->dlp->verdict.reason);
+		} else {
+			request_refuse(r, status, r->dlp->verdict.reason);
+		}
+		return NULL;
+	}
+	if (r->dlp->body_held) {
+		r->s.body_held = true;
+		r->s.body = HTTP1_BODY_LENGTH;
+		r->s.content_length = (int64_t)r->dlp->body.len;
+		r->s.expect_continue = false;
+	}
+	r->s.strip_ws_extensions = r->s.websocket;
+	return r->dlp->req;
+}
+
 /* Forward an allowed request and relay the response.  Returns with
  * r->close_client set when the client connection cannot go on. */
 static void request_forward(struct request *r, const struct http1_request *req, size_t head_len)
@@ -683,6 +825,18 @@ static void request_forward(struct request *r, const struct http1_request *req, 
 	const char *token;
 	int status, len, early;
 
+	/* Pushes go through the git gate, which checks what they hold. */
+	if (egress_dlp_is_git_push(req->target.path, req->target.query, &req->fields)) {
+		request_refuse(r, 403, "git push (git-receive-pack) is not allowed through egress: "
+				       "push through the git gate");
+		return;
+	}
+	if (c->egress->dlp) {
+		req = request_dlp(r, req, head_len);
+		if (!req)
+			return;
+		head_len = 0;
+	}
 	if (!request_credential(r, route->auth, &token))
 		return;
 	buf_clear(&c->upstream_out);
@@ -854,6 +1008,8 @@ static enum serve_next serve_one(struct egress_connection *c, size_t *connect_he
 	}
 	request_forward(&r, &req, (size_t)head_len);
 out:
+	if (r.dlp)
+		egress_dlp_request_end(r.dlp);
 	routes_unref(r.routes);
 	return r.close_client ? SERVE_CLOSE : SERVE_NEXT;
 }

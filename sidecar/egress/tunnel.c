@@ -3,6 +3,7 @@
  * asks for) or bump it (we terminate TLS with a leaf for the CONNECT host and
  * every request inside goes through the routes like a plain one). */
 #include "egress.h"
+#include "egress_dlp.h"
 #include "client_hello.h"
 #include "egress_tls.h"
 #include "upstream.h"
@@ -122,7 +123,7 @@ static void connect_passthrough(struct egress_connection *c, struct routes *rout
 	if (stream_write(&upstream, c->in.p, c->in.len) == 0) {
 		sent = c->in.len;
 		buf_clear(&c->in);
-		egress_relay(c, &c->client, &upstream, &sent, &received);
+		egress_relay(c, &c->client, &upstream, &sent, &received, NULL);
 	}
 	close(fd);
 	tunnel_log(c, routes, route, started, "allow", 200, NULL, sent, received, true);
@@ -216,6 +217,14 @@ void egress_handle_connect(struct egress_connection *c, size_t head_len)
 			d.route = NULL;
 		}
 	}
+	/* A name can carry a secret out by itself (to a wildcard route's
+	 * resolver and its logs): no redaction or approval reaches it. */
+	if (d.allowed && c->egress->dlp &&
+	    egress_dlp_host_blocked(c, c->connect_host, d.reason, sizeof(d.reason))) {
+		d.allowed = false;
+		/* The log line must not carry it either. */
+		snprintf(c->connect_host, sizeof(c->connect_host), "%s", DLP_REDACTED);
+	}
 	if (!d.allowed) {
 		(void)egress_send_error(c, 403, d.reason);
 		tunnel_log(c, routes, d.route, started, "deny", 403, d.reason, 0, 0, false);
@@ -227,6 +236,8 @@ void egress_handle_connect(struct egress_connection *c, size_t head_len)
 	c->in.len -= head_len;
 	c->in.p[c->in.len] = '\0';
 	if (route->tls_passthrough) {
+		/* Nothing of a passthrough tunnel is scanned: no state held. */
+		egress_dlp_connection_release(c);
 		connect_passthrough(c, routes, route, started);
 		goto out;
 	}
@@ -240,6 +251,7 @@ out:
 
 struct relay_side {
 	struct stream *from, *to;
+	const struct egress_relay_filter *filter;
 	uint64_t *count;
 	bool done; /* from reached its end; to was shut for writing */
 };
@@ -261,14 +273,16 @@ static int relay_move(struct relay_side *side, char *chunk)
 		return n == 0 ? 0 : (int)n;
 	}
 	*side->count += (uint64_t)n;
+	if (side->filter)
+		return side->filter->fn(side->filter->ctx, side->to, chunk, (size_t)n);
 	return stream_write(side->to, chunk, (size_t)n);
 }
 
 void egress_relay(struct egress_connection *c, struct stream *a, struct stream *b,
-		  uint64_t *a_to_b, uint64_t *b_to_a)
+		  uint64_t *a_to_b, uint64_t *b_to_a, const struct egress_relay_filter *filter)
 {
 	struct relay_side sides[2] = {
-		{ .from = a, .to = b, .count = a_to_b },
+		{ .from = a, .to = b, .count = a_to_b, .filter = filter },
 		{ .from = b, .to = a, .count = b_to_a },
 	};
 	char *chunk = malloc(RELAY_CHUNK);

@@ -102,15 +102,16 @@ egress_setup() {
 	egress_start "$TEST_SCRATCH/routes.yaml"
 }
 
-# egress_start ROUTES-FILE: run egress on $EGRESS_PORT (loopback) with the
-# bottle CA, trusting only the origin CA upstream.  Decision lines go to
-# $EGRESS_DIR/stdout, diagnostics to $EGRESS_DIR/stderr.  The environment
-# (auth tokens) is inherited; nothing secret goes on the command line.
+# egress_start ROUTES-FILE [EGRESS-OPTIONS...]: run egress on $EGRESS_PORT
+# (loopback) with the bottle CA, trusting only the origin CA upstream.
+# Decision lines go to $EGRESS_DIR/stdout, diagnostics to
+# $EGRESS_DIR/stderr.  The environment (auth tokens, DLP secrets) is
+# inherited; nothing secret goes on the command line.
 egress_start() {
 	mkdir -p "$EGRESS_DIR" && : >"$EGRESS_DIR/ready" || return 1
 	"$SIDECAR" egress --listen "127.0.0.1:$EGRESS_PORT" --routes "$1" \
 		--ca-cert "$PKI/ca.crt" --ca-key "$PKI/ca.key" --upstream-ca "$PKI/origin-ca.crt" \
-		--ready-fd 3 3>"$EGRESS_DIR/ready" >"$EGRESS_DIR/stdout" 2>"$EGRESS_DIR/stderr" &
+		--ready-fd 3 "${@:2}" 3>"$EGRESS_DIR/ready" >"$EGRESS_DIR/stdout" 2>"$EGRESS_DIR/stderr" &
 	echo $! >"$EGRESS_DIR/pid"
 	echo $! >>"$TEST_SCRATCH/pids"
 	wait_for 10 "test -s $EGRESS_DIR/ready" || { cat "$EGRESS_DIR/stderr" >&2; return 1; }

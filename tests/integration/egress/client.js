@@ -8,8 +8,9 @@
 //     prints one JSON line per request: status, headers, body, the peer
 //     certificate's issuer CN and SHA-256 fingerprint, and whether the
 //     request reused the previous one's connection
-//   node client.js ws --proxy HOST:PORT --url ws[s]://HOST:PORT/PATH --text T
-//     upgrades, sends T in one masked text frame, prints the echo's payload
+//   node client.js ws --proxy HOST:PORT --url ws[s]://HOST:PORT/PATH --text T [--split N]
+//     upgrades, sends T in one masked text frame (or N fragments), prints the
+//     echo's payload (the origin echoes each fragment: the first is printed)
 'use strict';
 const crypto = require('crypto');
 const http = require('http');
@@ -116,7 +117,7 @@ async function requests() {
 	agent.destroy();
 }
 
-function frame(opcode, payload) {
+function frame(opcode, payload, fin = true) {
 	// Client frames are masked (RFC 6455 5.3); payloads here stay < 126 bytes.
 	if (payload.length >= 126)
 		fail('payload too long for this client');
@@ -124,7 +125,16 @@ function frame(opcode, payload) {
 	const masked = Buffer.from(payload);
 	for (let i = 0; i < masked.length; i++)
 		masked[i] ^= mask[i % 4];
-	return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]);
+	return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | payload.length]), mask, masked]);
+}
+
+// The text as one frame, or as N fragments: text, continuation..., fin.
+function message(text) {
+	const n = Number(opts.split || 1), payload = Buffer.from(text), frames = [];
+	const step = Math.ceil(payload.length / n);
+	for (let i = 0; i < n; i++)
+		frames.push(frame(i === 0 ? 1 : 0, payload.subarray(i * step, (i + 1) * step), i === n - 1));
+	return Buffer.concat(frames);
 }
 
 // wss:// goes through a CONNECT tunnel and TLS; ws:// is sent to the proxy
@@ -153,7 +163,7 @@ function websocket() {
 				if (!head.toLowerCase().includes(`sec-websocket-accept: ${expected.toLowerCase()}`))
 					fail('wrong Sec-WebSocket-Accept');
 				upgraded = true;
-				socket.write(frame(1, Buffer.from(opts.text)));
+				socket.write(message(opts.text));
 			}
 			if (pending.length < 2)
 				return;
@@ -162,7 +172,9 @@ function websocket() {
 				fail('unexpected frame from the server');
 			if (pending.length < 2 + len)
 				return;
-			if ((pending[0] & 0x0f) !== 1)
+			if ((pending[0] & 0x0f) === 8)
+				fail(`closed: ${pending.subarray(4, 2 + len).toString()}`);
+			if ((pending[0] & 0x0f) !== 1 && (pending[0] & 0x0f) !== 0)
 				fail(`opcode ${pending[0] & 0x0f}, expected text`);
 			process.stdout.write(pending.subarray(2, 2 + len).toString() + '\n');
 			socket.end(frame(8, Buffer.alloc(0)));

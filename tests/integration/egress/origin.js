@@ -9,8 +9,10 @@
 // writes DIR/ready.  Paths:
 //   /upload*     streams the body: {"bytes","sha256","content_length","chunked"},
 //                noting "complete PATH" once the whole body is in
+//   */keep*      as /upload, and appends the body to DIR/bodies (small bodies only)
 //   /slow*       sends 64 KiB, then waits for the file DIR/release, then 64 KiB more
-//   /ws*         a WebSocket echo (Upgrade), text and binary frames
+//   /ws*         a WebSocket echo (Upgrade), text and binary frames; data
+//                payloads are appended to DIR/frames
 //   /status/N*   answers status N with an empty body
 //   /raw/NAME    a canned raw response (see raw below), then the socket closes
 //   /reject*     with Expect: 100-continue, a 403 before the body is sent
@@ -39,8 +41,14 @@ function sendJson(res, status, value) {
 
 function upload(req, res) {
 	const hash = crypto.createHash('sha256');
+	const keep = req.url.includes('/keep');
 	let bytes = 0;
-	req.on('data', (chunk) => { bytes += chunk.length; hash.update(chunk); });
+	req.on('data', (chunk) => {
+		bytes += chunk.length;
+		hash.update(chunk);
+		if (keep)
+			fs.appendFileSync(path.join(dir, 'bodies'), chunk);
+	});
 	req.on('end', () => note('requests', `complete ${req.url}`) || sendJson(res, 200, {
 		bytes,
 		sha256: hash.digest('hex'),
@@ -82,7 +90,7 @@ function handle(req, res) {
 		return;
 	}
 	const status = /^\/status\/(\d{3})/.exec(req.url);
-	if (req.url.startsWith('/upload'))
+	if (req.url.startsWith('/upload') || req.url.includes('/keep'))
 		return upload(req, res);
 	if (req.url.startsWith('/slow'))
 		return slow(req, res);
@@ -121,6 +129,8 @@ function websocket(req, socket, head) {
 				socket.destroy(); // a client must mask (RFC 6455 5.1)
 				return;
 			}
+			if (frame.opcode === 1 || frame.opcode === 2 || frame.opcode === 0)
+				fs.appendFileSync(path.join(dir, 'frames'), frame.payload);
 			socket.write(makeFrame(frame.opcode, frame.payload));
 			if (frame.opcode === 8)
 				socket.end();

@@ -1,0 +1,863 @@
+/* DLP in egress: the engine's set-up, each route's policy, and what a
+ * request's findings lead to (egress_dlp.h).  request.c calls in at three
+ * points: the head (before the credential is injected, so what is scanned
+ * is what the agent sent), the body (held or streamed), and the log.  The
+ * supervise hold is egress_dlp_hold.c, websocket frames egress_ws.c. */
+#include "egress_dlp.h"
+#include "egress_dlp_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../shared/log.h"
+
+/* ---- start-up ---- */
+
+int egress_dlp_setup(struct egress *egress, char *const *envp, char *err, size_t err_len)
+{
+	struct egress_options *o = &egress->options;
+	struct dlp_engine *e = NULL;
+	const char **names = NULL;
+	size_t n = 0, i, skipped = 0;
+	int ret = -ENOMEM;
+
+	if (o->dlp_off)
+		return 0;
+	e = dlp_engine_new(NULL);
+	names = calloc(o->nsecret_envs + egress->routes->n + 1, sizeof(*names));
+	if (!e || !names) {
+		snprintf(err, err_len, "dlp: out of memory");
+		goto out;
+	}
+	/* The canary first: a value added twice keeps its first name, and
+	 * the canary must stay a canary even if a prefix also names it. */
+	if (o->canary_env) {
+		const char *v = getenv(o->canary_env);
+
+		if (!v || !*v) {
+			snprintf(err, err_len, "--canary-env %s: the variable is not set", o->canary_env);
+			ret = -EINVAL;
+			goto out;
+		}
+		ret = dlp_engine_add_secret(e, o->canary_env, v, strlen(v), true);
+		if (ret < 0) {
+			snprintf(err, err_len, "--canary-env %s: the value is %s", o->canary_env,
+				 ret == -E2BIG ? "longer than 4096 bytes" :
+						 "shorter than 8 letters and digits");
+			goto out;
+		}
+	}
+	for (i = 0; i < o->nsecret_envs; i++)
+		names[n++] = o->secret_envs[i];
+	for (i = 0; i < egress->routes->n; i++)
+		if (egress->routes->v[i].auth)
+			names[n++] = egress->routes->v[i].auth->env;
+	ret = dlp_engine_add_env(e, envp, names, o->secret_prefixes, &skipped);
+	if (ret < 0) {
+		snprintf(err, err_len, "dlp: cannot add the secrets: %s", strerror(-ret));
+		goto out;
+	}
+	if (skipped)
+		log_info("dlp: %zu secret variable(s) skipped: shorter than 8 letters and digits "
+			 "or longer than 4096 bytes", skipped);
+	if (o->dlp_rules_path)
+		ret = dlp_engine_load_rules_file(e, o->dlp_rules_path, err, err_len);
+	else
+		ret = dlp_engine_load_default_rules(e, err, err_len);
+	if (ret < 0 || (ret = dlp_engine_build(e, err, err_len)) < 0)
+		goto out;
+	log_info("dlp: %zu known secret(s)%s, %zu rule(s)", dlp_engine_secret_count(e),
+		 o->canary_env ? " with the canary" : "", dlp_engine_rule_count(e));
+	egress->dlp = e;
+	e = NULL;
+	ret = 0;
+out:
+	free(names);
+	dlp_engine_free(e);
+	return ret;
+}
+
+/* ---- policy ---- */
+
+enum route_outbound egress_dlp_policy(const struct egress_options *o, const struct route *route,
+				      const char *host)
+{
+	size_t i;
+
+	if (route && route->outbound_set)
+		return route->outbound_on_match;
+	/* The agent's own model provider sees the conversation, which quotes
+	 * files and tool output: redacting keeps the agent working. */
+	for (i = 0; i < o->nprovider_hosts; i++)
+		if (strcasecmp(o->provider_hosts[i], host) == 0)
+			return ROUTE_OUTBOUND_REDACT;
+	return ROUTE_OUTBOUND_SUPERVISE;
+}
+
+const char *egress_dlp_action_name(enum egress_dlp_action a)
+{
+	switch (a) {
+	case EGRESS_DLP_PASS: return "pass";
+	case EGRESS_DLP_BLOCK: return "block";
+	case EGRESS_DLP_REDACT: return "redact";
+	case EGRESS_DLP_HOLD: return "hold";
+	}
+	return "unknown";
+}
+
+static const char *detector_phrase(enum dlp_detector d)
+{
+	switch (d) {
+	case DLP_DETECTOR_KNOWN: return "a known secret";
+	case DLP_DETECTOR_CANARY: return "the canary";
+	case DLP_DETECTOR_RULE: return "a secret-shaped token";
+	case DLP_DETECTOR_ENTROPY: return "a high-entropy token";
+	case DLP_DETECTOR_CRLF: return "a CR or LF";
+	case DLP_DETECTOR_UNICODE: return "unicode evasion";
+	case DLP_DETECTOR_UNDECODABLE: return "a body egress cannot decode";
+	}
+	return "a finding";
+}
+
+void egress_dlp_finding_where(const struct dlp_finding *f, char *out, size_t len)
+{
+	/* A header name that matched is the value: it is not named. */
+	bool header = f->where == DLP_WHERE_HEADER;
+
+	snprintf(out, len, "%s%s%s", f->where == DLP_WHERE_HEADER_NAME ? "header name" :
+				     dlp_where_name(f->where),
+		 header ? " " : "", header ? f->name : "");
+}
+
+/* "a known secret (known:base64 GITHUB_TOKEN) in the query" */
+static void finding_phrase(const struct dlp_finding *f, char *out, size_t len)
+{
+	bool header = f->where == DLP_WHERE_HEADER;
+	char where[128];
+
+	egress_dlp_finding_where(f, where, sizeof(where));
+	snprintf(out, len, "%s (%s%s%s) in the %s", detector_phrase(f->detector), f->rule,
+		 !header && f->name[0] ? " " : "", !header ? f->name : "", where);
+}
+
+static bool finding_in_host(const struct dlp_finding *f)
+{
+	return f->where == DLP_WHERE_HEADER && strcasecmp(f->name, "host") == 0;
+}
+
+void egress_dlp_decide(const struct dlp_findings *fs, enum route_outbound policy, bool queue,
+		       struct egress_dlp_verdict *v)
+{
+	const struct dlp_finding *first = NULL, *unreachable = NULL;
+	char what[384];
+	size_t i;
+
+	memset(v, 0, sizeof(*v));
+	for (i = 0; i < fs->n; i++) {
+		const struct dlp_finding *f = &fs->v[i];
+
+		if (f->warn_only)
+			continue;
+		if (dlp_finding_is_structural(f) || f->detector == DLP_DETECTOR_UNDECODABLE) {
+			v->action = EGRESS_DLP_BLOCK;
+			v->finding = f;
+			finding_phrase(f, what, sizeof(what));
+			snprintf(v->reason, sizeof(v->reason),
+				 f->detector == DLP_DETECTOR_UNDECODABLE ?
+					 "dlp: %s: it was not sent (send the body uncompressed)" :
+					 "dlp: %s: it was not sent (this blocks under every policy)",
+				 what);
+			return;
+		}
+		if (!first)
+			first = f;
+		/* Neither redaction nor an approval can reach these: the host
+		 * names the destination, a header name is not a value, a
+		 * compressed body is forwarded as it came, and an empty span
+		 * (a rule that ran out of steps) has no bytes to point at. */
+		if (!unreachable && (finding_in_host(f) || f->where == DLP_WHERE_HEADER_NAME ||
+				     f->where == DLP_WHERE_BODY_DECODED || f->len == 0))
+			unreachable = f;
+	}
+	if (!first && fs->dropped == 0)
+		return;
+	if (!first) {
+		v->action = EGRESS_DLP_BLOCK;
+		snprintf(v->reason, sizeof(v->reason),
+			 "dlp: more than %d findings in one request: it was not sent", DLP_FINDINGS_MAX);
+		return;
+	}
+	v->finding = first;
+	finding_phrase(first, what, sizeof(what));
+	switch (policy) {
+	case ROUTE_OUTBOUND_BLOCK:
+		v->action = EGRESS_DLP_BLOCK;
+		snprintf(v->reason, sizeof(v->reason),
+			 "dlp: %s: it was not sent (the route's outbound_on_match is block)", what);
+		return;
+	case ROUTE_OUTBOUND_REDACT:
+	case ROUTE_OUTBOUND_SUPERVISE:
+		break;
+	}
+	if (unreachable) {
+		v->action = EGRESS_DLP_BLOCK;
+		v->finding = unreachable;
+		finding_phrase(unreachable, what, sizeof(what));
+		snprintf(v->reason, sizeof(v->reason),
+			 "dlp: %s: it was not sent (%s cannot be %s there)", what,
+			 unreachable->where == DLP_WHERE_BODY_DECODED ? "a compressed body's secret" :
+									"a secret",
+			 policy == ROUTE_OUTBOUND_REDACT ? "redacted" : "held for approval");
+		return;
+	}
+	if (policy == ROUTE_OUTBOUND_REDACT) {
+		v->action = EGRESS_DLP_REDACT;
+		snprintf(v->reason, sizeof(v->reason), "dlp: %s: redacted", what);
+		return;
+	}
+	if (!queue) {
+		v->action = EGRESS_DLP_BLOCK;
+		snprintf(v->reason, sizeof(v->reason),
+			 "dlp: %s: it was not sent (the route supervises secrets but the operator loop "
+			 "is not configured: egress has no --queue)", what);
+		return;
+	}
+	v->action = EGRESS_DLP_HOLD;
+	snprintf(v->reason, sizeof(v->reason), "dlp: %s: held for the operator", what);
+}
+
+/* The connection's DLP state with its scan ready and empty, or NULL. */
+static struct egress_dlp_request *connection_dlp(struct egress_connection *c)
+{
+	struct egress_dlp_request *d = c->dlp;
+
+	if (!d && !(d = c->dlp = calloc(1, sizeof(*d))))
+		return NULL;
+	if (!d->ready) {
+		memset(d, 0, sizeof(*d));
+		buf_init(&d->head, 64 * 1024);
+		buf_init(&d->body, c->egress->options.dlp_body_max);
+		d->ready = true;
+	}
+	if (d->scan_live)
+		dlp_scan_reset(&d->scan);
+	else if (dlp_scan_init(&d->scan, c->egress->dlp) < 0)
+		return NULL;
+	d->scan_live = true;
+	return d;
+}
+
+void egress_dlp_connection_release(struct egress_connection *c)
+{
+	if (!c->dlp)
+		return;
+	egress_dlp_request_release(c->dlp);
+	free(c->dlp);
+	c->dlp = NULL;
+}
+
+bool egress_dlp_host_blocked(struct egress_connection *c, const char *host, char *reason,
+			     size_t reason_len)
+{
+	struct egress_dlp_request *d = connection_dlp(c);
+	struct egress_dlp_verdict v;
+
+	if (!d || dlp_scan_part(&d->scan, DLP_WHERE_HEADER, "host", host, strlen(host)) < 0) {
+		snprintf(reason, reason_len, "dlp: the CONNECT target could not be scanned");
+		return true;
+	}
+	egress_dlp_decide(&d->scan.findings, ROUTE_OUTBOUND_BLOCK, false, &v);
+	if (v.action == EGRESS_DLP_PASS)
+		return false;
+	snprintf(reason, reason_len, "%s", v.reason);
+	return true;
+}
+
+/* ---- git pushes ---- */
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static bool holds_needle(const char *p, size_t len, const char *needle, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + n <= len; i++)
+		if (strncasecmp(p + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+static bool holds_receive_pack(struct str s)
+{
+	static const char needle[] = "git-receive-pack";
+	char *a;
+	bool found;
+	size_t len = s.len, round, i, j;
+
+	if (s.len < sizeof(needle) - 1)
+		return false;
+	/* Most paths and values hold no escape: no copy for them. */
+	if (!memchr(s.p, '%', s.len))
+		return holds_needle(s.p, s.len, needle, sizeof(needle) - 1);
+	a = malloc(s.len + 1);
+	if (!a)
+		return true; /* fail closed */
+	memcpy(a, s.p, s.len);
+	/* Percent-decode until nothing changes (double encoding too). */
+	for (round = 0; round < 4; round++) {
+		bool changed = false;
+		int hi, lo;
+
+		for (i = 0, j = 0; i < len; i++, j++) {
+			if (a[i] == '%' && i + 2 < len && (hi = hex_value((unsigned char)a[i + 1])) >= 0 &&
+			    (lo = hex_value((unsigned char)a[i + 2])) >= 0) {
+				a[j] = (char)(hi << 4 | lo);
+				i += 2;
+				changed = true;
+			} else {
+				a[j] = a[i];
+			}
+		}
+		len = j;
+		if (!changed)
+			break;
+	}
+	found = holds_needle(a, len, needle, sizeof(needle) - 1);
+	free(a);
+	return found;
+}
+
+bool egress_dlp_is_git_push(struct str path, struct str query, const struct http1_fields *fields)
+{
+	size_t i;
+
+	if (holds_receive_pack(path) || holds_receive_pack(query))
+		return true;
+	for (i = 0; i < fields->n; i++)
+		if (holds_receive_pack(fields->v[i].value))
+			return true;
+	return false;
+}
+
+/* ---- one request ---- */
+
+/* Parse limits of a head already accepted once: only widen. */
+static const struct http1_limits reparse_limits = {
+	.flags = HTTP1_ALLOW_HTTPS_ABSOLUTE | HTTP1_ALLOW_HOST_MISMATCH,
+};
+
+static int scan_head(struct egress_dlp_request *d)
+{
+	const struct http1_request *req = d->req;
+	int ret = dlp_scan_head(&d->scan, req->target.path, req->target.query, req->fields.v,
+				req->fields.n);
+
+	/* The destination itself, where no Host field names it. */
+	if (ret == 0 && req->target.form == HTTP1_FORM_ABSOLUTE)
+		ret = dlp_scan_part(&d->scan, DLP_WHERE_HEADER, "host", req->target.authority.host.p,
+				    req->target.authority.host.len);
+	return ret;
+}
+
+static int scan_body(struct egress_dlp_request *d)
+{
+	int ret;
+
+	if (!d->body_held || d->body.len == 0)
+		return 0;
+	if ((ret = dlp_scan_begin(&d->scan, DLP_WHERE_BODY, NULL, d->encoding, 0)) < 0 ||
+	    (ret = dlp_scan_feed(&d->scan, d->body.p, d->body.p + d->body.len)) < 0)
+		return ret;
+	return dlp_scan_end(&d->scan);
+}
+
+static int scan_again(struct egress_dlp_request *d)
+{
+	int ret;
+
+	dlp_scan_reset(&d->scan);
+	if ((ret = scan_head(d)) < 0)
+		return ret;
+	return scan_body(d);
+}
+
+static int fail_scan(struct egress_dlp_request *d, int ret)
+{
+	snprintf(d->verdict.reason, sizeof(d->verdict.reason),
+		 "dlp: the request could not be scanned (%s): it was not sent", strerror(-ret));
+	d->verdict.action = EGRESS_DLP_BLOCK;
+	return 403;
+}
+
+int egress_dlp_request_begin(struct egress_dlp_request *d, struct egress_connection *c,
+			     const struct http1_request *req, size_t head_len,
+			     enum route_outbound policy, const char *host)
+{
+	const struct http1_field *ce;
+	int ret;
+
+	if (d != connection_dlp(c)) {
+		d->verdict.action = EGRESS_DLP_BLOCK;
+		return fail_scan(d, -ENOMEM);
+	}
+	d->egress = c->egress;
+	d->policy = policy;
+	d->host = host;
+	buf_clear(&d->head);
+	buf_clear(&d->body);
+	d->body_held = d->spilled = d->redacted = false;
+	memset(&d->verdict, 0, sizeof(d->verdict));
+	d->proposal_id[0] = '\0';
+	if (!d->req)
+		d->req = malloc(sizeof(*d->req));
+	if (d->req)
+		http1_request_init(d->req); /* nothing of the last request stays */
+	if (!d->req || buf_append(&d->head, c->in.p, head_len) < 0)
+		return fail_scan(d, -ENOMEM);
+	if (http1_request_parse(d->req, d->head.p, d->head.p + d->head.len, &reparse_limits) !=
+	    (int)head_len)
+		return fail_scan(d, -EPROTO);
+	d->encoding = DLP_ENCODING_IDENTITY;
+	if (http1_fields_count(&req->fields, "content-encoding") > 1)
+		d->encoding = DLP_ENCODING_UNKNOWN;
+	else if ((ce = http1_fields_find(&d->req->fields, "content-encoding")))
+		d->encoding = dlp_encoding_parse(ce->value);
+	if ((ret = scan_head(d)) < 0)
+		return fail_scan(d, ret);
+	egress_dlp_decide(&d->scan.findings, policy, c->egress->options.queue_dir != NULL,
+			  &d->verdict);
+	/* Block now whatever the body holds: nothing more could change it. */
+	return d->verdict.action == EGRESS_DLP_BLOCK ? 403 : 0;
+}
+
+bool egress_dlp_request_holds_body(const struct egress_dlp_request *d)
+{
+	const struct http1_request *req = d->req;
+
+	if (!http1_request_has_body(req))
+		return false;
+	if (d->encoding != DLP_ENCODING_IDENTITY || d->policy == ROUTE_OUTBOUND_REDACT)
+		return true;
+	if (d->policy == ROUTE_OUTBOUND_BLOCK)
+		return false;
+	/* Supervise: a client waiting for the upstream's 100, or a body
+	 * declared too big to hold, streams instead. */
+	return !req->expect_continue &&
+	       !(req->body == HTTP1_BODY_LENGTH &&
+		 (uint64_t)req->content_length > d->egress->options.dlp_body_max);
+}
+
+/* Whether an over-long body may stream rather than be refused. */
+static bool may_spill(const struct egress_dlp_request *d)
+{
+	return d->policy == ROUTE_OUTBOUND_SUPERVISE && d->encoding == DLP_ENCODING_IDENTITY;
+}
+
+static int read_body(struct egress_dlp_request *d, struct egress_connection *c)
+{
+	const struct egress_options *o = &c->egress->options;
+	struct str data;
+	int ret;
+
+	if (d->req->body == HTTP1_BODY_LENGTH && (uint64_t)d->req->content_length > o->dlp_body_max) {
+		ret = -EMSGSIZE;
+		goto too_big;
+	}
+	if (d->req->expect_continue && d->req->version_minor == 1 &&
+	    stream_write(&c->client, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+		return fail_scan(d, -EPIPE);
+	body_reader_init(&d->reader, &c->client, &c->in, d->req->body, d->req->content_length);
+	c->client.timeout_ms = o->io_timeout_ms;
+	while ((ret = body_reader_next(&d->reader, &data)) > 0) {
+		if (d->body.len + data.len > o->dlp_body_max && may_spill(d)) {
+			/* The rest streams: the reader stays as it is. */
+			d->spilled = true;
+			d->spill = data;
+			return 0;
+		}
+		if ((ret = buf_append(&d->body, data.p, data.len)) < 0)
+			break;
+	}
+	body_reader_compact(&d->reader);
+	d->body_held = true;
+too_big:
+	if (ret == -EMSGSIZE) {
+		snprintf(d->verdict.reason, sizeof(d->verdict.reason),
+			 "the request body is over the %zu KiB egress holds to check for secrets on a "
+			 "route whose outbound_on_match is %s (compressed bodies are held on every route)",
+			 o->dlp_body_max / 1024, route_outbound_name(d->policy));
+		return 413;
+	}
+	if (ret < 0) {
+		char why[160];
+
+		if (!d->reader.chunked.err) {
+			snprintf(d->verdict.reason, sizeof(d->verdict.reason),
+				 "the request body did not arrive: %s", strerror(-ret));
+			return 400;
+		}
+		snprintf(d->verdict.reason, sizeof(d->verdict.reason), "invalid chunked request body: %s",
+			 http1_error_message(d->reader.chunked.err, NULL, why, sizeof(why)));
+		return 400;
+	}
+	return 0;
+}
+
+/* Findings that block, as their own list: redaction leaves warnings be. */
+static struct dlp_findings *blocking_only(const struct dlp_findings *all)
+{
+	struct dlp_findings *f = calloc(1, sizeof(*f));
+	size_t i;
+
+	if (!f)
+		return NULL;
+	for (i = 0; i < all->n; i++)
+		if (!all->v[i].warn_only)
+			f->v[f->n++] = all->v[i];
+	return f;
+}
+
+/* Redact a part of the URL: the marker's brackets are not URL characters. */
+static int redact_url_part(const struct dlp_findings *f, enum dlp_where where, struct str part,
+			   struct buf *out)
+{
+	struct buf tmp;
+	size_t i;
+	int ret;
+
+	buf_init(&tmp, out->max);
+	ret = dlp_redact(f, where, NULL, 0, part.p, part.len, &tmp);
+	for (i = 0; ret >= 0 && i < tmp.len; i++) {
+		if (tmp.p[i] == '[' || tmp.p[i] == ']')
+			ret = buf_append_str(out, tmp.p[i] == '[' ? "%5B" : "%5D");
+		else
+			ret = buf_append(out, tmp.p + i, 1);
+	}
+	buf_release(&tmp);
+	return ret < 0 ? ret : 0;
+}
+
+/* Rewrite the head and the held body with every blocking span replaced,
+ * then parse the rewritten head: what goes upstream is what was checked. */
+static int redact_request(struct egress_dlp_request *d)
+{
+	const struct http1_request *req = d->req;
+	const struct http1_target *t = &req->target;
+	struct dlp_findings *f = blocking_only(&d->scan.findings);
+	struct buf head, body;
+	size_t prefix, i;
+	int ret = -ENOMEM;
+
+	buf_init(&head, d->head.max);
+	buf_init(&body, d->body.max);
+	if (!f)
+		goto out;
+	/* The target up to its path: "http://host:port" in absolute form. */
+	prefix = t->path.len ? (size_t)(t->path.p - t->raw.p) :
+		 t->has_query ? (size_t)(t->query.p - t->raw.p) - 1 : t->raw.len;
+	if ((ret = buf_appendf(&head, "%.*s %.*s", (int)req->method_name.len, req->method_name.p,
+			       (int)prefix, t->raw.p)) < 0 ||
+	    (ret = redact_url_part(f, DLP_WHERE_PATH, t->path, &head)) < 0)
+		goto out;
+	if (t->has_query && ((ret = buf_append_str(&head, "?")) < 0 ||
+			     (ret = redact_url_part(f, DLP_WHERE_QUERY, t->query, &head)) < 0))
+		goto out;
+	if ((ret = buf_appendf(&head, " HTTP/1.%u\r\n", req->version_minor)) < 0)
+		goto out;
+	for (i = 0; i < req->fields.n; i++) {
+		const struct http1_field *fl = &req->fields.v[i];
+		char name[64];
+
+		snprintf(name, sizeof(name), "%.*s", (int)fl->name.len, fl->name.p);
+		if ((ret = buf_appendf(&head, "%s: ", name)) < 0 ||
+		    (ret = dlp_redact(f, DLP_WHERE_HEADER, name, 0, fl->value.p, fl->value.len,
+				      &head)) < 0 ||
+		    (ret = buf_append_str(&head, "\r\n")) < 0)
+			goto out;
+	}
+	if ((ret = buf_append_str(&head, "\r\n")) < 0)
+		goto out;
+	if (d->body_held &&
+	    (ret = dlp_redact(f, DLP_WHERE_BODY, NULL, 0, d->body.p, d->body.len, &body)) < 0)
+		goto out;
+	http1_request_init(d->req);
+	ret = http1_request_parse(d->req, head.p, head.p + head.len, &reparse_limits);
+	if (ret != (int)head.len) {
+		ret = -EPROTO;
+		goto out;
+	}
+	buf_release(&d->head);
+	d->head = head;
+	buf_init(&head, 0);
+	if (d->body_held) {
+		buf_release(&d->body);
+		d->body = body;
+		buf_init(&body, 0);
+	}
+	d->redacted = true;
+	ret = 0;
+out:
+	buf_release(&head);
+	buf_release(&body);
+	free(f);
+	return ret;
+}
+
+/* Rounds of scan, decide, act: a redaction is scanned again, an approval
+ * exempts one value and the request is scanned again for the next. */
+#define SETTLE_ROUNDS_MAX 8
+
+int egress_dlp_request_settle(struct egress_dlp_request *d, struct egress_connection *c)
+{
+	const struct egress_options *o = &c->egress->options;
+	int ret, round;
+
+	if (egress_dlp_request_holds_body(d)) {
+		if ((ret = read_body(d, c)) != 0)
+			return ret;
+		if ((ret = scan_body(d)) < 0)
+			return fail_scan(d, ret);
+	}
+	/* A spilled body is checked as it streams; the head is decided now. */
+	for (round = 0; round < SETTLE_ROUNDS_MAX; round++) {
+		egress_dlp_decide(&d->scan.findings, d->policy, o->queue_dir != NULL, &d->verdict);
+		switch (d->verdict.action) {
+		case EGRESS_DLP_PASS:
+			return 0;
+		case EGRESS_DLP_BLOCK:
+			return 403;
+		case EGRESS_DLP_REDACT:
+			if (d->redacted) {
+				char what[384];
+
+				finding_phrase(d->verdict.finding, what, sizeof(what));
+				snprintf(d->verdict.reason, sizeof(d->verdict.reason),
+					 "dlp: %s is still there after redaction: it was not sent", what);
+				d->verdict.action = EGRESS_DLP_BLOCK;
+				return 403;
+			}
+			if ((ret = redact_request(d)) < 0) {
+				snprintf(d->verdict.reason, sizeof(d->verdict.reason),
+					 "dlp: the request could not be redacted (%s): it was not sent",
+					 ret == -EMSGSIZE || ret == -EPROTO ?
+						 "the redacted head is over the limits" :
+						 strerror(-ret));
+				d->verdict.action = EGRESS_DLP_BLOCK;
+				return 403;
+			}
+			break;
+		case EGRESS_DLP_HOLD:
+			if ((ret = egress_dlp_request_hold(d, c)) != 0)
+				return ret;
+			break;
+		}
+		if ((ret = scan_again(d)) < 0)
+			return fail_scan(d, ret);
+	}
+	snprintf(d->verdict.reason, sizeof(d->verdict.reason),
+		 "dlp: more than %d distinct values held in one request: it was not sent",
+		 SETTLE_ROUNDS_MAX);
+	d->verdict.action = EGRESS_DLP_BLOCK;
+	return 403;
+}
+
+
+struct stream_state {
+	struct buf *pending; /* fed to the scan, not yet settled */
+	uint64_t forwarded;  /* body offset of pending's first byte */
+};
+
+/* A streamed body's finding: on a supervise route the value is proposed
+ * for the retry (its bytes are unsettled, so still in pending). */
+static void stream_stopped(struct egress_dlp_request *d, struct stream_state *st)
+{
+	const struct dlp_finding *f = d->verdict.finding;
+	struct egress_dlp_hold h;
+	char method[32], path[512];
+
+	if (d->verdict.action != EGRESS_DLP_HOLD)
+		return;
+	d->verdict.action = EGRESS_DLP_BLOCK;
+	if (f->where != DLP_WHERE_BODY || f->offset < st->forwarded ||
+	    f->offset + f->len > st->forwarded + st->pending->len) {
+		snprintf(d->verdict.reason, sizeof(d->verdict.reason),
+			 "dlp: %s %s in the streamed body: it was not sent", dlp_detector_name(f->detector),
+			 f->rule);
+		return;
+	}
+	snprintf(method, sizeof(method), "%.*s", (int)d->req->method_name.len, d->req->method_name.p);
+	egress_dlp_request_log_path(d, path, sizeof(path));
+	h = (struct egress_dlp_hold){
+		.finding = f,
+		.value = st->pending->p + (f->offset - st->forwarded),
+		.value_len = (size_t)f->len,
+		.method = method,
+		.host = d->host,
+		.path = path,
+		.client_fd = -1,
+		.no_wait = true,
+	};
+	(void)egress_dlp_hold_value(d->egress, &h, d->proposal_id, d->verdict.reason,
+				    sizeof(d->verdict.reason));
+}
+
+static bool stream_blocked(struct egress_dlp_request *d, struct stream_state *st)
+{
+	egress_dlp_decide(&d->scan.findings, d->policy, d->egress->options.queue_dir != NULL,
+			  &d->verdict);
+	if (d->verdict.action == EGRESS_DLP_PASS)
+		return false;
+	stream_stopped(d, st);
+	return true;
+}
+
+/* Scan the next bytes of the body and forward what is settled. */
+static int stream_feed(struct egress_dlp_request *d, struct stream_state *st,
+		       struct body_writer *w, const char *p, size_t len)
+{
+	uint64_t settled, n;
+	int ret;
+
+	if ((ret = dlp_scan_feed(&d->scan, p, p + len)) < 0)
+		return ret;
+	if ((ret = buf_append(st->pending, p, len)) < 0)
+		return ret;
+	if (stream_blocked(d, st))
+		return -EACCES;
+	settled = dlp_scan_settled(&d->scan);
+	n = settled > st->forwarded ? settled - st->forwarded : 0;
+	if (n > st->pending->len)
+		n = st->pending->len;
+	if (n == 0)
+		return 0;
+	if ((ret = body_writer_put(w, st->pending->p, (size_t)n)) < 0)
+		return ret;
+	memmove(st->pending->p, st->pending->p + n, st->pending->len - (size_t)n);
+	st->pending->len -= (size_t)n;
+	st->forwarded += n;
+	return 0;
+}
+
+int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
+			  struct body_writer *w)
+{
+	struct stream_state st = { .forwarded = 0 };
+	struct buf spill_pending;
+	int ret;
+
+	/* The settle lag is a rule window, or a run of token characters (a
+	 * secret may start anywhere in it): a run longer than the hold cap
+	 * cannot be checked in flight.  The body buffer, idle when nothing is
+	 * held, is reused request after request (no allocation each time),
+	 * except when it holds a spilled body's start. */
+	buf_init(&spill_pending, d->egress->options.dlp_body_max);
+	st.pending = d->spilled ? &spill_pending : &d->body;
+	buf_clear(st.pending);
+	if ((ret = dlp_scan_begin(&d->scan, DLP_WHERE_BODY, NULL, DLP_ENCODING_IDENTITY, 0)) < 0)
+		goto out;
+	if (d->spilled) {
+		r = &d->reader;
+		if ((ret = stream_feed(d, &st, w, d->body.p, d->body.len)) < 0 ||
+		    (ret = stream_feed(d, &st, w, d->spill.p, d->spill.len)) < 0)
+			goto out;
+		buf_release(&d->body);
+	}
+	for (;;) {
+		struct str data;
+
+		/* The head waits with the body's first settled bytes: a small
+		 * body with a secret never shows the upstream even its head. */
+		if (st.forwarded > 0 && !body_reader_has_buffered(r) &&
+		    !(r->kind == HTTP1_BODY_LENGTH && r->remaining == 0) &&
+		    (ret = body_writer_flush(w)) < 0)
+			goto out;
+		ret = body_reader_next(r, &data);
+		if (ret < 0)
+			goto out;
+		if (ret == 0)
+			break;
+		if ((ret = stream_feed(d, &st, w, data.p, data.len)) < 0)
+			goto out;
+	}
+	if ((ret = dlp_scan_end(&d->scan)) < 0)
+		goto out;
+	if (stream_blocked(d, &st)) {
+		ret = -EACCES;
+		goto out;
+	}
+	if ((ret = body_writer_put(w, st.pending->p, st.pending->len)) == 0)
+		ret = body_writer_finish(w);
+out:
+	if (d->spilled)
+		body_reader_compact(&d->reader);
+	buf_clear(st.pending);
+	buf_release(&spill_pending);
+	return ret;
+}
+
+void egress_dlp_request_log_path(const struct egress_dlp_request *d, char *out, size_t len)
+{
+	const struct str path = d->req->target.path;
+	struct dlp_findings *f;
+	struct buf b;
+	size_t i;
+
+	for (i = 0; i < d->scan.findings.n; i++)
+		if (d->scan.findings.v[i].where == DLP_WHERE_PATH && !d->scan.findings.v[i].warn_only)
+			break;
+	if (i == d->scan.findings.n) {
+		snprintf(out, len, "%.*s", (int)path.len, path.len ? path.p : "/");
+		return;
+	}
+	f = blocking_only(&d->scan.findings);
+	buf_init(&b, len);
+	if (!f || dlp_redact(f, DLP_WHERE_PATH, NULL, 0, path.p, path.len, &b) < 0)
+		snprintf(out, len, "%s", DLP_REDACTED);
+	else
+		snprintf(out, len, "%s", b.len ? b.p : "/");
+	buf_release(&b);
+	free(f);
+}
+
+bool egress_dlp_request_host_tainted(const struct egress_dlp_request *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->scan.findings.n; i++)
+		if (finding_in_host(&d->scan.findings.v[i]))
+			return true;
+	return false;
+}
+
+/* A connection keeps a body buffer this big between requests. */
+#define KEEP_BODY_MAX (64 * 1024)
+
+void egress_dlp_request_end(struct egress_dlp_request *d)
+{
+	if (!d->ready)
+		return;
+	buf_clear(&d->head);
+	if (d->body.cap > KEEP_BODY_MAX)
+		buf_release(&d->body);
+	buf_clear(&d->body);
+	d->body_held = d->spilled = false;
+}
+
+void egress_dlp_request_release(struct egress_dlp_request *d)
+{
+	if (d->scan_live)
+		dlp_scan_release(&d->scan);
+	d->scan_live = false;
+	buf_release(&d->head);
+	buf_release(&d->body);
+	free(d->req);
+	d->req = NULL;
+}
