@@ -14,6 +14,7 @@
  * FUZZ_FLAGS: -isystem build/sysroot/include build/sysroot/lib/libyyjson.a build/sysroot/lib/libmbedcrypto.a
  */
 #include "../../shared/queue_json.c"
+#include "../../shared/log.c"
 
 #include <stdlib.h>
 #include <string.h>
