@@ -256,6 +256,10 @@ static void add_finding(struct dlp_scan *s, enum dlp_detector detector, const ch
 	const char *raw;
 	size_t avail;
 
+	/* A warning past the cap would be dropped anyway: skip the formatting
+	 * (random bytes make one every few dozen). */
+	if (warn && s->findings.n >= DLP_FINDINGS_MAX)
+		return;
 	memset(&f, 0, sizeof(f));
 	f.detector = detector;
 	f.where = st->where;
@@ -613,6 +617,9 @@ static void run_end(struct dlp_scan *s, uint64_t end)
 	size_t avail;
 
 	if (len < o->entropy_min_len || len > o->entropy_max_len)
+		return;
+	/* Warn-only and no room left for a warning: nothing to find. */
+	if (!s->entropy_enforce && s->findings.n >= DLP_FINDINGS_MAX)
 		return;
 	raw = hist_at(st, st->run_start, end, &avail);
 	if (!raw || avail != len)
