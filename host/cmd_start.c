@@ -327,6 +327,7 @@ static int hand_to_sidecar(const char *path)
 static int render_bundle(struct start *s)
 {
 	struct launch_bundle_opts o = { 0 };
+	struct manifest_provider_route api;
 	char dir[PATH_MAX], path[PATH_MAX], ca_key[PATH_MAX], ca_crt[PATH_MAX], err[512];
 	const char *upstream = getenv("BOTTLE_UPSTREAM_CA");
 	struct buf b;
@@ -353,6 +354,8 @@ static int render_bundle(struct start *s)
 	o.nsecret_names = s->nsecrets;
 	o.upstream_ca = upstream && upstream[0];
 	o.supervise = s->supervise;
+	manifest_provider_route(s->agent.provider, &api);
+	o.provider_host = api.host;
 	ret = launch_render_init(&o, &b) < 0 ? fail("out of memory") : write_text(dir, "init.yaml", &b, 0644);
 	buf_clear(&b);
 	if (ret == 0 && render_routes(&s->agent, &b) < 0)

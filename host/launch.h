@@ -101,6 +101,7 @@ struct launch_bundle_opts {
 	size_t nsecret_names;
 	bool upstream_ca;  /* pass /etc/sidecar/upstream-ca.crt */
 	bool supervise;    /* run `sidecar supervise` too */
+	const char *provider_host; /* the agent's LLM API: DLP redacts there */
 };
 /* The bundle's init.yaml (JSON, which is YAML). */
 int launch_render_init(const struct launch_bundle_opts *o, struct buf *out);

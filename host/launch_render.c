@@ -122,13 +122,49 @@ static int write_doc(yyjson_mut_doc *doc, const char *comment, struct buf *out)
  * them, while the rest of /etc/sidecar stays read-only. */
 #define ROUTES_PATH "/run/supervise/queue/routes.yaml"
 
+/* egress's argv: the routes and the CA, and what its DLP needs: every
+ * secret the bundle holds (by name: the values stay in the environment),
+ * the canary, the queue its held requests wait in, the provider's host.
+ * NULL-terminated; the caller frees the array (not the strings). */
+static const char **egress_argv_new(const struct launch_bundle_opts *o)
+{
+	static const char *const fixed[] = {
+		"/bin/sidecar", "egress", "--listen", ":9099", "--routes", ROUTES_PATH,
+		"--ca-cert", "/etc/sidecar/ca.crt", "--ca-key", "/etc/sidecar/ca.key",
+		"--ready-fd", "3", "--canary-env", "BOTTLE_CANARY",
+	};
+	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]), n = 0, i;
+	const char **v = calloc(nfixed + 2 * o->nsecret_names + 9, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (i = 0; i < nfixed; i++)
+		v[n++] = fixed[i];
+	for (i = 0; i < o->nsecret_names; i++) {
+		v[n++] = "--secret-env";
+		v[n++] = o->secret_names[i];
+	}
+	if (o->upstream_ca) {
+		v[n++] = "--upstream-ca";
+		v[n++] = "/etc/sidecar/upstream-ca.crt";
+	}
+	if (o->supervise) {
+		v[n++] = "--queue";
+		v[n++] = "/run/supervise/queue";
+		v[n++] = "--bottle";
+		v[n++] = o->slug;
+	}
+	if (o->provider_host) {
+		v[n++] = "--provider-host";
+		v[n++] = o->provider_host;
+	}
+	v[n] = NULL;
+	return v;
+}
+
 int launch_render_init(const struct launch_bundle_opts *o, struct buf *out)
 {
-	const char *egress_argv[] = { "/bin/sidecar", "egress", "--listen", ":9099", "--routes",
-				      ROUTES_PATH, "--ca-cert", "/etc/sidecar/ca.crt",
-				      "--ca-key", "/etc/sidecar/ca.key", "--ready-fd", "3",
-				      o->upstream_ca ? "--upstream-ca" : NULL,
-				      "/etc/sidecar/upstream-ca.crt", NULL };
+	const char **egress_argv = NULL;
 	const char *supervise_argv[] = { "/bin/sidecar", "supervise", "--listen", ":9100",
 					 "--routes", ROUTES_PATH, "--queue",
 					 "/run/supervise/queue", "--bottle", o->slug,
@@ -148,7 +184,8 @@ int launch_render_init(const struct launch_bundle_opts *o, struct buf *out)
 	if (!yyjson_mut_obj_add_str(doc, root, "grace_period", "10s") ||
 	    !yyjson_mut_obj_add_str(doc, root, "control_socket", "/run/sidecar/init.sock"))
 		goto out;
-	daemons = yyjson_mut_obj_add_arr(doc, root, "daemons");
+	egress_argv = egress_argv_new(o);
+	daemons = egress_argv ? yyjson_mut_obj_add_arr(doc, root, "daemons") : NULL;
 	egress = daemons ? add_daemon(doc, daemons, "egress", egress_argv) : NULL;
 	if (!egress)
 		goto out;
@@ -168,6 +205,7 @@ int launch_render_init(const struct launch_bundle_opts *o, struct buf *out)
 	}
 	ret = write_doc(doc, "# init.yaml rendered by bottle-host start (docs/launcher.md)\n", out);
 out:
+	free(egress_argv);
 	yyjson_mut_doc_free(doc);
 	return ret;
 }

@@ -238,6 +238,15 @@ static const char *find_in(char **list, const char *want)
 	return NULL;
 }
 
+/* The argument after `flag`, or "" when flag is missing or last. */
+static const char *find_after(char **list, const char *flag)
+{
+	for (; list && *list; list++)
+		if (strcmp(*list, flag) == 0)
+			return list[1] ? list[1] : "";
+	return "";
+}
+
 static void test_render_init(void **state)
 {
 	const char *secrets[] = { "ANTHROPIC_API_KEY", "GH_TOKEN" };
@@ -245,7 +254,8 @@ static void test_render_init(void **state)
 					.secret_names = secrets,
 					.nsecret_names = 2,
 					.upstream_ca = true,
-					.supervise = true };
+					.supervise = true,
+					.provider_host = "api.anthropic.com" };
 	struct init_config config;
 	struct config_yaml cy;
 	const struct daemon_config *egress, *supervise;
@@ -274,6 +284,14 @@ static void test_render_init(void **state)
 	assert_non_null(find_in(egress->env_inherit, "GH_TOKEN"));
 	assert_non_null(find_in(egress->env_inherit, "BOTTLE_CANARY"));
 	assert_null(egress->env);
+	/* Its DLP knows each secret and the canary by name, holds requests in
+	 * the bottle's queue and redacts on the provider's route. */
+	assert_string_equal(find_after(egress->argv, "--canary-env"), "BOTTLE_CANARY");
+	assert_non_null(find_in(egress->argv, "ANTHROPIC_API_KEY"));
+	assert_non_null(find_in(egress->argv, "GH_TOKEN"));
+	assert_string_equal(find_after(egress->argv, "--queue"), "/run/supervise/queue");
+	assert_string_equal(find_after(egress->argv, "--bottle"), "dev-0011aabb");
+	assert_string_equal(find_after(egress->argv, "--provider-host"), "api.anthropic.com");
 	assert_string_equal(supervise->name, "supervise");
 	assert_non_null(find_in(supervise->argv, "dev-0011aabb"));
 	assert_false(supervise->required);
@@ -293,6 +311,7 @@ static void test_render_init(void **state)
 	assert_int_equal(config.daemon_count, 1);
 	assert_null(find_in(config.daemons[0].argv, "--upstream-ca"));
 	assert_null(find_in(config.daemons[0].argv, "/etc/sidecar/upstream-ca.crt"));
+	assert_null(find_in(config.daemons[0].argv, "--queue"));
 	init_config_release(&config);
 	config_yaml_release(&cy);
 	buf_release(&text);
