@@ -74,7 +74,7 @@ $(DEPS_STAMP): scripts/build-deps.sh scripts/deps.lock | tools
 	scripts/build-deps.sh $(BUILD)
 
 # Rewritten only when the version or commit changed, so a new commit
-# rebuilds the two files that print it and nothing else.
+# rebuilds the files that print it (those that include it) and nothing else.
 $(VERSION_HEADER): FORCE
 	@mkdir -p $(@D)
 	@printf '#define BOTTLE_VERSION "%s"\n#define BOTTLE_COMMIT "%s"\n' \
@@ -82,7 +82,8 @@ $(VERSION_HEADER): FORCE
 	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 FORCE:
 
-$(OBJ)/sidecar/version/version.o $(OBJ)/host/cmd_version.o: $(VERSION_HEADER)
+VERSION_USERS := $(shell grep -l '"bottle_version.h"' sidecar/*/*.c host/*.c)
+$(VERSION_USERS:%.c=$(OBJ)/%.o): $(VERSION_HEADER)
 
 # The assembler .incbin's the default DLP rules (shared/dlp_default_rules.c).
 $(OBJ)/shared/dlp_default_rules.o: shared/dlp_default_rules.yaml
