@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Boot the sidecar bundle image with egress as init's daemon, show what the
-# proxy decides for a few requests, then stop it the way an engine does
+# proxy decides for a few requests (allowed, denied by path, denied by host,
+# and one carrying the bottle's canary, which DLP stops), then stop it the way an engine does
 # (SIGTERM, grace period) and report how init exited.  KEEP=1 leaves the
 # bundle running instead.
 #
@@ -61,10 +62,16 @@ daemons:
     argv: [/bin/sidecar, egress, --listen, "127.0.0.1:$egress_port",
            --routes, /etc/sidecar/routes.yaml,
            --ca-cert, /etc/sidecar/ca.crt, --ca-key, /etc/sidecar/ca.key,
-           --upstream-ca, /etc/sidecar/origin-ca.crt, --ready-fd, "3"]
+           --upstream-ca, /etc/sidecar/origin-ca.crt, --ready-fd, "3",
+           --canary-env, BOTTLE_CANARY]
     user: sidecar
     ready_fd: 3
+    env_inherit: [BOTTLE_CANARY]
 EOF
+# The bottle's canary: a value no legitimate request carries.  It reaches
+# the bundle through an env file (never an argv), removed once it started.
+canary=bottle-canary-$(openssl rand -hex 16)
+(umask 077 && printf 'BOTTLE_CANARY=%s\n' "$canary" >"$demo/bundle.env")
 
 (cd "$demo" && exec openssl s_server -quiet -www -accept "$origin_port" \
 	-cert origin.crt -key origin.key >/dev/null 2>&1) &
@@ -73,8 +80,9 @@ origin_pid=$!
 echo "run: starting $tag as $name (egress on 127.0.0.1:$egress_port)"
 $ENGINE run --detach --name "$name" --network host --read-only --cap-drop=all \
 	--cap-add=setuid --cap-add=setgid --cap-add=kill \
-	--security-opt=no-new-privileges --volume "$demo:/etc/sidecar:ro" "$tag" \
-	--config /etc/sidecar/init.yaml >/dev/null
+	--security-opt=no-new-privileges --volume "$demo:/etc/sidecar:ro" \
+	--env-file "$demo/bundle.env" "$tag" --config /etc/sidecar/init.yaml >/dev/null
+rm -f "$demo/bundle.env"
 
 deadline=$((SECONDS + ready_timeout))
 until status=$($ENGINE exec "$name" /bin/initctl status 2>&1); do
@@ -94,18 +102,21 @@ echo "run: bundle status (sidecar initctl status):"
 echo "$status" | sed 's/^/  /'
 
 # One request as the agent would send it, through egress, trusting only
-# the bottle CA; prints the status and the first line of the body.
+# the bottle CA; prints the URL (or SHOWN instead), the status and the
+# first line of the body.
 agent_request() {
-	local url=$1 out code
+	local url=$1 shown=${2:-$1} out code
 	out=$(mktemp "$demo/body.XXXXXX")
 	code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 \
 		--proxy "http://127.0.0.1:$egress_port" --cacert "$demo/ca.crt" "$url" 2>&1) || true
-	printf '  %-48s -> %s  %s\n' "$url" "$code" "$(head -c 160 "$out" | head -n 1)"
+	printf '  %-48s -> %s  %s\n' "$shown" "$code" "$(head -c 160 "$out" | head -n 1)"
 }
 echo "run: requests through egress (as the agent would send them):"
 agent_request "https://localhost:$origin_port/docs/index.html"
 agent_request "https://localhost:$origin_port/admin"
 agent_request "http://example.org/"
+agent_request "https://localhost:$origin_port/docs/search?q=$canary" \
+	"https://localhost:$origin_port/docs/search?q=<the canary>"
 
 if [ "${KEEP:-0}" = 1 ]; then
 	echo "run: left running; proxy: http://127.0.0.1:$egress_port, CA: $demo/ca.crt"
