@@ -25,6 +25,7 @@
 #include "../applet.h"
 #include "../../shared/config_yaml.h"
 #include "../../shared/exit_codes.h"
+#include "../../shared/listen.h"
 #include "../../shared/log.h"
 
 static const char egress_usage[] =
@@ -251,77 +252,6 @@ static void parse_options(int argc, char **argv, struct egress_options *o)
 		die(EXIT_USAGE, "--bottle: '%s' is not a bottle name ([A-Za-z0-9_.-], 1-63)", o->bottle);
 }
 
-/* "[HOST]:PORT", "HOST:PORT", ":PORT".  An empty host listens on every
- * address (IPv6 dual-stack when the kernel has IPv6, else IPv4). */
-static int listen_on(const char *spec)
-{
-	char host[128];
-	const char *colon = strrchr(spec, ':');
-	struct sockaddr_storage ss;
-	socklen_t len;
-	long long port;
-	int fd, one = 1, zero = 0;
-
-	if (!colon || colon - spec >= (long)sizeof(host) ||
-	    config_parse_integer(colon + 1, &port) < 0 || port < 1 || port > 65535)
-		die(EXIT_USAGE, "--listen: expected [HOST]:PORT, got '%s'", spec);
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	if (host[0] == '[') {
-		size_t n = strlen(host);
-
-		if (n < 2 || host[n - 1] != ']')
-			die(EXIT_USAGE, "--listen: bad IPv6 address in '%s'", spec);
-		memmove(host, host + 1, n - 2);
-		host[n - 2] = '\0';
-	}
-	memset(&ss, 0, sizeof(ss));
-	if (host[0] == '\0') {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-
-		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0) {
-			a6->sin6_family = AF_INET6;
-			a6->sin6_addr = in6addr_any;
-			a6->sin6_port = htons((uint16_t)port);
-			len = sizeof(*a6);
-			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-		} else {
-			struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-
-			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			a4->sin_family = AF_INET;
-			a4->sin_addr.s_addr = htonl(INADDR_ANY);
-			a4->sin_port = htons((uint16_t)port);
-			len = sizeof(*a4);
-		}
-	} else if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)port);
-		len = sizeof(*a4);
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		len = sizeof(*a6);
-		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	} else {
-		die(EXIT_USAGE, "--listen: '%s' is not an IP address", host);
-	}
-	if (fd < 0)
-		die_errno(EXIT_SYSTEM, "socket");
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-		die_errno(EXIT_SYSTEM, "cannot listen on %s", spec);
-	if (listen(fd, 1024) < 0)
-		die_errno(EXIT_SYSTEM, "listen on %s", spec);
-	return fd;
-}
-
 static void signal_ready(int fd)
 {
 	if (fd >= 0)
@@ -491,7 +421,9 @@ int egress_main(int argc, char **argv)
 	if (pthread_create(&thread, NULL, signal_thread, &signals) != 0)
 		die(EXIT_SYSTEM, "cannot start the signal thread");
 
-	listen_fd = listen_on(egress.options.listen);
+	listen_fd = listen_tcp(egress.options.listen, 1024, err, sizeof(err));
+	if (listen_fd < 0)
+		die(listen_fd == -EINVAL ? EXIT_USAGE : EXIT_SYSTEM, "--listen: %s", err);
 	log_info("listening on %s with %zu routes from %s", egress.options.listen,
 		 egress.routes->n, egress.options.routes_path);
 	signal_ready(egress.options.ready_fd);

@@ -18,6 +18,7 @@
 #include "../applet.h"
 #include "../../shared/config_yaml.h"
 #include "../../shared/exit_codes.h"
+#include "../../shared/listen.h"
 #include "../../shared/log.h"
 #include "../../shared/queue.h"
 #include "proposal.h"
@@ -220,66 +221,6 @@ static void parse_options(int argc, char **argv, struct supervise_options *o)
 		die(EXIT_USAGE, "--bottle: '%s' is not a bottle name", o->bottle);
 }
 
-/* "[HOST]:PORT", "HOST:PORT", ":PORT" (every address, dual-stack). */
-static int listen_on(const char *spec)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-	const char *colon = strrchr(spec, ':');
-	char host[64];
-	long long port;
-	socklen_t len;
-	size_t hlen;
-	int fd, one = 1, zero = 0;
-
-	if (!colon || config_parse_integer(colon + 1, &port) < 0 || port < 1 || port > 65535)
-		die(EXIT_USAGE, "--listen: expected [HOST]:PORT, got '%s'", spec);
-	hlen = (size_t)(colon - spec);
-	if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
-		spec++;
-		hlen -= 2;
-	}
-	if (hlen >= sizeof(host))
-		die(EXIT_USAGE, "--listen: host too long in '%s'", spec);
-	memcpy(host, spec, hlen);
-	host[hlen] = '\0';
-	memset(&ss, 0, sizeof(ss));
-	if (host[0] == '\0' || inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-		if (host[0] == '\0')
-			a6->sin6_addr = in6addr_any;
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		len = sizeof(*a6);
-	} else if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)port);
-		len = sizeof(*a4);
-	} else {
-		die(EXIT_USAGE, "--listen: '%s' is not an IP address", host);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 && host[0] == '\0') {
-		/* No IPv6 in this kernel: every IPv4 address then. */
-		memset(&ss, 0, sizeof(ss));
-		a4->sin_family = AF_INET;
-		a4->sin_addr.s_addr = htonl(INADDR_ANY);
-		a4->sin_port = htons((uint16_t)port);
-		len = sizeof(*a4);
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	}
-	if (fd < 0)
-		die_errno(EXIT_SYSTEM, "socket");
-	if (ss.ss_family == AF_INET6 && host[0] == '\0')
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-		die_errno(EXIT_SYSTEM, "cannot listen on %s", spec);
-	if (listen(fd, 1024) < 0)
-		die_errno(EXIT_SYSTEM, "listen on %s", spec);
-	return fd;
-}
-
 /* SIGTERM/SIGINT end the process; between signals, idle sessions expire
  * and answers no call waits for are acted on. */
 static void *signal_thread(void *arg)
@@ -372,7 +313,9 @@ int supervise_main(int argc, char **argv)
 	sigaddset(&signals, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	sigdelset(&signals, SIGPIPE);
-	listen_fd = listen_on(options.listen);
+	listen_fd = listen_tcp(options.listen, 1024, err, sizeof(err));
+	if (listen_fd < 0)
+		die(listen_fd == -EINVAL ? EXIT_USAGE : EXIT_SYSTEM, "--listen: %s", err);
 	if (pthread_create(&thread, NULL, signal_thread, &signals) != 0)
 		die(EXIT_SYSTEM, "cannot start the signal thread");
 	log_info("listening on %s (MCP endpoint /mcp)%s", options.listen,
