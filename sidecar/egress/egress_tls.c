@@ -59,19 +59,6 @@ static const char *tls_alpn[] = { "http/1.1", NULL };
 
 /* ---- helpers ---- */
 
-static void err_set(char *err, size_t err_len, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
-static void err_set(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
 static const char *mbedtls_text(int code, char *text, size_t text_len)
 {
 	mbedtls_strerror(code, text, text_len);
@@ -203,7 +190,7 @@ static int issuer_name_build(struct egress_tls *tls, char *err, size_t err_len,
 			continue;
 		if (mbedtls_oid_get_numeric_string(oid, sizeof(oid), &n->oid) < 0 ||
 		    n->val.len > 0xffff) {
-			err_set(err, err_len, "CA certificate %s has an unusable subject", path);
+			error_format(err, err_len, "CA certificate %s has an unusable subject", path);
 			goto out;
 		}
 		ret = buf_appendf(&name, "%s%s=#%02x", name.len ? "," : "", oid,
@@ -217,13 +204,13 @@ static int issuer_name_build(struct egress_tls *tls, char *err, size_t err_len,
 		for (i = 0; ret == 0 && i < n->val.len; i++)
 			ret = buf_appendf(&name, "%02x", n->val.p[i]);
 		if (ret < 0) {
-			err_set(err, err_len, "CA certificate %s: subject too long", path);
+			error_format(err, err_len, "CA certificate %s: subject too long", path);
 			goto out;
 		}
 		ret = -EINVAL;
 	}
 	if (name.len == 0) {
-		err_set(err, err_len, "CA certificate %s has an empty subject", path);
+		error_format(err, err_len, "CA certificate %s has an empty subject", path);
 		goto out;
 	}
 	tls->issuer_name = buf_detach(&name, NULL);
@@ -244,35 +231,35 @@ static int ca_load(struct egress_tls *tls, const struct egress_tls_options *o, c
 
 	ret = file_load(o->ca_cert_path, CA_FILE_MAX, &data, &len);
 	if (ret < 0) {
-		err_set(err, err_len, "cannot read CA certificate %s: %s", o->ca_cert_path,
+		error_format(err, err_len, "cannot read CA certificate %s: %s", o->ca_cert_path,
 			file_error_text(ret));
 		goto out;
 	}
 	ret = mbedtls_x509_crt_parse(&tls->ca_crt, data, len);
 	if (ret != 0) {
-		err_set(err, err_len, "cannot parse CA certificate %s: %s", o->ca_cert_path,
+		error_format(err, err_len, "cannot parse CA certificate %s: %s", o->ca_cert_path,
 			ret < 0 ? mbedtls_text(ret, text, sizeof(text)) : "not a certificate");
 		ret = -EINVAL;
 		goto out;
 	}
 	ret = -EINVAL;
 	if (tls->ca_crt.next != NULL) {
-		err_set(err, err_len, "CA certificate %s holds more than one certificate",
+		error_format(err, err_len, "CA certificate %s holds more than one certificate",
 			o->ca_cert_path);
 		goto out;
 	}
 	if (mbedtls_x509_crt_get_ca_istrue(&tls->ca_crt) != 1) {
-		err_set(err, err_len, "CA certificate %s is not a CA (basicConstraints)",
+		error_format(err, err_len, "CA certificate %s is not a CA (basicConstraints)",
 			o->ca_cert_path);
 		goto out;
 	}
 	if (mbedtls_x509_crt_check_key_usage(&tls->ca_crt, MBEDTLS_X509_KU_KEY_CERT_SIGN) != 0) {
-		err_set(err, err_len, "CA certificate %s may not sign certificates (keyUsage)",
+		error_format(err, err_len, "CA certificate %s may not sign certificates (keyUsage)",
 			o->ca_cert_path);
 		goto out;
 	}
 	if (mbedtls_x509_time_is_past(&tls->ca_crt.valid_to)) {
-		err_set(err, err_len, "CA certificate %s has expired", o->ca_cert_path);
+		error_format(err, err_len, "CA certificate %s has expired", o->ca_cert_path);
 		goto out;
 	}
 	if (tls->ca_crt.subject_key_id.len > 0 &&
@@ -288,14 +275,14 @@ static int ca_load(struct egress_tls *tls, const struct egress_tls_options *o, c
 
 	ret = file_load(o->ca_key_path, CA_FILE_MAX, &data, &len);
 	if (ret < 0) {
-		err_set(err, err_len, "cannot read CA key %s: %s", o->ca_key_path,
+		error_format(err, err_len, "cannot read CA key %s: %s", o->ca_key_path,
 			file_error_text(ret));
 		goto out;
 	}
 	ret = mbedtls_pk_parse_key(&tls->ca_key, data, len, NULL, 0, mbedtls_psa_get_random,
 				   MBEDTLS_PSA_RANDOM_STATE);
 	if (ret != 0) {
-		err_set(err, err_len, "cannot parse CA key %s: %s", o->ca_key_path,
+		error_format(err, err_len, "cannot parse CA key %s: %s", o->ca_key_path,
 			ret == MBEDTLS_ERR_PK_PASSWORD_REQUIRED ?
 				"it is encrypted (a plain PEM key is needed)" :
 				mbedtls_text(ret, text, sizeof(text)));
@@ -305,12 +292,12 @@ static int ca_load(struct egress_tls *tls, const struct egress_tls_options *o, c
 	ret = -EINVAL;
 	type = mbedtls_pk_get_type(&tls->ca_key);
 	if (type != MBEDTLS_PK_RSA && type != MBEDTLS_PK_ECKEY) {
-		err_set(err, err_len, "CA key %s is neither RSA nor EC", o->ca_key_path);
+		error_format(err, err_len, "CA key %s is neither RSA nor EC", o->ca_key_path);
 		goto out;
 	}
 	if (mbedtls_pk_check_pair(&tls->ca_crt.pk, &tls->ca_key, mbedtls_psa_get_random,
 				  MBEDTLS_PSA_RANDOM_STATE) != 0) {
-		err_set(err, err_len, "CA key %s does not match CA certificate %s", o->ca_key_path,
+		error_format(err, err_len, "CA key %s does not match CA certificate %s", o->ca_key_path,
 			o->ca_cert_path);
 		goto out;
 	}
@@ -329,14 +316,14 @@ static int bundle_load(struct egress_tls *tls, const char *path, char *err, size
 
 	ret = file_load(path, BUNDLE_FILE_MAX, &data, &len);
 	if (ret < 0) {
-		err_set(err, err_len, "cannot read upstream CA bundle %s: %s", path,
+		error_format(err, err_len, "cannot read upstream CA bundle %s: %s", path,
 			file_error_text(ret));
 		goto out;
 	}
 	/* > 0: that many certificates did not parse, the others did. */
 	ret = mbedtls_x509_crt_parse(&tls->upstream_ca, data, len);
 	if (tls->upstream_ca.version == 0) {
-		err_set(err, err_len, "upstream CA bundle %s holds no usable certificate%s%s", path,
+		error_format(err, err_len, "upstream CA bundle %s holds no usable certificate%s%s", path,
 			ret < 0 ? ": " : "", ret < 0 ? mbedtls_text(ret, text, sizeof(text)) : "");
 		ret = -EINVAL;
 		goto out;
@@ -391,7 +378,7 @@ static int confs_setup(struct egress_tls *tls, char *err, size_t err_len)
 			&tls->client_conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
 		return 0;
 	}
-	err_set(err, err_len, "cannot configure TLS: %s", mbedtls_text(ret, text, sizeof(text)));
+	error_format(err, err_len, "cannot configure TLS: %s", mbedtls_text(ret, text, sizeof(text)));
 	return -EINVAL;
 }
 
@@ -407,7 +394,7 @@ static int self_check(struct egress_tls *tls, const char *ca_path, char *err, si
 
 	ret = leaf_mint(tls, "self-check.bottle.invalid", &leaf);
 	if (ret < 0) {
-		err_set(err, err_len, "cannot mint a leaf with CA certificate %s: %s", ca_path,
+		error_format(err, err_len, "cannot mint a leaf with CA certificate %s: %s", ca_path,
 			strerror(-ret));
 		goto out;
 	}
@@ -415,7 +402,7 @@ static int self_check(struct egress_tls *tls, const char *ca_path, char *err, si
 	if (leaf->crt.issuer_raw.len != tls->ca_crt.subject_raw.len ||
 	    memcmp(leaf->crt.issuer_raw.p, tls->ca_crt.subject_raw.p,
 		   tls->ca_crt.subject_raw.len) != 0) {
-		err_set(err, err_len,
+		error_format(err, err_len,
 			"CA certificate %s: its subject cannot be reproduced in leaf issuers "
 			"(repeated or multi-valued attributes)", ca_path);
 		goto out;
@@ -429,7 +416,7 @@ static int self_check(struct egress_tls *tls, const char *ca_path, char *err, si
 	if (ret != 0) {
 		mbedtls_x509_crt_verify_info(text, sizeof(text), "", flags);
 		text[strcspn(text, "\n")] = '\0';
-		err_set(err, err_len, "a leaf signed with CA %s does not verify: %s", ca_path, text);
+		error_format(err, err_len, "a leaf signed with CA %s does not verify: %s", ca_path, text);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -451,28 +438,28 @@ int egress_tls_create(const struct egress_tls_options *options, struct egress_tl
 	char text[128];
 
 	*out = NULL;
-	err_set(err, err_len, "%s", "");
+	error_format(err, err_len, "%s", "");
 	if (options->ca_cert_path == NULL || options->ca_key_path == NULL ||
 	    options->upstream_ca_path == NULL) {
-		err_set(err, err_len, "egress TLS needs a CA certificate, its key and an "
+		error_format(err, err_len, "egress TLS needs a CA certificate, its key and an "
 				      "upstream CA bundle");
 		goto out;
 	}
 	if (hours < 2 || hours > LEAF_VALIDITY_MAX_HOURS) {
-		err_set(err, err_len, "leaf validity of %u hours is outside 2..%u", hours,
+		error_format(err, err_len, "leaf validity of %u hours is outside 2..%u", hours,
 			LEAF_VALIDITY_MAX_HOURS);
 		goto out;
 	}
 	status = psa_crypto_init();
 	if (status != PSA_SUCCESS) {
-		err_set(err, err_len, "cannot initialise PSA crypto (status %d)", (int)status);
+		error_format(err, err_len, "cannot initialise PSA crypto (status %d)", (int)status);
 		ret = -EIO;
 		goto out;
 	}
 	tls = calloc(1, sizeof(*tls));
 	if (tls == NULL) {
 		ret = -ENOMEM;
-		err_set(err, err_len, "out of memory");
+		error_format(err, err_len, "out of memory");
 		goto out;
 	}
 	mbedtls_x509_crt_init(&tls->ca_crt);
@@ -494,7 +481,7 @@ int egress_tls_create(const struct egress_tls_options *options, struct egress_tl
 		ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(tls->leaf_key),
 					  mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
 	if (ret != 0) {
-		err_set(err, err_len, "cannot generate the leaf key: %s",
+		error_format(err, err_len, "cannot generate the leaf key: %s",
 			mbedtls_text(ret, text, sizeof(text)));
 		ret = -EIO;
 		goto out;
@@ -507,7 +494,7 @@ int egress_tls_create(const struct egress_tls_options *options, struct egress_tl
 		goto out;
 	ret = leaf_cache_init(tls, cache_size);
 	if (ret < 0) {
-		err_set(err, err_len, "out of memory");
+		error_format(err, err_len, "out of memory");
 		goto out;
 	}
 	ret = self_check(tls, options->ca_cert_path, err, err_len);
