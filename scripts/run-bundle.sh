@@ -114,7 +114,10 @@ agent_request() {
 echo "run: requests through egress (as the agent would send them):"
 agent_request "https://localhost:$origin_port/docs/index.html"
 agent_request "https://localhost:$origin_port/admin"
-agent_request "http://example.org/"
+# A host no route names (a reserved name: egress refuses it before any
+# lookup, and it could not resolve anyway).
+unlisted_host=unlisted.invalid
+agent_request "http://$unlisted_host/"
 agent_request "https://localhost:$origin_port/docs/search?q=$canary" \
 	"https://localhost:$origin_port/docs/search?q=<the canary>"
 
