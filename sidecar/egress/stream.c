@@ -94,6 +94,11 @@ static int stream_wait(const struct stream *s, short events)
 	return 0;
 }
 
+/* Every send and recv is tried first without waiting (MSG_DONTWAIT) and
+ * polls only when the socket has nothing, or no room: no step can block
+ * past timeout_ms (a blocking send of a large buffer to a stalled peer
+ * could, even after poll said there was some room), and a busy connection
+ * skips the poll.  Throughput measured the same within noise. */
 static ssize_t stream_plain_read(struct stream *s, void *data, size_t len)
 {
 	ssize_t n = (ssize_t)stream_take_readahead(s, data, len);
@@ -101,13 +106,38 @@ static ssize_t stream_plain_read(struct stream *s, void *data, size_t len)
 
 	if (n > 0)
 		return n;
-	ret = stream_wait(s, POLLIN);
-	if (ret < 0)
-		return ret;
-	do
-		n = recv(s->fd, data, len, 0);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	for (;;) {
+		n = recv(s->fd, data, len, MSG_DONTWAIT);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		ret = stream_wait(s, POLLIN);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+/* Send once, waiting for room as needed: bytes sent, or a negative errno. */
+static ssize_t stream_send_some(const struct stream *s, const void *data, size_t len)
+{
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		n = send(s->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		ret = stream_wait(s, POLLOUT);
+		if (ret < 0)
+			return ret;
+	}
 }
 
 static int stream_plain_write(const struct stream *s, const void *data, size_t len)
@@ -115,17 +145,10 @@ static int stream_plain_write(const struct stream *s, const void *data, size_t l
 	const char *p = data;
 
 	while (len > 0) {
-		ssize_t n;
-		int ret = stream_wait(s, POLLOUT);
+		ssize_t n = stream_send_some(s, p, len);
 
-		if (ret < 0)
-			return ret;
-		n = send(s->fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -errno;
-		}
+		if (n < 0)
+			return (int)n;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -136,21 +159,16 @@ static int stream_plain_write(const struct stream *s, const void *data, size_t l
 static int stream_bio_send(void *ctx, const unsigned char *data, size_t len)
 {
 	struct stream *s = ctx;
-	ssize_t n;
-	int ret = stream_wait(s, POLLOUT);
+	ssize_t n = stream_send_some(s, data, len);
 
-	if (ret == -ETIMEDOUT)
+	if (n == -ETIMEDOUT)
 		return MBEDTLS_ERR_SSL_TIMEOUT;
-	if (ret == -ECONNABORTED)
+	if (n == -ECONNABORTED)
 		s->hangup_seen = true;
-	if (ret < 0)
-		return MBEDTLS_ERR_NET_SEND_FAILED;
-	do
-		n = send(s->fd, data, len, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	if (n == -EPIPE || n == -ECONNRESET)
+		return MBEDTLS_ERR_NET_CONN_RESET;
 	if (n < 0)
-		return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
-							   : MBEDTLS_ERR_NET_SEND_FAILED;
+		return MBEDTLS_ERR_NET_SEND_FAILED;
 	return (int)n;
 }
 
