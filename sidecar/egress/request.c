@@ -759,9 +759,8 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 		egress_upstream_close(c);
 		return;
 	}
-	/* Bytes after the response are a protocol error of the upstream's:
-	 * the connection cannot carry another request. */
-	c->upstream.hangup_fd = -1;
+	/* The pool refuses an upstream with bytes after the response (a
+	 * protocol error of the upstream's). */
 	if (upstream_reusable)
 		egress_upstream_put(c, r->routes, r->decision.route);
 	else

@@ -126,6 +126,9 @@ void egress_upstream_put(struct egress_connection *c, struct routes *routes,
 	e->routes = routes_ref(routes);
 	e->route = route;
 	e->stream = c->upstream;
+	/* The wait on its client was this exchange's, not the next one's. */
+	e->stream.hangup_fd = -1;
+	e->stream.hangup_seen = false;
 	e->tls_client = c->tls_client;
 	if (e->tls_client)
 		stream_attach_tls(&e->stream, &e->tls_client->ssl); /* its BIO follows the stream */
@@ -191,7 +194,6 @@ bool egress_upstream_take(struct egress_connection *c, const struct routes *rout
 	if (c->tls_client)
 		stream_attach_tls(&c->upstream, &c->tls_client->ssl);
 	c->upstream.timeout_ms = c->egress->options.io_timeout_ms;
-	c->upstream.hangup_fd = -1;
 	memcpy(c->upstream_host, found->host, sizeof(c->upstream_host));
 	c->upstream_port = found->port;
 	c->upstream_tls = found->tls;

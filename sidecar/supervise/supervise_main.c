@@ -2,7 +2,6 @@
  * connection gets a detached thread (connection.c). */
 #include "supervise.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
