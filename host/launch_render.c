@@ -134,7 +134,8 @@ static const char **egress_argv_new(const struct launch_bundle_opts *o)
 		"--ready-fd", "3", "--canary-env", "BOTTLE_CANARY",
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]), n = 0, i;
-	const char **v = calloc(nfixed + 2 * o->nsecret_names + 9, sizeof(*v));
+	/* The optional flags below: at most 8 words, and the NULL. */
+	const char **v = calloc(nfixed + 2 * o->nsecret_names + 8 + 1, sizeof(*v));
 
 	if (!v)
 		return NULL;
