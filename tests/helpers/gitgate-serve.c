@@ -1,0 +1,77 @@
+/* Serve one git-upload-pack or git-receive-pack over stdin/stdout for a
+ * bare repository directory, without a gate config: the git gate's
+ * services driven by the real git client in tests, through git's ssh
+ * transport with a fake ssh (GIT_SSH_COMMAND):
+ *
+ *   gitgate-serve [--protected REF]... [--allow-force-push] [--allow-delete]
+ *                 [--user NAME --email EMAIL] upload-pack|receive-pack DIR
+ *
+ * GIT_PROTOCOL ("version=2") selects the protocol, as git sets it. */
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <git2.h>
+
+#include "../../sidecar/gitgate/gitgate.h"
+#include "../../sidecar/gitgate/transport.h"
+#include "../../shared/exit_codes.h"
+#include "../../shared/log.h"
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "protected", required_argument, NULL, 'p' },
+		{ "allow-force-push", no_argument, NULL, 'f' },
+		{ "allow-delete", no_argument, NULL, 'd' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "email", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static char *protected_refs[64];
+	size_t nprotected = 0;
+	struct gitgate_repo_config repo_config = { .protected_refs = protected_refs };
+	struct gitgate_repo repo = { .config = &repo_config };
+	struct gitgate gate = { .repos = &repo, .nrepos = 1 };
+	enum gitgate_service service;
+	int c;
+
+	log_set_program("gitgate-serve");
+	gate.config.scan_max_commits = 1000;
+	gate.config.scan_max_blob = 10 * 1024 * 1024;
+	gate.config.operation_timeout_ms = 600 * 1000;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (nprotected + 1 >= sizeof(protected_refs) / sizeof(protected_refs[0]))
+				die(EXIT_USAGE, "too many --protected");
+			protected_refs[nprotected++] = optarg;
+			break;
+		case 'f': repo_config.allow_force_push = true; break;
+		case 'd': repo_config.allow_delete = true; break;
+		case 'u': gate.config.user_name = optarg; break;
+		case 'e': gate.config.user_email = optarg; break;
+		default: die(EXIT_USAGE, "usage: gitgate-serve [options] upload-pack|receive-pack DIR");
+		}
+	}
+	if (argc - optind != 2)
+		die(EXIT_USAGE, "usage: gitgate-serve [options] upload-pack|receive-pack DIR");
+	if (strcmp(argv[optind], "upload-pack") == 0 || strcmp(argv[optind], "git-upload-pack") == 0)
+		service = GITGATE_UPLOAD_PACK;
+	else if (strcmp(argv[optind], "receive-pack") == 0 ||
+		 strcmp(argv[optind], "git-receive-pack") == 0)
+		service = GITGATE_RECEIVE_PACK;
+	else
+		die(EXIT_USAGE, "unknown service '%s'", argv[optind]);
+	repo.path = argv[optind + 1];
+	repo_config.name = basename(strdup(repo.path));
+	size_t len = strlen(repo_config.name);
+	if (len > 4 && strcmp(repo_config.name + len - 4, ".git") == 0)
+		repo_config.name[len - 4] = '\0';
+	pthread_mutex_init(&repo.push_lock, NULL);
+	pthread_mutex_init(&repo.fetch_lock, NULL);
+	git_libgit2_init();
+	return transport_stdio_serve(&gate, service, repo_config.name) < 0 ? 1 : 0;
+}
