@@ -424,7 +424,24 @@ static bool is_proposal_name(const char *name)
 	return queue_id_valid(id);
 }
 
-int queue_list_pending(const char *dir, struct queue_list *list, char *err, size_t errlen)
+/* Where a listed proposal's answer would be: responses/<id>.json for a
+ * pending one, processed/<id>.response.json for an archived one. */
+static int answer_path(char path[PATH_MAX], const char *dir, bool archived, const char *name,
+		       char *err, size_t errlen)
+{
+	char response[QUEUE_ID_MAX + 16];
+	size_t id_len = strlen(name) - 5; /* is_proposal_name(): "<id>.json" */
+
+	if (!archived)
+		return join(path, dir, "responses", name, err, errlen);
+	snprintf(response, sizeof(response), "%.*s.response.json", (int)id_len, name);
+	return join(path, dir, "processed", response, err, errlen);
+}
+
+/* Every proposal file in dir/sub: pending/ or processed/ (whose
+ * <id>.response.json and <id>.withdrawn.json are not proposal names). */
+static int list_proposals(const char *dir, bool archived, struct queue_list *list, char *err,
+			  size_t errlen)
 {
 	char pending[PATH_MAX], path[PATH_MAX], problem[PATH_MAX + 768], response[PATH_MAX];
 	size_t cap = 0;
@@ -433,7 +450,7 @@ int queue_list_pending(const char *dir, struct queue_list *list, char *err, size
 	int ret;
 
 	memset(list, 0, sizeof(*list));
-	ret = join(pending, dir, "pending", "", err, errlen);
+	ret = join(pending, dir, archived ? "processed" : "pending", "", err, errlen);
 	if (ret < 0)
 		return ret;
 	d = opendir(pending);
@@ -448,6 +465,8 @@ int queue_list_pending(const char *dir, struct queue_list *list, char *err, size
 		/* Dot files are temporaries on their way in. */
 		if (e->d_name[0] == '.')
 			continue;
+		if (archived && !is_proposal_name(e->d_name))
+			continue; /* an answer or a withdrawn proposal */
 		if (!is_proposal_name(e->d_name)) {
 			snprintf(problem, sizeof(problem), "%s/%.200s: not a proposal file name",
 				 pending, e->d_name);
@@ -479,7 +498,7 @@ int queue_list_pending(const char *dir, struct queue_list *list, char *err, size
 			list->items = grown;
 			cap = grown_cap;
 		}
-		if (join(response, dir, "responses", e->d_name, problem, sizeof(problem)) == 0)
+		if (answer_path(response, dir, archived, e->d_name, problem, sizeof(problem)) == 0)
 			p.answered = exists(response);
 		list->items[list->n++] = p;
 		continue;
@@ -498,6 +517,16 @@ fail:
 	closedir(d);
 	queue_list_release(list);
 	return ret;
+}
+
+int queue_list_pending(const char *dir, struct queue_list *list, char *err, size_t errlen)
+{
+	return list_proposals(dir, false, list, err, errlen);
+}
+
+int queue_list_processed(const char *dir, struct queue_list *list, char *err, size_t errlen)
+{
+	return list_proposals(dir, true, list, err, errlen);
 }
 
 void queue_list_release(struct queue_list *list)

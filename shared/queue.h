@@ -157,6 +157,12 @@ int queue_read_proposal(const char *dir, const char *id, struct queue_proposal *
  * fails only when the directory cannot be read. */
 int queue_list_pending(const char *dir, struct queue_list *list, char *err, size_t errlen);
 
+/* Every archived proposal in processed/ (answered ones; withdrawn ones are
+ * not listed), oldest first, answered set when its response is there: for
+ * a proposer that must find its earlier proposal again (the git gate's
+ * gitleaks-allow on a retried push).  Problems and failures as above. */
+int queue_list_processed(const char *dir, struct queue_list *list, char *err, size_t errlen);
+
 /* Where id stands: a positive enum queue_state, or -ENOENT. */
 int queue_status(const char *dir, const char *id, char *err, size_t errlen);
 
