@@ -6,6 +6,12 @@
  *   gitgate-serve [--protected REF]... [--allow-force-push] [--allow-delete]
  *                 [--user NAME --email EMAIL] upload-pack|receive-pack DIR
  *
+ * Push scanning (push_scan.c): --secret-env NAME (repeatable) and
+ * --canary-env NAME turn the DLP engine on with the default rules, or
+ * --dlp-rules FILE; --queue DIR and --bottle NAME make findings
+ * gitleaks-allow proposals; --scan-max-commits N and --scan-max-blob N
+ * set the bounds.
+ *
  * GIT_PROTOCOL ("version=2") selects the protocol, as git sets it. */
 #include <getopt.h>
 #include <libgen.h>
@@ -16,9 +22,45 @@
 #include <git2.h>
 
 #include "../../sidecar/gitgate/gitgate.h"
+#include "../../shared/dlp.h"
 #include "../../sidecar/gitgate/transport.h"
 #include "../../shared/exit_codes.h"
 #include "../../shared/log.h"
+
+/* The scan options: the engine as the gate builds it from the same
+ * variables (no engine when none is named). */
+struct scan_options {
+	const char *secret_envs[16];
+	size_t nsecret_envs;
+	const char *canary_env;
+	const char *rules;
+};
+
+static struct dlp_engine *scan_engine(const struct scan_options *o)
+{
+	struct dlp_engine *e;
+	char err[512];
+	size_t i;
+
+	if (!o->nsecret_envs && !o->canary_env && !o->rules)
+		return NULL;
+	e = dlp_engine_new(NULL);
+	if (!e)
+		die(EXIT_SYSTEM, "out of memory");
+	for (i = 0; i <= o->nsecret_envs; i++) {
+		const char *name = i < o->nsecret_envs ? o->secret_envs[i] : o->canary_env;
+		const char *value = name ? getenv(name) : NULL;
+
+		if (name && (!value || dlp_engine_add_secret(e, name, value, strlen(value),
+							     i == o->nsecret_envs) < 0))
+			die(EXIT_USAGE, "%s: unset, or not usable as a secret", name);
+	}
+	if ((o->rules ? dlp_engine_load_rules_file(e, o->rules, err, sizeof(err))
+		      : dlp_engine_load_default_rules(e, err, sizeof(err))) < 0 ||
+	    dlp_engine_build(e, err, sizeof(err)) < 0)
+		die(EXIT_USAGE, "%s", err);
+	return e;
+}
 
 int main(int argc, char **argv)
 {
@@ -28,6 +70,13 @@ int main(int argc, char **argv)
 		{ "allow-delete", no_argument, NULL, 'd' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "email", required_argument, NULL, 'e' },
+		{ "secret-env", required_argument, NULL, 'S' },
+		{ "canary-env", required_argument, NULL, 'C' },
+		{ "dlp-rules", required_argument, NULL, 'R' },
+		{ "queue", required_argument, NULL, 'Q' },
+		{ "bottle", required_argument, NULL, 'B' },
+		{ "scan-max-commits", required_argument, NULL, 'M' },
+		{ "scan-max-blob", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static char *protected_refs[64];
@@ -35,6 +84,7 @@ int main(int argc, char **argv)
 	struct gitgate_repo_config repo_config = { .protected_refs = protected_refs };
 	struct gitgate_repo repo = { .config = &repo_config };
 	struct gitgate gate = { .repos = &repo, .nrepos = 1 };
+	struct scan_options scan = { .nsecret_envs = 0 };
 	enum gitgate_service service;
 	int c;
 
@@ -53,6 +103,17 @@ int main(int argc, char **argv)
 		case 'd': repo_config.allow_delete = true; break;
 		case 'u': gate.config.user_name = optarg; break;
 		case 'e': gate.config.user_email = optarg; break;
+		case 'S':
+			if (scan.nsecret_envs >= sizeof(scan.secret_envs) / sizeof(scan.secret_envs[0]))
+				die(EXIT_USAGE, "too many --secret-env");
+			scan.secret_envs[scan.nsecret_envs++] = optarg;
+			break;
+		case 'C': scan.canary_env = optarg; break;
+		case 'R': scan.rules = optarg; break;
+		case 'Q': gate.queue_dir = optarg; break;
+		case 'B': gate.bottle = optarg; break;
+		case 'M': gate.config.scan_max_commits = strtoull(optarg, NULL, 10); break;
+		case 'X': gate.config.scan_max_blob = strtoull(optarg, NULL, 10); break;
 		default: die(EXIT_USAGE, "usage: gitgate-serve [options] upload-pack|receive-pack DIR");
 		}
 	}
@@ -72,6 +133,7 @@ int main(int argc, char **argv)
 		repo_config.name[len - 4] = '\0';
 	pthread_mutex_init(&repo.push_lock, NULL);
 	pthread_mutex_init(&repo.fetch_lock, NULL);
+	gate.dlp = scan_engine(&scan);
 	git_libgit2_init();
 	return transport_stdio_serve(&gate, service, repo_config.name) < 0 ? 1 : 0;
 }
