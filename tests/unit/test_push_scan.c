@@ -32,7 +32,7 @@ struct fixture {
 	struct push_command cmd;
 	struct buf messages;
 	struct push_scan_stats stats;
-	char aws_key[21], token[41], canary[33];
+	char aws_key[21], other_key[21], token[41], canary[33];
 };
 
 static int setup(void **state)
@@ -51,6 +51,7 @@ static int setup(void **state)
 	    queue_prepare(f->queue, err, sizeof(err)) < 0)
 		return -1;
 	make_token(f->aws_key, "AKIA", 16, 7, AWS_ALPHABET);
+	make_token(f->other_key, "AKIA", 16, 17, AWS_ALPHABET);
 	make_token(f->token, "tok_", 36, 11, NULL);
 	make_token(f->canary, "cnry", 28, 13, NULL);
 	values[0] = f->token;
@@ -222,6 +223,26 @@ static void test_clean_push_passes(void **state)
 	assert_int_equal(f->messages.len, 0);
 	assert_int_equal(f->stats.commits, 1);
 	assert_int_equal(pending_count(f), 0);
+}
+
+static void test_refs_at_blobs_do_not_stop_the_walk(void **state)
+{
+	struct fixture *f = *state;
+	git_oid old_id = base(f), blob, new_id;
+	const struct file code = { "main.c", "int z;\n", 0 };
+
+	/* git's own repository has one (junio-gpg-pub): hidden refs are
+	 * whatever refs/ holds. */
+	assert_int_equal(git_blob_create_from_buffer(&blob, f->repo, "key\n", 4), 0);
+	set_ref(f, "refs/tags/a-blob", &blob);
+	new_id = commit_files(f, &old_id, &code, 1);
+	assert_int_equal(push(f, "refs/heads/main", &old_id, &new_id), 0);
+	assert_false(f->cmd.failed);
+	assert_int_equal(f->stats.commits, 1);
+	/* Pushing a ref at a blob is refused: there is no history to scan. */
+	assert_int_equal(push(f, "refs/tags/b-blob", NULL, &blob), 0);
+	assert_true(f->cmd.failed);
+	assert_non_null(strstr(f->cmd.reason, "blob"));
 }
 
 static void test_aws_key_is_rejected_and_proposed(void **state)
@@ -508,6 +529,16 @@ static void test_old_secret_is_not_blamed(void **state)
 	assert_int_equal(f->stats.commits, 1);
 	assert_int_equal(f->stats.blobs_scanned, 1);
 	assert_int_equal(pending_count(f), 0);
+
+	/* A key added to the middle of the changed file is this push's. */
+	snprintf(new_text, sizeof(new_text), "# settings\nkey=%s\nnew=%s\nregion=eu\n", f->aws_key,
+		 f->other_key);
+	new_id = commit_files(f, &old_id, &after, 1);
+	assert_int_equal(push(f, "refs/heads/main", &old_id, &new_id), 0);
+	assert_true(f->cmd.failed);
+	assert_true(said(f, "secret in config.env line 3"));
+	assert_false(said(f, "line 2"));
+	assert_int_equal(pending_count(f), 1);
 }
 
 static void test_commit_message_scanned(void **state)
@@ -597,6 +628,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_clean_push_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refs_at_blobs_do_not_stop_the_walk, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_aws_key_is_rejected_and_proposed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_waits_then_approval_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_approval_covers_that_finding_only, setup, teardown),
