@@ -23,6 +23,7 @@
 
 #include "../../sidecar/gitgate/gitgate.h"
 #include "../../shared/dlp.h"
+#include "../../shared/queue.h"
 #include "../../sidecar/gitgate/transport.h"
 #include "../../shared/exit_codes.h"
 #include "../../shared/log.h"
@@ -134,6 +135,13 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&repo.push_lock, NULL);
 	pthread_mutex_init(&repo.fetch_lock, NULL);
 	gate.dlp = scan_engine(&scan);
+	/* As a daemon does at start-up: proposals go into these directories. */
+	if (gate.queue_dir) {
+		char err[512];
+
+		if (queue_prepare(gate.queue_dir, err, sizeof(err)) < 0)
+			die(EXIT_SYSTEM, "%s", err);
+	}
 	git_libgit2_init();
 	return transport_stdio_serve(&gate, service, repo_config.name) < 0 ? 1 : 0;
 }
