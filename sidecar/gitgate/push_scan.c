@@ -59,8 +59,8 @@ static const char *repo_name(const struct push_scan *ps)
 	return ps->session->repo->config->name;
 }
 
-int push_scan_finding(struct push_scan *ps, const struct scan_place *place,
-		      const struct scan_hit *hit)
+void push_scan_finding(struct push_scan *ps, const struct scan_place *place,
+		       const struct scan_hit *hit)
 {
 	struct gitgate *gate = ps->session->gate;
 	bool shown = ps->lines_shown < PUSH_SCAN_LINES_MAX;
@@ -93,7 +93,6 @@ int push_scan_finding(struct push_scan *ps, const struct scan_place *place,
 		ps->blocked = true;
 		push_scan_fail(place->cmd, "secret found: see the remote: lines");
 	}
-	return 0;
 }
 
 /* "Name <email>", "Name" or "<email>": what the identity rule asks. */

@@ -271,11 +271,10 @@ static bool hit_is_new(const struct scan_hit *h, const struct added_lines *added
 }
 
 /* Each hit of b on a new line: warn-only ones logged, the others told. */
-static int report_hits(struct push_scan *ps, const struct scan_place *place,
-		       const struct scanned_blob *b, const struct added_lines *added)
+static void report_hits(struct push_scan *ps, const struct scan_place *place,
+			const struct scanned_blob *b, const struct added_lines *added)
 {
 	size_t i;
-	int ret;
 
 	for (i = 0; i < b->nhits; i++) {
 		const struct scan_hit *h = &b->hits[i];
@@ -288,9 +287,7 @@ static int report_hits(struct push_scan *ps, const struct scan_place *place,
 				 h->rule, place->path, (unsigned long long)h->first_line);
 			continue;
 		}
-		ret = push_scan_finding(ps, place, h);
-		if (ret < 0)
-			return ret;
+		push_scan_finding(ps, place, h);
 	}
 	if (b->overflow) {
 		push_scan_fail(place->cmd, "too many secrets in %s of commit %s", place->path,
@@ -299,7 +296,6 @@ static int report_hits(struct push_scan *ps, const struct scan_place *place,
 				  "one; remove them and push again", place->path,
 			      place->commit_short, DLP_FINDINGS_MAX);
 	}
-	return 0;
 }
 
 static bool has_hits(const struct scanned_blob *b)
@@ -320,7 +316,7 @@ static int scan_message(struct push_scan *ps, const struct scan_place *place, co
 		return 0;
 	ret = scan_bytes(ps, text, strlen(text), &b);
 	if (ret == 0 && has_hits(&b))
-		ret = report_hits(ps, place, &b, &all);
+		report_hits(ps, place, &b, &all);
 	free(b.hits);
 	return ret;
 }
@@ -377,7 +373,8 @@ static int scan_delta(struct push_scan *ps, struct scan_place *place, git_diff *
 		added.all = true;
 	else if ((ret = added_lines_of(ps, diff, index, &added)) < 0)
 		goto out;
-	ret = report_hits(ps, place, b, &added);
+	report_hits(ps, place, b, &added);
+	ret = 0;
 out:
 	free(scratch.hits);
 	free(added.ranges);

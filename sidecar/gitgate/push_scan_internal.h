@@ -130,8 +130,8 @@ int push_scan_git_failure(struct push_scan *ps, const char *what);
  * agent-made text (paths, names) must not forge lines. */
 void push_scan_clean(char *dst, size_t size, const char *src, size_t len);
 /* A blocking finding at place: logged, explained, failed or passed. */
-int push_scan_finding(struct push_scan *ps, const struct scan_place *place,
-		      const struct scan_hit *hit);
+void push_scan_finding(struct push_scan *ps, const struct scan_place *place,
+		       const struct scan_hit *hit);
 
 /* push_approval.c */
 
