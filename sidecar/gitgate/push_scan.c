@@ -74,8 +74,12 @@ void push_scan_finding(struct push_scan *ps, const struct scan_place *place,
 	push_scan_say(ps, "secret in %s line %llu of commit %s: %s%s%s (%s)", place->path,
 		      (unsigned long long)hit->first_line, place->commit_short, hit->rule,
 		      hit->name[0] ? " " : "", hit->name, hit->preview);
-	if (hit->structural)
+	if (hit->structural && hit->detector == DLP_DETECTOR_CANARY)
 		push_scan_say(ps, "  this is the bottle's canary: it never passes; remove it and push again");
+	else if (hit->structural)
+		/* A known secret disguised (confusables, invisible characters):
+		 * nothing to approve. */
+		push_scan_say(ps, "  a disguised secret never passes; remove it and push again");
 	else if (gate->queue_dir)
 		verdict = push_approval_check(ps, place, hit);
 	else
