@@ -6,13 +6,13 @@
  *   gitgate-serve [--protected REF]... [--allow-force-push] [--allow-delete]
  *                 [--user NAME --email EMAIL] upload-pack|receive-pack DIR
  *
+ * GIT_PROTOCOL ("version=2") selects the protocol, as git sets it.
+ *
  * Push scanning (push_scan.c): --secret-env NAME (repeatable) and
  * --canary-env NAME turn the DLP engine on with the default rules, or
  * --dlp-rules FILE; --queue DIR and --bottle NAME make findings
  * gitleaks-allow proposals; --scan-max-commits N and --scan-max-blob N
- * set the bounds.
- *
- * GIT_PROTOCOL ("version=2") selects the protocol, as git sets it. */
+ * set the bounds. */
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -66,11 +66,6 @@ static struct dlp_engine *scan_engine(const struct scan_options *o)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "protected", required_argument, NULL, 'p' },
-		{ "allow-force-push", no_argument, NULL, 'f' },
-		{ "allow-delete", no_argument, NULL, 'd' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "email", required_argument, NULL, 'e' },
 		{ "secret-env", required_argument, NULL, 'S' },
 		{ "canary-env", required_argument, NULL, 'C' },
 		{ "dlp-rules", required_argument, NULL, 'R' },
@@ -78,6 +73,11 @@ int main(int argc, char **argv)
 		{ "bottle", required_argument, NULL, 'B' },
 		{ "scan-max-commits", required_argument, NULL, 'M' },
 		{ "scan-max-blob", required_argument, NULL, 'X' },
+		{ "protected", required_argument, NULL, 'p' },
+		{ "allow-force-push", no_argument, NULL, 'f' },
+		{ "allow-delete", no_argument, NULL, 'd' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "email", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static char *protected_refs[64];
@@ -95,15 +95,6 @@ int main(int argc, char **argv)
 	gate.config.operation_timeout_ms = 600 * 1000;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case 'p':
-			if (nprotected + 1 >= sizeof(protected_refs) / sizeof(protected_refs[0]))
-				die(EXIT_USAGE, "too many --protected");
-			protected_refs[nprotected++] = optarg;
-			break;
-		case 'f': repo_config.allow_force_push = true; break;
-		case 'd': repo_config.allow_delete = true; break;
-		case 'u': gate.config.user_name = optarg; break;
-		case 'e': gate.config.user_email = optarg; break;
 		case 'S':
 			if (scan.nsecret_envs >= sizeof(scan.secret_envs) / sizeof(scan.secret_envs[0]))
 				die(EXIT_USAGE, "too many --secret-env");
@@ -115,6 +106,15 @@ int main(int argc, char **argv)
 		case 'B': gate.bottle = optarg; break;
 		case 'M': gate.config.scan_max_commits = strtoull(optarg, NULL, 10); break;
 		case 'X': gate.config.scan_max_blob = strtoull(optarg, NULL, 10); break;
+		case 'p':
+			if (nprotected + 1 >= sizeof(protected_refs) / sizeof(protected_refs[0]))
+				die(EXIT_USAGE, "too many --protected");
+			protected_refs[nprotected++] = optarg;
+			break;
+		case 'f': repo_config.allow_force_push = true; break;
+		case 'd': repo_config.allow_delete = true; break;
+		case 'u': gate.config.user_name = optarg; break;
+		case 'e': gate.config.user_email = optarg; break;
 		default: die(EXIT_USAGE, "usage: gitgate-serve [options] upload-pack|receive-pack DIR");
 		}
 	}
