@@ -7,66 +7,29 @@
 # a gitleaks-allow proposal appears; the operator answers through
 # `bottle-host supervise` and queue-respond; a retry passes once approved,
 # and a rejected one stays rejected with the note.
-. "$(dirname "$0")/lib.sh"
-test_skip_unless git
+. "$(dirname "$0")/gitgate-scan-lib.sh"
 
-SERVE=$HELPERS/gitgate-serve
 RESPOND=$HELPERS/queue-respond
 HOST=$BUILD/bottle-host
-REPO=$TEST_SCRATCH/project.git
 QUEUE_ROOT=$TEST_SCRATCH/queue
 QUEUE=$QUEUE_ROOT/test
-WORK=$TEST_SCRATCH/work
-
-# Generated, so no key-shaped literal sits in this repository.
-random_of() { # alphabet length
-	head -c 4096 /dev/urandom | tr -dc "$1" | head -c "$2"
-}
-AWS_KEY=AKIA$(random_of 'A-Z2-7' 16)
 OTHER_KEY=AKIA$(random_of 'A-Z2-7' 16)
-export DEPLOY_TOKEN=tok_$(random_of 'A-Za-z0-9' 36)
 export BOTTLE_CANARY=cnry$(random_of 'A-Za-z0-9' 28)
 
-export GIT_AUTHOR_NAME=Agent GIT_AUTHOR_EMAIL=agent@bottle.test
-export GIT_COMMITTER_NAME=Agent GIT_COMMITTER_EMAIL=agent@bottle.test
-export GIT_CONFIG_NOSYSTEM=1 HOME=$TEST_SCRATCH
-
-# The fake ssh: git runs it as `fake-ssh HOST "git-receive-pack '/path'"`.
-cat >"$TEST_SCRATCH/fake-ssh" <<EOF
-#!/usr/bin/env bash
-eval "set -- \$2"
-exec "$SERVE" --secret-env DEPLOY_TOKEN --canary-env BOTTLE_CANARY \\
-	--queue "$QUEUE" --bottle test "\$1" "\$2" 2>>"$TEST_SCRATCH/gate.log"
-EOF
-chmod +x "$TEST_SCRATCH/fake-ssh"
-export GIT_SSH_COMMAND=$TEST_SCRATCH/fake-ssh
+scan_gate --secret-env DEPLOY_TOKEN --canary-env BOTTLE_CANARY --queue "$QUEUE" --bottle test
 
 pending_ids() { "$RESPOND" "$QUEUE" list; }
 pending_count() { pending_ids | wc -l; }
 
-# commit_file PATH TEXT: a commit in $WORK adding or replacing PATH.
-commit_file() {
-	mkdir -p "$WORK/$(dirname "$1")" &&
-	printf '%s\n' "$2" >"$WORK/$1" &&
-	git -C "$WORK" add "$1" &&
-	git -C "$WORK" commit -q -m "change $1"
-}
-
-gate_push() { git -C "$WORK" push "$@" gate HEAD:refs/heads/main; }
-
 test_expect_success 'a repository behind the gate and a clone of it' '
-	git init -q --bare "$REPO" &&
-	git init -q -b main "$WORK" &&
-	commit_file README "a project" &&
-	git -C "$WORK" push -q "$REPO" main &&
-	git -C "$WORK" remote add gate "ssh://gate$REPO" &&
+	scan_setup &&
 	mkdir -p "$QUEUE_ROOT"
 '
 
 test_expect_success 'a clean push passes and arrives' '
 	commit_file src/main.c "int main(void) { return 0; }" &&
 	gate_push 2>err &&
-	test "$(git -C "$REPO" rev-parse main)" = "$(git -C "$WORK" rev-parse HEAD)" &&
+	arrived &&
 	test "$(pending_count)" -eq 0
 '
 
@@ -78,7 +41,7 @@ test_expect_success 'a push with a key is rejected with remote: lines and a prop
 	grep -q "remote rejected.*secret found: see the remote: lines" err &&
 	grep -q "^remote:   proposal .* asks the operator to allow it" err &&
 	! grep -q "$AWS_KEY" err &&
-	! grep -q "$AWS_KEY" "$TEST_SCRATCH/gate.log" &&
+	! grep -q "$AWS_KEY" "$GATE_LOG" &&
 	test "$(pending_count)" -eq 1 &&
 	id=$(pending_ids) &&
 	grep -q "$id" err &&
@@ -106,7 +69,7 @@ test_expect_success 'approved with bottle-host supervise: the retry passes and a
 		approve "$id" --note "a revoked test key" >out &&
 	gate_push 2>err &&
 	grep -q "approved by the operator in proposal $id" err &&
-	test "$(git -C "$REPO" rev-parse main)" = "$(git -C "$WORK" rev-parse HEAD)" &&
+	arrived &&
 	test "$("$RESPOND" "$QUEUE" status "$id")" = processed
 '
 
@@ -128,7 +91,7 @@ test_expect_success 'rewritten without the secret, the push passes' '
 	git -C "$WORK" reset -q --hard HEAD~1 &&
 	commit_file deploy.sh "curl -H \"X-Token: \$DEPLOY_TOKEN\" https://deploy.invalid/" &&
 	gate_push 2>err &&
-	test "$(git -C "$REPO" rev-parse main)" = "$(git -C "$WORK" rev-parse HEAD)"
+	arrived
 '
 
 test_expect_success 'the canary never passes and is never proposed' '

@@ -5,50 +5,13 @@
 # can act on), a secret inside a binary file, a secret that was already in
 # the repository (not blamed on the push), a commit message with a secret,
 # and a push of several refs where only the one with the secret fails.
-. "$(dirname "$0")/lib.sh"
-test_skip_unless git
+. "$(dirname "$0")/gitgate-scan-lib.sh"
 
-SERVE=$HELPERS/gitgate-serve
-REPO=$TEST_SCRATCH/project.git
-WORK=$TEST_SCRATCH/work
-
-random_of() { # alphabet length
-	head -c 4096 /dev/urandom | tr -dc "$1" | head -c "$2"
-}
-AWS_KEY=AKIA$(random_of 'A-Z2-7' 16)
-
-export GIT_AUTHOR_NAME=Agent GIT_AUTHOR_EMAIL=agent@bottle.test
-export GIT_COMMITTER_NAME=Agent GIT_COMMITTER_EMAIL=agent@bottle.test
-export GIT_CONFIG_NOSYSTEM=1 HOME=$TEST_SCRATCH
-
-# The gate's options for a push: GATE_OPTIONS, read by the fake ssh.
-cat >"$TEST_SCRATCH/fake-ssh" <<EOF
-#!/usr/bin/env bash
-eval "set -- \$2"
-exec "$SERVE" --secret-env DEPLOY_TOKEN \$GATE_OPTIONS "\$1" "\$2" 2>>"$TEST_SCRATCH/gate.log"
-EOF
-chmod +x "$TEST_SCRATCH/fake-ssh"
-export GIT_SSH_COMMAND=$TEST_SCRATCH/fake-ssh
 # The default rules and a known secret, no queue: a finding only rejects.
-export DEPLOY_TOKEN=tok_$(random_of 'A-Za-z0-9' 36)
-export GATE_OPTIONS="--scan-max-commits 5 --scan-max-blob 65536"
-
-commit_file() {
-	mkdir -p "$WORK/$(dirname "$1")" &&
-	printf '%s\n' "$2" >"$WORK/$1" &&
-	git -C "$WORK" add "$1" &&
-	git -C "$WORK" commit -q -m "change $1"
-}
-
-gate_push() { git -C "$WORK" push "$@" gate HEAD:refs/heads/main; }
-arrived() { test "$(git -C "$REPO" rev-parse main)" = "$(git -C "$WORK" rev-parse HEAD)"; }
+scan_gate --secret-env DEPLOY_TOKEN --scan-max-commits 5 --scan-max-blob 65536
 
 test_expect_success 'a repository behind the gate and a clone of it' '
-	git init -q --bare "$REPO" &&
-	git init -q -b main "$WORK" &&
-	commit_file README "a project" &&
-	git -C "$WORK" push -q "$REPO" main &&
-	git -C "$WORK" remote add gate "ssh://gate$REPO"
+	scan_setup
 '
 
 test_expect_success 'the identity rule names the commit and who made it' '

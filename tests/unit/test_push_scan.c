@@ -140,6 +140,22 @@ static git_oid commit_files(struct fixture *f, const git_oid *parent, const stru
 	return commit_as(f, parent, files, n, "Agent", "agent@bottle.test", NULL);
 }
 
+/* A commit on parent adding or replacing one file, its text from fmt. */
+static git_oid commit_text(struct fixture *f, const git_oid *parent, const char *path,
+			   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static git_oid commit_text(struct fixture *f, const git_oid *parent, const char *path,
+			   const char *fmt, ...)
+{
+	char text[256];
+	struct file file = { path, text, 0 };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return commit_files(f, parent, &file, 1);
+}
+
 static void set_ref(struct fixture *f, const char *name, const git_oid *id)
 {
 	git_reference *ref;
@@ -249,13 +265,12 @@ static void test_aws_key_is_rejected_and_proposed(void **state)
 {
 	struct fixture *f = *state;
 	git_oid old_id = base(f);
-	char text[128], hash[QUEUE_HASH_HEX], hex[GIT_OID_SHA1_HEXSIZE + 1], line[256];
-	struct file env = { "config.env", text, 0 };
+	char hash[QUEUE_HASH_HEX], hex[GIT_OID_SHA1_HEXSIZE + 1], line[256];
 	struct queue_proposal p;
 	git_oid new_id;
 
-	snprintf(text, sizeof(text), "REGION=eu-west-1\nAWS_ACCESS_KEY_ID=%s\n", f->aws_key);
-	new_id = commit_files(f, &old_id, &env, 1);
+	new_id = commit_text(f, &old_id, "config.env", "REGION=eu-west-1\nAWS_ACCESS_KEY_ID=%s\n",
+			     f->aws_key);
 	git_oid_tostr(hex, sizeof(hex), &new_id);
 	assert_int_equal(push(f, "refs/heads/main", &old_id, &new_id), 0);
 	assert_true(f->cmd.failed);
@@ -287,13 +302,11 @@ static void test_retry_waits_then_approval_passes(void **state)
 {
 	struct fixture *f = *state;
 	git_oid old_id = base(f);
-	char text[128], err[256];
-	struct file env = { "config.env", text, 0 };
+	char err[256];
 	struct queue_proposal p;
 	git_oid new_id;
 
-	snprintf(text, sizeof(text), "key: %s\n", f->aws_key);
-	new_id = commit_files(f, &old_id, &env, 1);
+	new_id = commit_text(f, &old_id, "config.env", "key: %s\n", f->aws_key);
 	assert_int_equal(push(f, "refs/heads/main", &old_id, &new_id), 0);
 	only_proposal(f, &p);
 
@@ -321,17 +334,14 @@ static void test_approval_covers_that_finding_only(void **state)
 {
 	struct fixture *f = *state;
 	git_oid old_id = base(f), first, second;
-	char text[128];
-	struct file env = { "config.env", text, 0 }, copy = { "other.env", text, 0 };
 	struct queue_proposal p, q;
 
-	snprintf(text, sizeof(text), "key: %s\n", f->aws_key);
-	first = commit_files(f, &old_id, &env, 1);
+	first = commit_text(f, &old_id, "config.env", "key: %s\n", f->aws_key);
 	assert_int_equal(push(f, "refs/heads/main", &old_id, &first), 0);
 	only_proposal(f, &p);
 	respond(f, p.id, QUEUE_APPROVED, "a fixture");
 	/* The same value in another file of a later commit is a new finding. */
-	second = commit_files(f, &first, &copy, 1);
+	second = commit_text(f, &first, "other.env", "key: %s\n", f->aws_key);
 	assert_int_equal(push(f, "refs/heads/main", &old_id, &second), 0);
 	assert_true(f->cmd.failed);
 	assert_true(said(f, "approved by the operator"));
@@ -347,13 +357,10 @@ static void test_rejection_stays_with_the_note(void **state)
 {
 	struct fixture *f = *state;
 	git_oid old_id = base(f), new_id;
-	char text[128];
-	struct file env = { "config.env", text, 0 };
 	struct queue_proposal p;
 	int i;
 
-	snprintf(text, sizeof(text), "key: %s\n", f->aws_key);
-	new_id = commit_files(f, &old_id, &env, 1);
+	new_id = commit_text(f, &old_id, "config.env", "key: %s\n", f->aws_key);
 	assert_int_equal(push(f, "refs/heads/main", &old_id, &new_id), 0);
 	only_proposal(f, &p);
 	respond(f, p.id, QUEUE_REJECTED, "a live key: rotate it");
@@ -373,12 +380,10 @@ static void test_known_secret_from_env(void **state)
 {
 	struct fixture *f = *state;
 	git_oid old_id = base(f), new_id;
-	char text[128];
-	struct file script = { "deploy.sh", text, 0 };
 	struct queue_proposal p;
 
-	snprintf(text, sizeof(text), "#!/bin/sh\n# deploy\ncurl -H 'X-Token: %s' host\n", f->token);
-	new_id = commit_files(f, &old_id, &script, 1);
+	new_id = commit_text(f, &old_id, "deploy.sh",
+			     "#!/bin/sh\n# deploy\ncurl -H 'X-Token: %s' host\n", f->token);
 	assert_int_equal(push(f, "refs/heads/main", &old_id, &new_id), 0);
 	assert_true(f->cmd.failed);
 	assert_true(said(f, "secret in deploy.sh line 3"));
@@ -394,11 +399,8 @@ static void test_canary_never_passes(void **state)
 {
 	struct fixture *f = *state;
 	git_oid old_id = base(f), new_id;
-	char text[128];
-	struct file notes = { "notes.txt", text, 0 };
 
-	snprintf(text, sizeof(text), "remember %s\n", f->canary);
-	new_id = commit_files(f, &old_id, &notes, 1);
+	new_id = commit_text(f, &old_id, "notes.txt", "remember %s\n", f->canary);
 	assert_int_equal(push(f, "refs/heads/main", &old_id, &new_id), 0);
 	assert_true(f->cmd.failed);
 	assert_true(said(f, "canary"));
@@ -495,12 +497,9 @@ static void test_same_blob_scanned_once(void **state)
 {
 	struct fixture *f = *state;
 	git_oid old_id = base(f), first, second;
-	char text[128];
-	struct file a = { "a.env", text, 0 }, b = { "b.env", text, 0 };
 
-	snprintf(text, sizeof(text), "key=%s\n", f->aws_key);
-	first = commit_files(f, &old_id, &a, 1);
-	second = commit_files(f, &first, &b, 1);
+	first = commit_text(f, &old_id, "a.env", "key=%s\n", f->aws_key);
+	second = commit_text(f, &first, "b.env", "key=%s\n", f->aws_key);
 	assert_int_equal(push(f, "refs/heads/main", &old_id, &second), 0);
 	assert_int_equal(f->stats.commits, 2);
 	assert_int_equal(f->stats.blobs_scanned, 1);
@@ -559,12 +558,9 @@ static void test_without_queue_only_rejects(void **state)
 {
 	struct fixture *f = *state;
 	git_oid old_id = base(f), new_id;
-	char text[128];
-	struct file env = { "config.env", text, 0 };
 
 	f->gate.queue_dir = NULL;
-	snprintf(text, sizeof(text), "key=%s\n", f->aws_key);
-	new_id = commit_files(f, &old_id, &env, 1);
+	new_id = commit_text(f, &old_id, "config.env", "key=%s\n", f->aws_key);
 	assert_int_equal(push(f, "refs/heads/main", &old_id, &new_id), 0);
 	assert_true(f->cmd.failed);
 	assert_true(said(f, "remove it from the commit"));
@@ -575,13 +571,10 @@ static void test_two_refs_one_commit_one_proposal(void **state)
 {
 	struct fixture *f = *state;
 	git_oid old_id = base(f), new_id;
-	char text[128];
-	struct file env = { "config.env", text, 0 };
 	struct push_command cmds[2];
 	size_t i;
 
-	snprintf(text, sizeof(text), "key=%s\n", f->aws_key);
-	new_id = commit_files(f, &old_id, &env, 1);
+	new_id = commit_text(f, &old_id, "config.env", "key=%s\n", f->aws_key);
 	memset(cmds, 0, sizeof(cmds));
 	cmds[0].ref = "refs/heads/a";
 	cmds[1].ref = "refs/heads/b";
