@@ -53,7 +53,7 @@ static bool exists(const char *path)
 
 /* The whole of a regular file, at most QUEUE_FILE_MAX bytes; symlinks are
  * refused so a queue file cannot point the reader elsewhere. */
-static int read_file(const char *path, struct buf *out, char *err, size_t errlen)
+int queue_read_file(const char *path, struct buf *out, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd, ret;
@@ -299,7 +299,7 @@ static int read_proposal_at(const char *path, struct queue_proposal *out, char *
 	struct buf text;
 	int ret;
 
-	ret = read_file(path, &text, err, errlen);
+	ret = queue_read_file(path, &text, err, errlen);
 	if (ret < 0)
 		return ret;
 	ret = queue_proposal_parse(path, text.p, text.len, out, err, errlen);
@@ -313,7 +313,7 @@ static int read_response_at(const char *path, struct queue_response *out, char *
 	struct buf text;
 	int ret;
 
-	ret = read_file(path, &text, err, errlen);
+	ret = queue_read_file(path, &text, err, errlen);
 	if (ret < 0)
 		return ret;
 	ret = queue_response_parse(path, text.p, text.len, out, err, errlen);

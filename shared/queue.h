@@ -134,12 +134,19 @@ bool queue_bottle_valid(const char *name);
 int queue_sha256_hex(const void *data, size_t len, char out[QUEUE_HASH_HEX]);
 /* "2026-11-29T19:47:00Z" for t. */
 void queue_format_time(time_t t, char out[QUEUE_TIME_MAX]);
+/* The reverse, for exactly that form: 0, or -EINVAL for anything else. */
+int queue_parse_time(const char *s, time_t *out);
 
 /* Write data to dir/name through a temporary file in dir, synced before
  * it appears under its name (then the directory is synced).  With
  * exclusive, an existing dir/name wins: -EEXIST. */
 int queue_write_atomic(const char *dir, const char *name, const void *data, size_t len,
 		       bool exclusive, char *err, size_t errlen);
+
+/* The whole of a regular file of at most QUEUE_FILE_MAX bytes into out
+ * (buf_init'ed here; released on error); symlinks are refused. */
+struct buf;
+int queue_read_file(const char *path, struct buf *out, char *err, size_t errlen);
 
 /* Create dir and its pending/, responses/ and processed/ (mode 0750). */
 int queue_prepare(const char *dir, char *err, size_t errlen);
@@ -195,6 +202,59 @@ int queue_archive(const char *dir, const char *id, char *err, size_t errlen);
  * -ENOENT when it is not pending. */
 int queue_withdraw(const char *dir, const char *id, char *err, size_t errlen);
 
+/* ---- grants: the bounded approvals egress enforces ----
+ *
+ * Egress counts what each grant (a `grant:` key on routes, named by the
+ * proposal id) lets through and notices when it ends, in the bottle's
+ * queue directory:
+ *
+ *   grants/<id>.count       the requests counted, as decimal text (egress)
+ *   grants/<id>.ended.json  written once, when the grant ends (egress)
+ *   grants/<id>.logged      the operator's CLI put the end in the audit log
+ */
+#define QUEUE_GRANTS_DIR "grants"
+
+enum queue_grant_end_reason {
+	QUEUE_GRANT_EXPIRED,      /* "expired": its expires_at passed */
+	QUEUE_GRANT_MAX_REQUESTS, /* "max_requests": its requests were used */
+};
+
+struct queue_grant_end {
+	char id[QUEUE_ID_MAX];
+	enum queue_grant_end_reason reason;
+	char ended[QUEUE_TIME_MAX]; /* RFC 3339 UTC */
+	time_t ended_at;            /* the same, parsed by the reader */
+	uint64_t requests;          /* counted when it ended */
+	bool logged;                /* not in the file: grants/<id>.logged exists */
+};
+
+/* Ended grants of one queue, oldest end first, and one message per file
+ * skipped. */
+struct queue_grant_ends {
+	struct queue_grant_end *v;
+	size_t n;
+	char **problems;
+	size_t nproblems;
+};
+
+const char *queue_grant_end_reason_name(enum queue_grant_end_reason reason);
+/* Write grants/<id>.ended.json atomically (creating grants/): -EEXIST when
+ * the grant's end is already recorded. */
+int queue_grant_end_write(const char *dir, const struct queue_grant_end *e, char *err,
+			  size_t errlen);
+int queue_grant_end_parse(const char *name, const char *text, size_t len,
+			  struct queue_grant_end *out, char *err, size_t errlen);
+/* Every grants/<id>.ended.json, malformed ones reported in problems;
+ * a queue without grants/ has none. */
+int queue_grant_ends_list(const char *dir, struct queue_grant_ends *out, char *err,
+			  size_t errlen);
+void queue_grant_ends_release(struct queue_grant_ends *ends);
+/* Append a "grant-ended" entry to the audit log for every end not logged
+ * yet, marking each logged after its entry is written; *logged counts
+ * them.  One process at a time per queue (an flock on grants/). */
+int queue_grant_ends_log(const char *dir, const char *bottle, const char *log_path,
+			 size_t *logged, char *err, size_t errlen);
+
 void queue_proposal_release(struct queue_proposal *p);
 void queue_response_release(struct queue_response *r);
 void queue_list_release(struct queue_list *list);
@@ -219,6 +279,10 @@ int queue_response_encode(const struct queue_response *r, char **out, size_t *le
  * queue_audit_verify().  Appends take an flock on the log. */
 int queue_audit_append(const char *log_path, const struct queue_proposal *p,
 		       const struct queue_response *r, char *err, size_t errlen);
+/* A "grant-ended" entry (bottle, id, reason, ended, requests) on the
+ * same chain. */
+int queue_audit_append_grant_end(const char *log_path, const char *bottle,
+				 const struct queue_grant_end *e, char *err, size_t errlen);
 /* 0 and *entries set when the chain holds; -EBADMSG naming the first bad
  * line otherwise; -ENOENT when there is no log. */
 int queue_audit_verify(const char *log_path, size_t *entries, char *err, size_t errlen);

@@ -1,4 +1,4 @@
-/* The audit log of decisions: JSON lines chained by hash, with a head file
+/* The audit log of decisions and of grants' ends: JSON lines chained by hash, with a head file
  * naming the last link, so a line edited, removed, reordered or cut off
  * anywhere, the end included, is found by queue_audit_verify().  The chain
  * detects tampering by someone who does not also rewrite every later line
@@ -111,9 +111,32 @@ static int content_hash(const struct queue_proposal *p, const struct queue_respo
 	return queue_sha256_hex(routes, strlen(routes), out);
 }
 
-static int encode_entry(size_t seq, const struct queue_proposal *p,
-			const struct queue_response *r, const char *prev, struct buf *line)
+/* What an entry says, apart from seq, time and prev (encode_entry). */
+struct audit_subject {
+	/* A decision ... */
+	const struct queue_proposal *p;
+	const struct queue_response *r;
+	/* ... or the end of a grant. */
+	const char *bottle;
+	const struct queue_grant_end *end;
+};
+
+static bool add_grant_end(yyjson_mut_doc *doc, yyjson_mut_val *obj, const struct audit_subject *s)
 {
+	return yyjson_mut_obj_add_str(doc, obj, "event", "grant-ended") &&
+	       yyjson_mut_obj_add_strcpy(doc, obj, "bottle", s->bottle) &&
+	       yyjson_mut_obj_add_strcpy(doc, obj, "id", s->end->id) &&
+	       yyjson_mut_obj_add_str(doc, obj, "reason",
+				      queue_grant_end_reason_name(s->end->reason)) &&
+	       yyjson_mut_obj_add_strcpy(doc, obj, "ended", s->end->ended) &&
+	       yyjson_mut_obj_add_uint(doc, obj, "requests", s->end->requests);
+}
+
+static int encode_entry(size_t seq, const struct audit_subject *s, const char *prev,
+			struct buf *line)
+{
+	const struct queue_proposal *p = s->p;
+	const struct queue_response *r = s->r;
 	char now[QUEUE_TIME_MAX], hash[QUEUE_HASH_HEX];
 	yyjson_mut_doc *doc = yyjson_mut_doc_new(NULL);
 	yyjson_mut_val *obj, *bounds;
@@ -124,16 +147,20 @@ static int encode_entry(size_t seq, const struct queue_proposal *p,
 
 	if (!doc)
 		return -ENOMEM;
-	if (content_hash(p, r, hash) < 0) {
-		ret = -EINVAL;
-		goto out;
-	}
 	queue_format_time(time(NULL), now);
 	obj = yyjson_mut_obj(doc);
 	yyjson_mut_doc_set_root(doc, obj);
 	ok = obj && yyjson_mut_obj_add_uint(doc, obj, "seq", seq) &&
-	     yyjson_mut_obj_add_str(doc, obj, "time", now) &&
-	     yyjson_mut_obj_add_strcpy(doc, obj, "who", r->who ? r->who : "") &&
+	     yyjson_mut_obj_add_str(doc, obj, "time", now);
+	if (s->end) {
+		ok = ok && add_grant_end(doc, obj, s);
+		goto chain;
+	}
+	if (content_hash(p, r, hash) < 0) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ok = ok && yyjson_mut_obj_add_strcpy(doc, obj, "who", r->who ? r->who : "") &&
 	     yyjson_mut_obj_add_strcpy(doc, obj, "bottle", p->bottle ? p->bottle : "") &&
 	     yyjson_mut_obj_add_strcpy(doc, obj, "id", p->id) &&
 	     yyjson_mut_obj_add_str(doc, obj, "tool", queue_kind_name(p->kind)) &&
@@ -146,6 +173,7 @@ static int encode_entry(size_t seq, const struct queue_proposal *p,
 						       r->bounds.expires_in) &&
 		     yyjson_mut_obj_add_uint(doc, bounds, "max_requests", r->bounds.max_requests);
 	}
+chain:
 	ok = ok && yyjson_mut_obj_add_str(doc, obj, "prev", prev);
 	if (ok)
 		text = yyjson_mut_write(doc, 0, &len);
@@ -216,8 +244,8 @@ static int line_seq(const char *line, size_t *seq)
 	return ret;
 }
 
-int queue_audit_append(const char *log_path, const struct queue_proposal *p,
-		       const struct queue_response *r, char *err, size_t errlen)
+static int append_entry(const char *log_path, const struct audit_subject *subject,
+			const char *id, char *err, size_t errlen)
 {
 	char prev[QUEUE_HASH_HEX], head_hash[QUEUE_HASH_HEX], hash[QUEUE_HASH_HEX];
 	struct buf last, line;
@@ -263,9 +291,9 @@ int queue_audit_append(const char *log_path, const struct queue_proposal *p,
 			goto out;
 		}
 	}
-	ret = encode_entry(seq + 1, p, r, prev, &line);
+	ret = encode_entry(seq + 1, subject, prev, &line);
 	if (ret < 0) {
-		error_format(err, errlen, "audit: unable to encode the entry for %s", p->id);
+		error_format(err, errlen, "audit: unable to encode the entry for %s", id);
 		goto out;
 	}
 	/* One write under the lock and O_APPEND: a line is whole or absent. */
@@ -284,6 +312,62 @@ out_fd:
 	return ret;
 }
 
+int queue_audit_append(const char *log_path, const struct queue_proposal *p,
+		       const struct queue_response *r, char *err, size_t errlen)
+{
+	struct audit_subject subject = { .p = p, .r = r };
+
+	return append_entry(log_path, &subject, p->id, err, errlen);
+}
+
+int queue_audit_append_grant_end(const char *log_path, const char *bottle,
+				 const struct queue_grant_end *e, char *err, size_t errlen)
+{
+	struct audit_subject subject = { .bottle = bottle, .end = e };
+
+	return append_entry(log_path, &subject, e->id, err, errlen);
+}
+
+/* Strict shape of a grant-ended entry (add_grant_end). */
+static int check_grant_end_entry(yyjson_val *root, char *why, size_t whylen)
+{
+	static const char *const keys[] = { "seq",    "time",  "event",    "bottle", "id",
+					    "reason", "ended", "requests", "prev" };
+	const size_t nkeys = sizeof(keys) / sizeof(keys[0]);
+	yyjson_val *key, *v;
+	yyjson_obj_iter iter;
+	unsigned seen = 0;
+	const char *reason;
+	size_t i;
+
+	yyjson_obj_iter_init(root, &iter);
+	while ((key = yyjson_obj_iter_next(&iter))) {
+		for (i = 0; i < nkeys; i++)
+			if (strcmp(keys[i], yyjson_get_str(key)) == 0)
+				break;
+		if (i == nkeys || (seen & (1u << i))) {
+			error_format(why, whylen, "unknown or repeated key");
+			return -EBADMSG;
+		}
+		seen |= 1u << i;
+		v = yyjson_obj_iter_get_val(key);
+		if (i == 0 || i == 7 ? !yyjson_is_uint(v) : !yyjson_is_str(v)) {
+			error_format(why, whylen, "'%s' has the wrong type", keys[i]);
+			return -EBADMSG;
+		}
+	}
+	if (seen != (1u << nkeys) - 1) {
+		error_format(why, whylen, "a key is missing");
+		return -EBADMSG;
+	}
+	reason = yyjson_get_str(yyjson_obj_get(root, "reason"));
+	if (strcmp(reason, "expired") != 0 && strcmp(reason, "max_requests") != 0) {
+		error_format(why, whylen, "unknown grant end reason");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 /* Strict shape of one entry, as encode_entry() writes it. */
 static int check_entry(const char *line, size_t len, size_t want_seq, const char *want_prev,
 		       char *why, size_t whylen)
@@ -292,7 +376,7 @@ static int check_entry(const char *line, size_t len, size_t want_seq, const char
 					    "id",      "tool",           "verdict",
 					    "content_sha256", "note", "bounds", "prev" };
 	yyjson_doc *doc = yyjson_read(line, len, 0);
-	yyjson_val *root = yyjson_doc_get_root(doc), *key, *v;
+	yyjson_val *root = yyjson_doc_get_root(doc), *key, *v, *event;
 	yyjson_obj_iter iter;
 	unsigned seen = 0;
 	enum queue_kind kind;
@@ -302,6 +386,16 @@ static int check_entry(const char *line, size_t len, size_t want_seq, const char
 	if (!yyjson_is_obj(root)) {
 		error_format(why, whylen, "not a JSON object");
 		goto out;
+	}
+	event = yyjson_obj_get(root, "event");
+	if (event) {
+		if (!yyjson_equals_str(event, "grant-ended")) {
+			error_format(why, whylen, "unknown event");
+			goto out;
+		}
+		if (check_grant_end_entry(root, why, whylen) < 0)
+			goto out;
+		goto chain;
 	}
 	yyjson_obj_iter_init(root, &iter);
 	while ((key = yyjson_obj_iter_next(&iter))) {
@@ -323,13 +417,14 @@ static int check_entry(const char *line, size_t len, size_t want_seq, const char
 		error_format(why, whylen, "a key is missing");
 		goto out;
 	}
+	if (queue_kind_parse(yyjson_get_str(yyjson_obj_get(root, "tool")), &kind) < 0) {
+		error_format(why, whylen, "unknown tool");
+		goto out;
+	}
+chain:
 	if (yyjson_get_uint(yyjson_obj_get(root, "seq")) != want_seq) {
 		error_format(why, whylen, "seq is %llu, not %zu",
 			(unsigned long long)yyjson_get_uint(yyjson_obj_get(root, "seq")), want_seq);
-		goto out;
-	}
-	if (queue_kind_parse(yyjson_get_str(yyjson_obj_get(root, "tool")), &kind) < 0) {
-		error_format(why, whylen, "unknown tool");
 		goto out;
 	}
 	if (strcmp(yyjson_get_str(yyjson_obj_get(root, "prev")), want_prev) != 0) {

@@ -197,6 +197,11 @@ static int time_parse(const char *s, time_t *out)
 	return 0;
 }
 
+int queue_parse_time(const char *s, time_t *out)
+{
+	return s && out ? time_parse(s, out) : -EINVAL;
+}
+
 
 /* A key from the file, fit for a one-line message: at most 64 bytes,
  * anything but printable ASCII shown as '?'. */

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "buf.h"
 #include "http1.h"
@@ -81,6 +82,16 @@ struct route_address {
 	uint8_t prefix_len;  /* 32/128 for a single address */
 };
 
+/* `grant:` on a route supervise added for a bounded approval: the route
+ * holds only until the grant ends (docs/routes.md, "Grants").  Several
+ * routes may carry one grant (one approval); they share its bounds and
+ * its request count. */
+struct route_grant {
+	char id[64];         /* the proposal id: [A-Za-z0-9-], the count's file name */
+	time_t expires_at;   /* 0: no time bound */
+	uint64_t max_requests; /* 0: no request bound */
+};
+
 struct route {
 	char *host;          /* lower case; for a wildcard the suffix after "*." */
 	bool wildcard;       /* `*.example.com`: any name ending in .example.com (not the apex) */
@@ -96,6 +107,7 @@ struct route {
 	bool outbound_set;           /* outbound_on_match was written in the file */
 	struct route_address *addresses;
 	size_t naddresses;
+	struct route_grant *grant;   /* NULL: unbounded */
 	unsigned line;               /* where the route starts in the file */
 };
 
@@ -120,6 +132,32 @@ int routes_load_string(const char *name, const char *text, size_t len,
 struct routes *routes_ref(struct routes *r);
 void routes_unref(struct routes *r);
 
+/* Where a grant stands, as egress's ledger of grants says. */
+enum route_grant_state {
+	ROUTE_GRANT_ACTIVE = 0,
+	ROUTE_GRANT_EXPIRED,      /* expires_at passed */
+	ROUTE_GRANT_USED_UP,      /* max_requests requests went through */
+	ROUTE_GRANT_UNUSABLE,     /* no ledger (egress without --queue) or its
+				     count cannot be kept: fail closed */
+};
+
+struct route_grant_status {
+	enum route_grant_state state;
+	uint64_t used;            /* requests counted so far */
+};
+
+/* The ledger that says whether a bounded route may still match (egress's
+ * grants.c).  use() answers for the grant and, when take is set and the
+ * grant is active, counts one request against it in the same step, so two
+ * requests racing for the last one cannot both have it.  Returns 0 with
+ * *status filled, or a negative errno (treated as unusable). */
+struct routes_grants {
+	int (*use)(struct routes_grants *self, const struct route_grant *grant, bool take,
+		   struct route_grant_status *status);
+};
+
+const char *route_grant_state_name(enum route_grant_state state);
+
 /* What a request looks like to the policy.  For a CONNECT (before any inner
  * request is known) method is "CONNECT" and path is empty. */
 struct routes_request {
@@ -130,6 +168,11 @@ struct routes_request {
 	struct str query;
 	const struct http1_fields *fields;  /* NULL for CONNECT */
 	bool upgrade_websocket;             /* the request asks to Upgrade: websocket */
+	/* The ledger for `grant:` routes; NULL: they never match.  A request
+	 * a bounded route allows is counted against its grant (a CONNECT
+	 * only when the route is tls_passthrough: a bumped tunnel's requests
+	 * are counted one by one). */
+	struct routes_grants *grants;
 };
 
 struct route_decision {
@@ -152,7 +195,8 @@ int routes_decide(const struct routes *r, const struct routes_request *req,
 		  struct route_decision *d);
 
 /* The first route whose host and port match, ignoring its other conditions
- * (used for CONNECT: passthrough or bump).  NULL if none. */
+ * (used for CONNECT: passthrough or bump); bounded routes are skipped (only
+ * routes_decide() has a ledger for them).  NULL if none. */
 const struct route *routes_find_host(const struct routes *r, struct str host, uint16_t port);
 
 /* Whether `addr` (family AF_INET/AF_INET6, network-order bytes) lies in one
@@ -163,6 +207,11 @@ bool route_names_address(const struct route *route, int family, const uint8_t *a
  * endpoint and the MCP list-egress-routes tool): {"log": "...", "routes":
  * [{"host": "...", ...}]}.  Appends to out. */
 int routes_to_json(const struct routes *r, struct buf *out);
+/* The same, with each grant's state from the ledger added (`state`,
+ * `requests_used`; the loader accepts and ignores them, so the text still
+ * loads).  Nothing is counted. */
+int routes_to_json_with_grants(const struct routes *r, struct routes_grants *grants,
+			       struct buf *out);
 
 const char *routes_log_name(enum routes_log log);
 const char *route_outbound_name(enum route_outbound o);

@@ -12,6 +12,8 @@
 
 #include <yyjson.h>
 
+#include "queue.h"
+
 static bool add_address(yyjson_mut_doc *doc, yyjson_mut_val *arr, const struct route_address *a)
 {
 	char text[INET6_ADDRSTRLEN + 8];
@@ -57,7 +59,33 @@ static bool add_match(yyjson_mut_doc *doc, yyjson_mut_val *arr, const struct rou
 	return true;
 }
 
-static bool add_route(yyjson_mut_doc *doc, yyjson_mut_val *arr, const struct route *route)
+/* The grant as routes.yaml writes it, and with a ledger its state too. */
+static bool add_grant(yyjson_mut_doc *doc, yyjson_mut_val *route_obj, const struct route_grant *g,
+		      struct routes_grants *grants)
+{
+	yyjson_mut_val *obj = yyjson_mut_obj_add_obj(doc, route_obj, "grant");
+	struct route_grant_status status = { .state = ROUTE_GRANT_UNUSABLE };
+	char when[QUEUE_TIME_MAX];
+
+	if (!obj || !yyjson_mut_obj_add_strcpy(doc, obj, "id", g->id))
+		return false;
+	if (g->expires_at) {
+		queue_format_time(g->expires_at, when);
+		if (!yyjson_mut_obj_add_strcpy(doc, obj, "expires_at", when))
+			return false;
+	}
+	if (g->max_requests && !yyjson_mut_obj_add_uint(doc, obj, "max_requests", g->max_requests))
+		return false;
+	if (!grants)
+		return true;
+	if (grants->use(grants, g, false, &status) < 0)
+		status = (struct route_grant_status){ .state = ROUTE_GRANT_UNUSABLE };
+	return yyjson_mut_obj_add_str(doc, obj, "state", route_grant_state_name(status.state)) &&
+	       yyjson_mut_obj_add_uint(doc, obj, "requests_used", status.used);
+}
+
+static bool add_route(yyjson_mut_doc *doc, yyjson_mut_val *arr, const struct route *route,
+		      struct routes_grants *grants)
 {
 	yyjson_mut_val *obj = yyjson_mut_arr_add_obj(doc, arr), *list;
 	char host[300];
@@ -108,10 +136,11 @@ static bool add_route(yyjson_mut_doc *doc, yyjson_mut_val *arr, const struct rou
 			if (!add_address(doc, list, &route->addresses[i]))
 				return false;
 	}
-	return true;
+	return !route->grant || add_grant(doc, obj, route->grant, grants);
 }
 
-int routes_to_json(const struct routes *r, struct buf *out)
+int routes_to_json_with_grants(const struct routes *r, struct routes_grants *grants,
+			       struct buf *out)
 {
 	yyjson_mut_doc *doc = NULL;
 	yyjson_mut_val *root, *arr;
@@ -135,7 +164,7 @@ int routes_to_json(const struct routes *r, struct buf *out)
 	if (!arr)
 		goto out;
 	for (i = 0; i < r->n; i++)
-		if (!add_route(doc, arr, &r->v[i]))
+		if (!add_route(doc, arr, &r->v[i], grants))
 			goto out;
 	/* ASCII only: the text goes into logs, MCP answers and YAML editors,
 	 * where a raw U+2028 or NEL in a header value would read as a line break. */
@@ -147,4 +176,9 @@ out:
 	free(text);
 	yyjson_mut_doc_free(doc);
 	return ret;
+}
+
+int routes_to_json(const struct routes *r, struct buf *out)
+{
+	return routes_to_json_with_grants(r, NULL, out);
 }

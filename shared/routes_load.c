@@ -14,6 +14,7 @@
 #include <pcre2.h>
 
 #include "config_yaml.h"
+#include "queue.h"
 
 /* Bounds the work one path_regex may do on one request path (pcre2 counts
  * calls of its internal match function, or JIT steps): a pathological
@@ -32,8 +33,15 @@
 static const char *const top_keys[] = { "log", "routes", NULL };
 static const char *const route_keys[] = {
 	"host", "ports", "outbound_on_match", "auth", "matches", "tls_passthrough",
-	"websocket", "addresses", NULL
+	"websocket", "addresses", "grant", NULL
 };
+/* state and requests_used are egress's view of the grant (routes_json.c):
+ * accepted and ignored, so what list-egress-routes shows loads as it is. */
+static const char *const grant_keys[] = {
+	"id", "expires_at", "max_requests", "state", "requests_used", NULL
+};
+/* queue_bounds' own limit on max_requests. */
+#define ROUTES_GRANT_MAX_REQUESTS 1000000000LL
 static const char *const auth_keys[] = { "header", "scheme", "env", NULL };
 static const char *const match_keys[] = {
 	"path", "path_prefix", "path_regex", "methods", "headers", NULL
@@ -55,6 +63,21 @@ const char *routes_log_name(enum routes_log log)
 		return "blocks";
 	case ROUTES_LOG_ALL:
 		return "all";
+	}
+	return "?";
+}
+
+const char *route_grant_state_name(enum route_grant_state state)
+{
+	switch (state) {
+	case ROUTE_GRANT_ACTIVE:
+		return "active";
+	case ROUTE_GRANT_EXPIRED:
+		return "ended: expired";
+	case ROUTE_GRANT_USED_UP:
+		return "ended: max_requests used";
+	case ROUTE_GRANT_UNUSABLE:
+		return "unusable: egress cannot count it";
 	}
 	return "?";
 }
@@ -116,6 +139,7 @@ static void route_release(struct route *route)
 		free(route->auth);
 	}
 	free(route->addresses);
+	free(route->grant);
 }
 
 static void routes_free(struct routes *r)
@@ -800,6 +824,132 @@ static int parse_addresses(struct config_yaml *cy, const yaml_node_t *node, cons
 	return 0;
 }
 
+/* The informational keys egress adds: checked for shape, then ignored. */
+static int check_grant_view(struct config_yaml *cy, const yaml_node_t *node, const char *what)
+{
+	char key_what[96], quoted[ROUTES_QUOTE_MAX + 8];
+	yaml_node_t *v;
+	long long used;
+	const char *s;
+	int ret, i;
+
+	v = config_yaml_get(cy, node, "state");
+	if (v) {
+		describe(key_what, sizeof(key_what), "%s.state", what);
+		ret = config_yaml_string(cy, v, key_what, &s);
+		if (ret < 0)
+			return ret;
+		for (i = ROUTE_GRANT_ACTIVE; i <= ROUTE_GRANT_UNUSABLE; i++)
+			if (strcmp(s, route_grant_state_name((enum route_grant_state)i)) == 0)
+				break;
+		if (i > ROUTE_GRANT_UNUSABLE)
+			return config_yaml_error(cy, v,
+						 "%s: '%s' is not a state egress reports (it is "
+						 "informational: omit it)",
+						 key_what, quote(s, quoted, sizeof(quoted)));
+	}
+	v = config_yaml_get(cy, node, "requests_used");
+	if (v) {
+		describe(key_what, sizeof(key_what), "%s.requests_used", what);
+		ret = config_yaml_integer(cy, v, key_what, 0, ROUTES_GRANT_MAX_REQUESTS, &used);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* `grant: {id, expires_at, max_requests}`: written by supervise when it
+ * applies a bounded approval. */
+static int parse_grant(struct config_yaml *cy, const yaml_node_t *node, const char *what,
+		       struct route *route)
+{
+	char key_what[96], quoted[ROUTES_QUOTE_MAX + 8];
+	struct route_grant *g;
+	yaml_node_t *v;
+	long long max;
+	const char *s;
+	int ret;
+
+	ret = config_yaml_expect_mapping(cy, node, what);
+	if (ret < 0)
+		return ret;
+	ret = config_yaml_check_keys(cy, node, what, grant_keys);
+	if (ret < 0)
+		return ret;
+	ret = config_yaml_require_key(cy, node, what, "id");
+	if (ret < 0)
+		return ret;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return out_of_memory(cy);
+	route->grant = g;
+
+	v = config_yaml_get(cy, node, "id");
+	describe(key_what, sizeof(key_what), "%s.id", what);
+	ret = config_yaml_nonempty_string(cy, v, key_what, &s);
+	if (ret < 0)
+		return ret;
+	if (!queue_id_valid(s) || strlen(s) >= sizeof(g->id))
+		return config_yaml_error(cy, v,
+					 "%s: '%s' is not a proposal id (letters, digits and '-', "
+					 "at most %zu)",
+					 key_what, quote(s, quoted, sizeof(quoted)), sizeof(g->id) - 1);
+	snprintf(g->id, sizeof(g->id), "%s", s);
+
+	v = config_yaml_get(cy, node, "expires_at");
+	if (v) {
+		describe(key_what, sizeof(key_what), "%s.expires_at", what);
+		ret = config_yaml_nonempty_string(cy, v, key_what, &s);
+		if (ret < 0)
+			return ret;
+		if (queue_parse_time(s, &g->expires_at) < 0 || g->expires_at <= 0)
+			return config_yaml_error(cy, v,
+						 "%s: '%s' is not a UTC time such as "
+						 "2026-11-29T19:47:00Z",
+						 key_what, quote(s, quoted, sizeof(quoted)));
+	}
+	v = config_yaml_get(cy, node, "max_requests");
+	if (v) {
+		describe(key_what, sizeof(key_what), "%s.max_requests", what);
+		ret = config_yaml_integer(cy, v, key_what, 1, ROUTES_GRANT_MAX_REQUESTS, &max);
+		if (ret < 0)
+			return ret;
+		g->max_requests = (uint64_t)max;
+	}
+	if (!g->expires_at && !g->max_requests)
+		return config_yaml_error(cy, node,
+					 "%s: a grant needs expires_at, max_requests or both "
+					 "(without a bound, drop the grant key)",
+					 what);
+	return check_grant_view(cy, node, what);
+}
+
+/* Routes sharing a grant share its count, so they must agree on its
+ * bounds. */
+static int check_grants_agree(struct config_yaml *cy, const yaml_node_t *routes,
+			      const struct routes *r)
+{
+	const struct route_grant *a, *b;
+	size_t i, j;
+
+	for (i = 0; i < r->n; i++) {
+		b = r->v[i].grant;
+		for (j = 0; b && j < i; j++) {
+			a = r->v[j].grant;
+			if (!a || strcmp(a->id, b->id) != 0)
+				continue;
+			if (a->expires_at != b->expires_at || a->max_requests != b->max_requests)
+				return config_yaml_error(
+					cy, config_yaml_get(cy, config_yaml_item(cy, routes, i), "grant"),
+					"routes[%zu].grant: grant '%s' is on routes[%zu] too, with "
+					"other bounds: one grant has one set of bounds",
+					i, b->id, j);
+			break;
+		}
+	}
+	return 0;
+}
+
 static int parse_bool_key(struct config_yaml *cy, const yaml_node_t *mapping,
 			  const char *route_what, const char *key, bool *out)
 {
@@ -897,6 +1047,13 @@ static int parse_route(struct config_yaml *cy, const yaml_node_t *node, const ch
 		if (ret < 0)
 			return ret;
 	}
+	v = config_yaml_get(cy, node, "grant");
+	if (v) {
+		describe(key_what, sizeof(key_what), "%s.grant", what);
+		ret = parse_grant(cy, v, key_what, route);
+		if (ret < 0)
+			return ret;
+	}
 	return check_passthrough(cy, node, what, route);
 }
 
@@ -974,7 +1131,7 @@ static int parse_document(struct config_yaml *cy, struct routes *r)
 		if (ret < 0)
 			return ret;
 	}
-	return 0;
+	return check_grants_agree(cy, v, r);
 }
 
 /* After config_yaml loaded (or failed to load) the document. */

@@ -1,7 +1,9 @@
 /* Deciding a request against a loaded table (docs/routes.md, "Matching").
  * Many proxy threads share one table: nothing here writes to it, and the
- * pcre2 match data is per call. */
+ * pcre2 match data is per call.  The one shared state a decision changes,
+ * a grant's request count, is the caller's ledger (routes_request.grants). */
 #include "routes.h"
+#include "queue.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -72,17 +74,60 @@ static bool port_matches(const struct route *route, uint16_t port)
 	return false;
 }
 
-const struct route *routes_find_host(const struct routes *r, struct str host, uint16_t port)
+/* ---- grants ---- */
+
+/* The first bounded route that would have served a request had its grant
+ * not ended: the denial names it. */
+struct grant_miss {
+	const struct route *route;
+	struct route_grant_status status;
+};
+
+/* Whether route's grant lets it serve the request (counting it when take);
+ * a route without a grant always does.  Without a ledger a bounded route
+ * never matches. */
+static bool grant_allows(const struct routes_request *req, const struct route *route,
+			 bool take, struct grant_miss *miss)
 {
+	struct route_grant_status status = { .state = ROUTE_GRANT_UNUSABLE };
+
+	if (!route->grant)
+		return true;
+	if (req && req->grants &&
+	    req->grants->use(req->grants, route->grant, take, &status) == 0 &&
+	    status.state == ROUTE_GRANT_ACTIVE)
+		return true;
+	if (miss && !miss->route) {
+		miss->route = route;
+		miss->status = status;
+	}
+	return false;
+}
+
+/* The first route for host and port a CONNECT may use: a passthrough
+ * tunnel is one request to its grant, a bumped one is counted request by
+ * request inside. */
+static const struct route *find_host(const struct routes *r, struct str host, uint16_t port,
+				     const struct routes_request *req, struct grant_miss *miss)
+{
+	const struct route *route;
 	size_t i;
 
 	if (!r || (!host.p && host.len))
 		return NULL;
 	host = strip_brackets(host);
-	for (i = 0; i < r->n; i++)
-		if (port_matches(&r->v[i], port) && host_matches(&r->v[i], host))
-			return &r->v[i];
+	for (i = 0; i < r->n; i++) {
+		route = &r->v[i];
+		if (port_matches(route, port) && host_matches(route, host) &&
+		    grant_allows(req, route, route->tls_passthrough, miss))
+			return route;
+	}
 	return NULL;
+}
+
+const struct route *routes_find_host(const struct routes *r, struct str host, uint16_t port)
+{
+	return find_host(r, host, port, NULL, NULL);
 }
 
 bool route_names_address(const struct route *route, int family, const uint8_t *addr)
@@ -402,6 +447,32 @@ static void deny_websocket(struct route_decision *d, const struct routes *r,
 	reason_set(d, b);
 }
 
+static void deny_grant_ended(struct route_decision *d, const struct routes *r,
+			     const struct grant_miss *miss, struct buf *b)
+{
+	const struct route_grant *g = miss->route->grant;
+	char when[QUEUE_TIME_MAX];
+
+	buf_appendf(b, "grant %s on the ", g->id);
+	append_route_name(b, r, miss->route);
+	switch (miss->status.state) {
+	case ROUTE_GRANT_EXPIRED:
+		queue_format_time(g->expires_at, when);
+		buf_appendf(b, " has ended: it expired at %s", when);
+		break;
+	case ROUTE_GRANT_USED_UP:
+		buf_appendf(b, " has ended: its %llu requests (max_requests) are used",
+			    (unsigned long long)g->max_requests);
+		break;
+	default:
+		buf_append_str(b, " is closed: egress cannot count its requests (it runs "
+				  "without a queue, or the count could not be kept)");
+		break;
+	}
+	buf_append_str(b, "; ask the operator again with the egress-allow tool");
+	reason_set(d, b);
+}
+
 static void deny_git_push(struct route_decision *d, struct buf *b)
 {
 	buf_append_str(b, "git pushes (git-receive-pack) never go out directly: push through "
@@ -415,6 +486,7 @@ int routes_decide(const struct routes *r, const struct routes_request *req,
 		  struct route_decision *d)
 {
 	const struct route *route, *host_route = NULL;
+	struct grant_miss miss = { 0 };
 	pcre2_match_data *md = NULL;
 	struct str host;
 	struct buf b;
@@ -441,45 +513,56 @@ int routes_decide(const struct routes *r, const struct routes_request *req,
 	}
 
 	if (str_equal_cstr(req->method, "CONNECT")) {
-		d->route = routes_find_host(r, host, req->port);
+		d->route = find_host(r, host, req->port, req, &miss);
 		d->allowed = d->route != NULL;
-		if (!d->allowed)
+		if (!d->allowed && miss.route)
+			deny_grant_ended(d, r, &miss, &b);
+		else if (!d->allowed)
 			deny_no_route(d, req, &b);
 		goto out;
 	}
 
 	for (i = 0; i < r->n && !d->allowed; i++) {
+		const struct route_match *entry = NULL;
+
 		route = &r->v[i];
 		if (!port_matches(route, req->port) || !host_matches(route, host))
 			continue;
 		if (!host_route)
 			host_route = route;
-		if (!route->matches) {
-			d->allowed = true;
-			d->route = route;
-			break;
-		}
-		for (j = 0; j < route->nmatches; j++) {
+		matched = !route->matches;
+		for (j = 0; !matched && j < route->nmatches; j++) {
 			ret = entry_matches(r, &route->matches[j], req, &md, &matched);
 			if (ret < 0)
 				goto out;
-			if (matched) {
-				d->allowed = true;
-				d->route = route;
-				d->match = &route->matches[j];
-				break;
-			}
+			if (matched)
+				entry = &route->matches[j];
 		}
+		/* An ended grant's route is as good as absent: try the next. */
+		if (!matched || !grant_allows(req, route, false, &miss))
+			continue;
+		/* The winning route decides upgrades (a later one is not tried). */
+		if (req->upgrade_websocket && !route->websocket) {
+			d->route = route;
+			deny_websocket(d, r, route, &b);
+			ret = 0;
+			goto out;
+		}
+		/* Counted only now, when it is the one request allowed. */
+		if (!grant_allows(req, route, true, &miss))
+			continue;
+		d->allowed = true;
+		d->route = route;
+		d->match = entry;
 	}
 	if (!d->allowed) {
 		d->route = host_route;
-		if (host_route)
+		if (miss.route)
+			deny_grant_ended(d, r, &miss, &b);
+		else if (host_route)
 			deny_no_entry(d, r, host_route, req, &b);
 		else
 			deny_no_route(d, req, &b);
-	} else if (req->upgrade_websocket && !d->route->websocket) {
-		d->allowed = false;
-		deny_websocket(d, r, d->route, &b);
 	}
 	ret = 0;
 out:

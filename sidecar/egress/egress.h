@@ -75,6 +75,9 @@ struct upstream_pool {
 	int idle_timeout_ms;
 };
 
+/* The ledger of bounded grants (grants.c). */
+struct egress_grants;
+
 struct egress {
 	struct egress_options options;
 	struct upstream_pool upstream_pool;
@@ -84,6 +87,7 @@ struct egress {
 	pthread_mutex_t log_lock;
 	struct dlp_engine *dlp;       /* NULL: DLP off; survives reloads (approvals kept) */
 	pthread_mutex_t hold_lock;    /* one proposal per held value */
+	struct egress_grants *grants; /* counts survive reloads */
 	unsigned active_connections;  /* atomically updated */
 	uint64_t connection_serial;   /* atomically updated */
 };
@@ -92,6 +96,20 @@ struct egress {
 struct routes *egress_routes_get(struct egress *egress);
 /* Re-read the routes file; on error the old table stays and err says why. */
 int egress_routes_reload(struct egress *egress, char *err, size_t err_len);
+
+/* ---- bounded grants (grants.c) ---- */
+
+/* The ledger, keeping counts under queue_dir/grants (NULL: bounded routes
+ * never match). */
+int egress_grants_create(const char *queue_dir, struct egress_grants **out);
+/* What routes_request.grants points at. */
+struct routes_grants *egress_grants_ledger(struct egress_grants *g);
+/* Learn the table's grants (read their counts, notice ends): at start and
+ * after each reload. */
+void egress_grants_sync(struct egress_grants *g, const struct routes *r);
+/* End the grants whose time ran out with no request to notice it: the
+ * signal thread calls it every few seconds. */
+void egress_grants_tick(struct egress_grants *g);
 
 /* Route mbedTLS's allocations through tls_memory.c; before any mbedTLS use. */
 void egress_tls_memory_install(void);

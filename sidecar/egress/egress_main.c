@@ -61,7 +61,7 @@ static const char egress_usage[] =
 	"  --canary-env NAME        the variable holding the bottle's canary (blocks everywhere)\n"
 	"  --dlp-rules FILE         regex rules, gitleaks-style YAML (default: the built-in rules)\n"
 	"  --queue DIR              the bottle's supervise queue; without it supervise routes\n"
-	"                           block (fail closed)\n"
+	"                           block and bounded (grant:) routes never match (fail closed)\n"
 	"  --bottle NAME            the bottle named in proposals (default: the queue's directory name)\n"
 	"  --hold-timeout DURATION  how long a held request waits for the operator (default 300s)\n"
 	"  --dlp-body-max BYTES     largest body held to scan (redact and supervise routes,\n"
@@ -99,6 +99,7 @@ int egress_routes_reload(struct egress *e, char *err, size_t err_len)
 	old = e->routes;
 	e->routes = fresh;
 	pthread_mutex_unlock(&e->routes_lock);
+	egress_grants_sync(e->grants, fresh);
 	/* Requests in flight hold their own references to the old table. */
 	routes_unref(old);
 	/* Upstreams connected under the old routes are not reused. */
@@ -259,7 +260,8 @@ static void signal_ready(int fd)
 }
 
 /* The signal thread: SIGHUP reloads, SIGTERM/SIGINT end the process, and
- * between signals it closes upstreams idle in the pool for too long. */
+ * between signals it closes upstreams idle in the pool for too long and
+ * ends grants whose time ran out. */
 static void *signal_thread(void *arg)
 {
 	static const struct timespec sweep_every = { .tv_sec = 5 };
@@ -272,6 +274,7 @@ static void *signal_thread(void *arg)
 		sig = sigtimedwait(set, NULL, &sweep_every);
 		if (sig < 0) {
 			egress_upstream_pool_expire(&egress.upstream_pool);
+			egress_grants_tick(egress.grants);
 			continue;
 		}
 		if (sig == SIGHUP) {
@@ -398,6 +401,9 @@ int egress_main(int argc, char **argv)
 	if (egress.options.queue_dir &&
 	    queue_prepare(egress.options.queue_dir, err, sizeof(err)) < 0)
 		die(EXIT_CONFIG, "%s", err);
+	if (egress_grants_create(egress.options.queue_dir, &egress.grants) < 0)
+		die(EXIT_SYSTEM, "out of memory");
+	egress_grants_sync(egress.grants, egress.routes);
 	upstream_pool_init(&egress.upstream_pool, egress.options.upstream_pool_max,
 			   EGRESS_UPSTREAM_IDLE_MS);
 	egress_tls_memory_install();

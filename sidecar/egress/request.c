@@ -457,7 +457,7 @@ static void serve_introspection(struct request *r, const struct http1_request *r
 	}
 	consume_in(&c->in, head_len);
 	buf_init(&body, 16 * 1024 * 1024);
-	ret = routes_to_json(r->routes, &body);
+	ret = routes_to_json_with_grants(r->routes, egress_grants_ledger(c->egress->grants), &body);
 	if (ret == 0)
 		ret = buf_append_str(&body, "\n");
 	if (ret < 0) {
@@ -993,6 +993,7 @@ static enum serve_next serve_one(struct egress_connection *c, size_t *connect_he
 			.query = req.target.query,
 			.fields = &req.fields,
 			.upgrade_websocket = r.s.websocket,
+			.grants = egress_grants_ledger(c->egress->grants),
 		};
 
 		if (routes_decide(r.routes, &rq, &r.decision) < 0) {

@@ -209,6 +209,7 @@ void egress_handle_connect(struct egress_connection *c, size_t head_len)
 			.port = c->connect_port,
 			.method = STR_LITERAL("CONNECT"),
 			.path = STR_LITERAL(""),
+			.grants = egress_grants_ledger(c->egress->grants),
 		};
 
 		if (routes_decide(routes, &rq, &d) < 0) {

@@ -273,7 +273,7 @@ static void test_route_key_errors(void **state)
 	(void)state;
 	expect_error("routes:\n  - host: a.com\n    hots: x\n",
 		     "routes.yaml:3:5: routes[0]: unknown key 'hots' (allowed: host, ports, "
-		     "outbound_on_match, auth, matches, tls_passthrough, websocket, addresses)");
+		     "outbound_on_match, auth, matches, tls_passthrough, websocket, addresses, grant)");
 	expect_error("routes:\n  - ports: [443]\n",
 		     "routes.yaml:2:5: routes[0]: missing key 'host'");
 	expect_error("routes:\n  - host: a.com\n  - host: b.com\n    host: c.com\n",
