@@ -26,7 +26,8 @@ static const char supervise_usage[] =
 	"token held by egress, a secret found in a push.\n"
 	"\n"
 	"Commands:\n"
-	"  list                 pending proposals of every bottle, oldest first\n"
+	"  list                 pending proposals of every bottle, oldest first, then the\n"
+	"                       grants egress ended\n"
 	"  show ID              one proposal: the routes diff against the live file,\n"
 	"                       or where a held secret was going (never its value)\n"
 	"  approve ID [--note TEXT] [--expires-in DURATION] [--max-requests N]\n"
@@ -43,7 +44,8 @@ static const char supervise_usage[] =
 	"\n"
 	"The queue root defaults to ~/.bottle/queue, one directory per bottle;\n"
 	"<root>/<bottle>/routes.yaml is the live routes file the diff is against.\n"
-	"The audit log defaults to <root>/audit.log.  DURATION: 90, 90s, 15m, 2h, 7d.\n";
+	"The audit log defaults to <root>/audit.log.  DURATION: 90, 90s, 15m, 2h, 7d.\n"
+	"Every command but verify-log first adds the grants egress ended to the audit log.\n";
 
 void supervise_queue_dir(const struct supervise *s, const char *bottle, char out[PATH_MAX])
 {
@@ -640,22 +642,95 @@ out:
 	return ret;
 }
 
+/* Call fn for each bottle's queue directory under the root. */
+static void each_bottle(const struct supervise *s,
+			void (*fn)(const struct supervise *s, const char *bottle, void *ctx), void *ctx)
+{
+	struct dirent *e;
+	DIR *d = opendir(s->root);
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (queue_bottle_valid(e->d_name))
+			fn(s, e->d_name, ctx);
+	closedir(d);
+}
+
+static void print_grant_end(const char *bottle, const struct queue_grant_end *e)
+{
+	printf("%-25s  %-12s  %-12s  %s  %llu requests\n", e->id, bottle,
+	       queue_grant_end_reason_name(e->reason), e->ended, (unsigned long long)e->requests);
+}
+
+static void log_bottle_grant_ends(const struct supervise *s, const char *bottle, void *ctx)
+{
+	bool report = *(bool *)ctx;
+	struct queue_grant_ends ends;
+	char dir[PATH_MAX], err[768];
+	size_t i, logged;
+
+	supervise_queue_dir(s, bottle, dir);
+	if (report && queue_grant_ends_list(dir, &ends, err, sizeof(err)) == 0) {
+		for (i = 0; i < ends.n; i++) {
+			if (ends.v[i].logged)
+				continue;
+			fputs("grant ended: ", stdout);
+			print_grant_end(bottle, &ends.v[i]);
+		}
+		queue_grant_ends_release(&ends);
+	}
+	if (queue_grant_ends_log(dir, bottle, s->audit, &logged, err, sizeof(err)) < 0)
+		print_err(err);
+}
+
+void supervise_log_grant_ends(const struct supervise *s, bool report)
+{
+	each_bottle(s, log_bottle_grant_ends, &report);
+}
+
+static void list_bottle_grant_ends(const struct supervise *s, const char *bottle, void *ctx)
+{
+	struct queue_grant_ends ends;
+	char dir[PATH_MAX], err[768];
+	size_t *shown = ctx, i;
+
+	supervise_queue_dir(s, bottle, dir);
+	if (queue_grant_ends_list(dir, &ends, err, sizeof(err)) < 0) {
+		print_err(err);
+		return;
+	}
+	for (i = 0; i < ends.nproblems; i++) {
+		fputs("bottle-host: warning: skipped ", stderr);
+		supervise_print_clean(stderr, ends.problems[i], false, "");
+		fputc('\n', stderr);
+	}
+	for (i = 0; i < ends.n; i++) {
+		if ((*shown)++ == 0)
+			printf("\n%-25s  %-12s  %-12s  %-20s  %s\n", "ENDED GRANT", "BOTTLE",
+			       "REASON", "ENDED", "USED");
+		print_grant_end(bottle, &ends.v[i]);
+	}
+	queue_grant_ends_release(&ends);
+}
+
 static int subcommand_list(const struct supervise *s)
 {
 	struct supervise_items items;
 	time_t now = time(NULL);
-	size_t i;
+	size_t i, ended = 0;
 
 	if (supervise_collect(s, &items, true) < 0)
 		return EXIT_FAILURE_GENERIC;
-	if (!items.n) {
+	if (!items.n)
 		puts("no pending proposals");
-		return EXIT_OK;
-	}
-	printf("%-25s  %-12s  %-18s  %5s  %s\n", "ID", "BOTTLE", "TOOL", "AGE", "JUSTIFICATION");
+	else
+		printf("%-25s  %-12s  %-18s  %5s  %s\n", "ID", "BOTTLE", "TOOL", "AGE",
+		       "JUSTIFICATION");
 	for (i = 0; i < items.n; i++)
 		supervise_list_line(&items.v[i], now);
 	supervise_items_release(&items);
+	each_bottle(s, list_bottle_grant_ends, &ended);
 	return EXIT_OK;
 }
 
@@ -735,11 +810,16 @@ int cmd_supervise(int argc, char **argv)
 			      stderr);
 			return EXIT_USAGE;
 		}
+		supervise_log_grant_ends(&s, true);
 		return supervise_interactive(&s);
 	}
 	command = argv[optind];
 	argc -= optind;
 	argv += optind;
+	/* Grants egress ended go to the audit log whenever the operator looks
+	 * (verify-log only reads). */
+	if (strcmp(command, "verify-log") != 0)
+		supervise_log_grant_ends(&s, false);
 	if (strcmp(command, "list") == 0 && argc == 1)
 		return subcommand_list(&s);
 	if (strcmp(command, "show") == 0 && argc == 2)

@@ -67,6 +67,10 @@ int supervise_parse_count(const char *text, uint64_t *out);
 /* The operator's user name for a response. */
 void supervise_who(char *out, size_t len);
 
+/* Append a grant-ended entry to the audit log for each grant a bottle's
+ * egress ended that is not logged yet; with report, print each. */
+void supervise_log_grant_ends(const struct supervise *s, bool report);
+
 int supervise_watch(const struct supervise *s);
 int supervise_interactive(const struct supervise *s);
 

@@ -108,6 +108,7 @@ int supervise_watch(const struct supervise *s)
 	for (;;) {
 		struct supervise_items items;
 
+		supervise_log_grant_ends(s, true);
 		if (supervise_collect(s, &items, first) < 0)
 			break;
 		now = calloc(items.n + 1, sizeof(*now));

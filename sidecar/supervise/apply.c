@@ -116,19 +116,33 @@ static int split_path(const char *path, char *dir, size_t dir_len, const char **
 	return 0;
 }
 
-int apply_routes(const struct supervise_options *o, const char *yaml, size_t len, char *err,
+int apply_routes(const struct supervise_options *o, const char *yaml, size_t len,
+		 const struct route_grant *grant, struct apply_result *result, char *err,
 		 size_t err_len)
 {
 	struct routes *r = NULL;
 	struct buf want, live;
-	char dir[1024], lerr[512];
+	char dir[1024], lerr[512], *bounded_text = NULL;
 	const char *name;
 	uint64_t deadline;
 	int ret;
 
 	buf_init(&want, 16 * 1024 * 1024);
 	buf_init(&live, 16 * 1024 * 1024);
+	memset(result, 0, sizeof(*result));
 	pthread_mutex_lock(&apply_lock);
+	/* Under the lock: the overlay is against the file no other apply is
+	 * changing. */
+	if (grant) {
+		ret = grant_bound_routes(o, yaml, len, grant, &bounded_text, &len,
+					 &result->bounded, err, err_len);
+		if (ret < 0)
+			goto out;
+		if (result->bounded)
+			yaml = bounded_text;
+		else
+			len = strlen(yaml);
+	}
 	/* The operator may have edited it: check again with egress's loader. */
 	ret = routes_load_string("routes.yaml", yaml, len, &r, lerr, sizeof(lerr));
 	if (ret < 0) {
@@ -153,7 +167,7 @@ int apply_routes(const struct supervise_options *o, const char *yaml, size_t len
 	/* The reload took when egress serves what was written. */
 	deadline = supervise_now_ms() + (uint64_t)o->egress_timeout_ms;
 	for (;;) {
-		ret = egress_client_routes(o, &live, lerr, sizeof(lerr));
+		ret = egress_client_routes_canonical(o, &live, lerr, sizeof(lerr));
 		if (ret == 0 && str_equal(buf_str(&live), buf_str(&want)))
 			break;
 		if (supervise_now_ms() >= deadline) {
@@ -169,8 +183,13 @@ int apply_routes(const struct supervise_options *o, const char *yaml, size_t len
 		(void)poll(NULL, 0, 100);
 	}
 	ret = 0;
+	if (bounded_text && result->bounded) {
+		result->written = bounded_text;
+		bounded_text = NULL;
+	}
 out:
 	pthread_mutex_unlock(&apply_lock);
+	free(bounded_text);
 	if (r)
 		routes_unref(r);
 	buf_release(&want);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../../shared/config_yaml.h"
+#include "../../shared/routes.h"
 
 #define EGRESS_REPLY_MAX (16 * 1024 * 1024)
 
@@ -170,6 +171,34 @@ int egress_client_routes(const struct supervise_options *o, struct buf *json, ch
 out:
 	if (fd >= 0)
 		close(fd);
+	buf_release(&raw);
+	return ret;
+}
+
+int egress_client_routes_canonical(const struct supervise_options *o, struct buf *json,
+				   char *err, size_t err_len)
+{
+	struct routes *r = NULL;
+	struct buf raw;
+	char lerr[512];
+	int ret;
+
+	buf_init(&raw, 16 * 1024 * 1024);
+	ret = egress_client_routes(o, &raw, err, err_len);
+	if (ret < 0)
+		goto out;
+	ret = routes_load_string("egress's routes", raw.p, raw.len, &r, lerr, sizeof(lerr));
+	if (ret < 0) {
+		snprintf(err, err_len, "egress serves routes that do not load: %s", lerr);
+		goto out;
+	}
+	buf_clear(json);
+	ret = routes_to_json(r, json);
+	if (ret < 0)
+		snprintf(err, err_len, "the routes are too large to return");
+out:
+	if (r)
+		routes_unref(r);
 	buf_release(&raw);
 	return ret;
 }

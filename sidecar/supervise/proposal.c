@@ -152,20 +152,49 @@ static int wait_client_gone(struct tool_context *t, int wait_ms)
 	return t->fd >= 0 && (pfd[n - 1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-static int append_bounds(struct buf *text, const struct queue_bounds *b)
+/* The grant a bounded egress-allow approval puts on the routes it adds;
+ * false when the answer carries no bounds. */
+static bool grant_of(const struct queue_proposal *p, const struct queue_response *r,
+		     struct route_grant *g)
 {
-	int ret = 0;
+	time_t decided;
 
-	if (!b->expires_in && !b->max_requests)
-		return 0;
-	ret = buf_append_str(text, "\nGrant bounds recorded with the decision:");
-	if (ret == 0 && b->expires_in)
-		ret = buf_appendf(text, " expires %" PRIu64 " s after the decision;", b->expires_in);
-	if (ret == 0 && b->max_requests)
-		ret = buf_appendf(text, " at most %" PRIu64 " requests;", b->max_requests);
+	memset(g, 0, sizeof(*g));
+	if (p->kind != QUEUE_EGRESS_ALLOW || (!r->bounds.expires_in && !r->bounds.max_requests))
+		return false;
+	snprintf(g->id, sizeof(g->id), "%s", p->id);
+	/* The bound runs from the operator's decision, as the tool promises. */
+	if (r->bounds.expires_in) {
+		if (queue_parse_time(r->decided, &decided) < 0)
+			decided = time(NULL);
+		g->expires_at = decided + (time_t)r->bounds.expires_in;
+	}
+	g->max_requests = r->bounds.max_requests;
+	return true;
+}
+
+static int append_grant(struct buf *text, const struct route_grant *g, size_t bounded)
+{
+	char when[QUEUE_TIME_MAX];
+	int ret;
+
+	if (!bounded)
+		return buf_append_str(text, "\nThe approval was bounded, but it adds no route, so "
+					    "nothing is bounded.");
+	ret = buf_appendf(text, "\nThis is grant %s, on the %zu route%s it adds: egress allows "
+				"them", g->id, bounded, bounded == 1 ? "" : "s");
+	if (ret == 0 && g->expires_at) {
+		queue_format_time(g->expires_at, when);
+		ret = buf_appendf(text, " until %s", when);
+	}
+	if (ret == 0 && g->max_requests)
+		ret = buf_appendf(text, "%s for %" PRIu64 " request%s in all",
+				  g->expires_at ? " and at most" : "", g->max_requests,
+				  g->max_requests == 1 ? "" : "s");
 	if (ret == 0)
-		ret = buf_append_str(text, " (egress does not enforce bounds yet: stop using the "
-					   "access when they run out)");
+		ret = buf_append_str(text, ", then removes them by itself and answers 403 naming "
+					   "the grant. Routes you had before stay. Call egress-allow "
+					   "again if you still need the access then.");
 	return ret;
 }
 
@@ -174,11 +203,13 @@ static int act_on_answer(struct tool_context *t, const char *id, struct queue_re
 			 struct buf *result)
 {
 	const struct supervise_options *o = t->options;
+	struct apply_result applied = { 0 };
 	struct queue_proposal prop;
+	struct route_grant grant;
 	struct buf text;
 	char err[1024];
 	const char *yaml;
-	bool is_error = false;
+	bool is_error = false, bounded;
 	int ret;
 
 	memset(&prop, 0, sizeof(prop));
@@ -203,7 +234,11 @@ static int act_on_answer(struct tool_context *t, const char *id, struct queue_re
 		is_error = true;
 		goto archive;
 	}
-	ret = apply_routes(o, yaml, strlen(yaml), err, sizeof(err));
+	bounded = grant_of(&prop, resp, &grant);
+	ret = apply_routes(o, yaml, strlen(yaml), bounded ? &grant : NULL, &applied, err,
+			   sizeof(err));
+	if (applied.written)
+		yaml = applied.written;
 	if (ret < 0) {
 		is_error = true;
 		ret = buf_appendf(&text,
@@ -224,8 +259,8 @@ static int act_on_answer(struct tool_context *t, const char *id, struct queue_re
 				  "Approved: the operator accepted proposal %s. Egress has reloaded "
 				  "and enforces the new routes now: retry your request.",
 				  id);
-	if (ret == 0)
-		ret = append_bounds(&text, &resp->bounds);
+	if (ret == 0 && bounded)
+		ret = append_grant(&text, &grant, applied.bounded);
 	if (ret == 0 && resp->note && resp->note[0])
 		ret = buf_appendf(&text, "\nOperator's note: %s", resp->note);
 archive:
@@ -234,6 +269,7 @@ archive:
 	if (ret == 0)
 		ret = tools_text_result(result, is_error, text.p);
 out:
+	free(applied.written);
 	queue_proposal_release(&prop);
 	buf_release(&text);
 	return ret;
@@ -391,7 +427,7 @@ int proposal_tool(struct tool_context *t, enum queue_kind kind, yyjson_val *args
 		ret = tools_text_result(result, true, msg);
 		goto out;
 	}
-	ret = egress_client_routes(o, &live, err, sizeof(err));
+	ret = egress_client_routes_canonical(o, &live, err, sizeof(err));
 	if (ret < 0) {
 		snprintf(msg, sizeof(msg), "cannot compare with the live routes: %s", err);
 		ret = tools_text_result(result, true, msg);
@@ -407,6 +443,10 @@ int proposal_tool(struct tool_context *t, enum queue_kind kind, yyjson_val *args
 			 "routes_yaml may not change logging: the live file says `log: %s`, yours "
 			 "`log: %s`. Keep `log: %s`.",
 			 live_log(live_doc), routes_log_name(p.routes->log), live_log(live_doc));
+		ret = tools_text_result(result, true, msg);
+		goto out;
+	}
+	if (grant_check_proposal(p.routes, live.p, msg, sizeof(msg)) < 0) {
 		ret = tools_text_result(result, true, msg);
 		goto out;
 	}

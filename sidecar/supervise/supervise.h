@@ -218,13 +218,43 @@ int tools_text_result(struct buf *out, bool is_error, const char *text);
  * body.  Errors are one line in err that says what to do. */
 int egress_client_routes(const struct supervise_options *o, struct buf *json, char *err,
 			 size_t err_len);
+/* The same without what egress adds to the view (the state of grants):
+ * loaded and rendered again, so it compares byte for byte with
+ * routes_to_json() of a file. */
+int egress_client_routes_canonical(const struct supervise_options *o, struct buf *json,
+				   char *err, size_t err_len);
 
 /* ---- applying an approved proposal (apply.c) ---- */
 
+struct route_grant;
+struct routes;
+
+struct apply_result {
+	size_t bounded; /* routes the grant was put on */
+	char *written;  /* the file written when bounded (caller frees), else NULL */
+};
+
 /* Write `yaml` to the routes file atomically, run the reload command, and
- * wait until egress serves exactly those routes.  0 or negative with err. */
-int apply_routes(const struct supervise_options *o, const char *yaml, size_t len, char *err,
+ * wait until egress serves exactly those routes.  With a grant (a bounded
+ * approval) the file written is grant_bound_routes()'s.  0 or negative
+ * with err. */
+int apply_routes(const struct supervise_options *o, const char *yaml, size_t len,
+		 const struct route_grant *grant, struct apply_result *result, char *err,
 		 size_t err_len);
+
+/* ---- bounded approvals (grant.c) ---- */
+
+/* The approved file with `grant:` on the routes the current routes file
+ * (o->routes_path) lacks, and the current routes they change kept after
+ * them, unbounded; *out (caller frees) as pretty JSON, *bounded the routes
+ * bounded (0: nothing new, *out is still the whole file). */
+int grant_bound_routes(const struct supervise_options *o, const char *yaml, size_t len,
+		       const struct route_grant *grant, char **out, size_t *out_len,
+		       size_t *bounded, char *err, size_t err_len);
+/* A proposal may keep a live route with a grant as it is, or drop it, but
+ * not write or edit a grant: 0, or negative with msg for the agent. */
+int grant_check_proposal(const struct routes *proposed, const char *live_json, char *msg,
+			 size_t msg_len);
 
 /* ---- the connection (connection.c) ---- */
 

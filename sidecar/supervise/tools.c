@@ -24,7 +24,9 @@
 	"TLS inspection; then no matches/auth/websocket), `websocket` (true to allow Upgrade: "   \
 	"websocket), `outbound_on_match` (supervise | redact | block), `auth` {header, scheme, "  \
 	"env} (credential injection from an environment variable), `addresses` (IPs or CIDRs "    \
-	"the host may resolve to even if private). Example:\\nlog: blocks\\nroutes:\\n  - host: " \
+	"the host may resolve to even if private), `grant` {id, expires_at, max_requests, "      \
+	"state, requests_used} (written by supervise on routes a bounded approval added: keep "  \
+	"such a route exactly as listed, or drop it; never write one). Example:\\nlog: blocks\\nroutes:\\n  - host: " \
 	"api.github.com\\n    ports: [443]\\n    matches:\\n      - path_prefix: /repos/\\n     " \
 	"   methods: [GET]\\n  - host: pypi.org\\n"
 
@@ -57,9 +59,12 @@ static const char tools_json[] =
 	"\"description\":\"For the operator: what you are doing, which request was refused, "
 	"and why this access is needed.\"},"
 	"\"expires_in\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":2592000,"
-	"\"description\":\"Optional: the grant is needed only for this many seconds.\"},"
+	"\"description\":\"Optional: the access is needed only for this many seconds. Egress "
+	"then removes the routes this proposal adds by itself (routes you had before stay).\"},"
 	"\"max_requests\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000000000,"
-	"\"description\":\"Optional: the grant is needed only for this many requests.\"}},"
+	"\"description\":\"Optional: the access is needed only for this many requests (counted "
+	"across the routes this proposal adds). Ask for bounds when the need is one-off: the "
+	"operator approves bounded access more readily.\"}},"
 	"\"required\":[\"routes_yaml\",\"justification\"],\"additionalProperties\":false},"
 	"@EXEC@"
 	"\"annotations\":{\"readOnlyHint\":false,\"destructiveHint\":false,"
