@@ -66,10 +66,12 @@ test_expect_success 'egress-allow approved: routes written, egress reloaded, new
 	cat out.json
 	grep -q "\"isError\":false" out.json
 	grep -q "Approved: the operator accepted proposal $id" out.json
-	grep -q "expires 3600 s" out.json
+	grep -q "This is grant $id, on the 1 route it adds: egress allows them until " out.json
 	grep -q "fine for the tests" out.json
 	sv_operator verify-log
-	grep -q "ports: \[$SV_UPSTREAM_PORT\]" "$SV_ROUTES"
+	# Bounded (expires_in): written as JSON with the grant on the new route.
+	grep -q "^ *$SV_UPSTREAM_PORT\$" "$SV_ROUTES"
+	grep -q "\"id\": \"$id\"" "$SV_ROUTES"
 	code=$(through_egress)
 	echo "through egress: $code"
 	[ "$code" = 200 ]

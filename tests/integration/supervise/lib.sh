@@ -4,7 +4,7 @@
 #   sv_need_clients        npm ci the pinned MCP clients into this folder
 #                          (skips the test when npm or the registry is missing)
 #   sv_build_responder     check queue-respond (the operator's stand-in) is built
-#   sv_start_egress FILE   run build/sidecar egress on loopback with FILE
+#   sv_start_egress FILE   run build/sidecar egress on loopback with FILE and the queue
 #   sv_start_supervise ... run build/sidecar supervise (extra options follow)
 #   sv_post BODY [HEADER...]  POST to /mcp with curl; prints status and body
 #   sv_operator ARGS...    bottle-host supervise --queue-root ROOT ARGS (the operator)
@@ -54,9 +54,11 @@ sv_make_ca() {
 sv_start_egress() {
 	cp "$1" "$SV_ROUTES"
 	sv_make_ca
+	mkdir -p "$SV_QUEUE"
+	# With the queue, as in the bundle: it keeps the counts of bounded grants.
 	"$SIDECAR" egress --listen "127.0.0.1:$SV_EGRESS_PORT" --routes "$SV_ROUTES" \
 		--ca-cert "$TEST_SCRATCH/ca.crt" --ca-key "$TEST_SCRATCH/ca.key" \
-		>"$TEST_SCRATCH/egress.log" 2>&1 &
+		--queue "$SV_QUEUE" >"$TEST_SCRATCH/egress.log" 2>&1 &
 	SV_EGRESS_PID=$!
 	test_at_exit "kill $SV_EGRESS_PID"
 	wait_for 10 "grep -qs listening '$TEST_SCRATCH/egress.log'"
