@@ -150,24 +150,27 @@ int mirror_refresh(struct gitgate *gate, struct gitgate_repo *repo, bool force, 
 	int64_t arrived = monotonic_ms(), started;
 	git_repository *git = NULL;
 	char reason[256], url[256], age[64];
-	bool good, waited_on;
-	int ret = -EIO;
+	bool busy, good, waited_on;
+	int ret = -EIO, r;
 
 	/* The gate's own repository (no upstream) is always current. */
 	if (!config->upstream)
 		return 0;
 	mirror_libgit2_setup();
 	mirror_redact_userinfo(config->upstream, url, sizeof(url));
-	pthread_mutex_lock(&repo->fetch_lock);
+	/* Found busy: another caller is checking or fetching right now. */
+	busy = pthread_mutex_trylock(&repo->fetch_lock) != 0;
+	if (busy)
+		pthread_mutex_lock(&repo->fetch_lock);
 	if (mirror_open(repo->path, &git) < 0) {
 		error_format(err, err_len, "cannot open or create the mirror %s: %s", repo->path,
 			     git_error_last()->message);
 		goto out;
 	}
 	good = repo->fetched_at_ms > 0 || mirror_has_refs(git);
-	/* Callers that queued behind a fetch take its result rather than
-	 * fetching again, forced or not. */
-	waited_on = repo->fetch_attempted_at_ms >= arrived;
+	/* Callers that queued behind a fetch (one that ended after they
+	 * arrived) take its result rather than fetching again, forced or not. */
+	waited_on = busy && repo->fetch_attempted_at_ms >= arrived;
 	if (good && (waited_on || !mirror_fetch_due(arrived, repo->fetched_at_ms,
 						    repo->fetch_attempted_at_ms,
 						    gate->config.mirror_max_age_ms, force))) {
@@ -175,8 +178,10 @@ int mirror_refresh(struct gitgate *gate, struct gitgate_repo *repo, bool force, 
 		goto out;
 	}
 	started = monotonic_ms();
-	repo->fetch_attempted_at_ms = started;
-	if (mirror_fetch(git, config, reason, sizeof(reason)) == 0) {
+	r = mirror_fetch(git, config, reason, sizeof(reason));
+	repo->fetch_attempted_at_ms = monotonic_ms();
+	if (r == 0) {
+		/* The mirror is as fresh as the upstream's refs were when read. */
 		repo->fetched_at_ms = started;
 		repo->fetch_failed = false;
 		ret = 0;

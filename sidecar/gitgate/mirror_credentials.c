@@ -400,6 +400,23 @@ out:
 	return ret;
 }
 
+/* The deploy key and its public half, "<key>.pub": libssh2's mbedTLS
+ * backend cannot derive the public key from every private key format. */
+static int ssh_key_credential(git_credential **out, const char *user, struct mirror_auth *auth)
+{
+	const char *key = auth->config->deploy_key;
+	char public_key[4096];
+	int n = snprintf(public_key, sizeof(public_key), "%s.pub", key);
+
+	if (n < 0 || (size_t)n >= sizeof(public_key) || access(public_key, R_OK) != 0) {
+		error_format(auth->reason, sizeof(auth->reason),
+			     "the deploy key's public half %s.pub is missing (ssh-keygen -y -f KEY "
+			     "writes it)", key);
+		return GIT_EAUTH;
+	}
+	return git_credential_ssh_key_new(out, user, public_key, key, NULL);
+}
+
 static int acquire_credential(git_credential **out, const char *url, const char *username_from_url,
 			      unsigned int allowed_types, void *payload)
 {
@@ -415,8 +432,7 @@ static int acquire_credential(git_credential **out, const char *url, const char 
 				     "the upstream refused the deploy key %s", config->deploy_key);
 			return GIT_EAUTH;
 		}
-		return git_credential_ssh_key_new(out, username_from_url ? username_from_url : "git",
-						  NULL, config->deploy_key, NULL);
+		return ssh_key_credential(out, username_from_url ? username_from_url : "git", auth);
 	}
 	/* ssh asks for the user name first when the URL names none. */
 	if (allowed_types & GIT_CREDENTIAL_USERNAME)

@@ -4,7 +4,11 @@
  *   gitgate-mirror [options] refresh DIR UPSTREAM [STEP]...
  *       STEP: "refresh" (the default, once), "force": one mirror_refresh()
  *       each, printing "fetched", "fresh" (no fetch was due) or
- *       "stale: serving the last good mirror"; failure exits 1.
+ *       "stale: serving the last good mirror"; failure exits 1.  "wait"
+ *       reads a line from stdin first: the test changes the world between
+ *       two refreshes of one process (the mirror's age lives in memory).
+ *       "parallel:N": N threads force a refresh at once; each prints
+ *       "calling" first and the step ends with "parallel: N ok".
  *   gitgate-mirror [options] forward DIR UPSTREAM OLD NEW REF [OLD NEW REF]...
  *       push from the repository DIR; OLD / NEW are object ids, "-" for
  *       none (create / delete).  Prints the messages, then "ok REF" or
@@ -13,6 +17,7 @@
  * Options: --token-env VAR, --deploy-key FILE, --known-hosts FILE,
  * --max-age MS (default 0: every refresh fetches). */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,60 @@
 #define USAGE "usage: gitgate-mirror [options] refresh DIR UPSTREAM [refresh|force]... | " \
 	      "forward DIR UPSTREAM OLD NEW REF..."
 
+struct parallel {
+	struct gitgate *gate;
+	struct gitgate_repo *repo;
+	pthread_barrier_t *start;
+	pthread_mutex_t *print_lock;
+	int ret;
+};
+
+static void *parallel_refresh(void *arg)
+{
+	struct parallel *p = arg;
+	char err[256];
+
+	pthread_barrier_wait(p->start);
+	pthread_mutex_lock(p->print_lock);
+	puts("calling");
+	fflush(stdout);
+	pthread_mutex_unlock(p->print_lock);
+	p->ret = mirror_refresh(p->gate, p->repo, true, err, sizeof(err));
+	if (p->ret < 0)
+		log_error("%s", err);
+	return NULL;
+}
+
+/* N forced refreshes at once: one fetches, the rest take its result. */
+static int run_parallel(struct gitgate *gate, struct gitgate_repo *repo, const char *count)
+{
+	pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct parallel threads[16];
+	pthread_t ids[16];
+	pthread_barrier_t start;
+	long n = strtol(count, NULL, 10);
+	int failed = 0;
+
+	if (n < 1 || n > 16)
+		die(EXIT_USAGE, "parallel:N takes 1 to 16 threads");
+	pthread_barrier_init(&start, NULL, (unsigned)n);
+	for (long i = 0; i < n; i++) {
+		threads[i] = (struct parallel){ gate, repo, &start, &print_lock, 0 };
+		if (pthread_create(&ids[i], NULL, parallel_refresh, &threads[i]) != 0)
+			die(EXIT_FAILURE, "cannot start a thread");
+	}
+	for (long i = 0; i < n; i++) {
+		pthread_join(ids[i], NULL);
+		failed += threads[i].ret < 0;
+	}
+	pthread_barrier_destroy(&start);
+	if (failed)
+		return 1;
+	printf("parallel: %ld ok\n", n);
+	fflush(stdout);
+	return 0;
+}
+
 static int run_refresh(struct gitgate *gate, struct gitgate_repo *repo, char **steps, int nsteps)
 {
 	static char *once[] = { "refresh" };
@@ -39,7 +98,18 @@ static int run_refresh(struct gitgate *gate, struct gitgate_repo *repo, char **s
 	for (int i = 0; i < nsteps; i++) {
 		int64_t before = repo->fetched_at_ms, tried = repo->fetch_attempted_at_ms;
 		bool force = strcmp(steps[i], "force") == 0;
+		char line[64];
 
+		if (strncmp(steps[i], "parallel:", 9) == 0) {
+			if (run_parallel(gate, repo, steps[i] + 9) != 0)
+				return 1;
+			continue;
+		}
+		if (strcmp(steps[i], "wait") == 0) {
+			if (!fgets(line, sizeof(line), stdin))
+				die(EXIT_FAILURE, "wait: no line on stdin");
+			continue;
+		}
 		if (!force && strcmp(steps[i], "refresh") != 0)
 			die(EXIT_USAGE, "unknown step '%s'", steps[i]);
 		if (mirror_refresh(gate, repo, force, err, sizeof(err)) < 0) {
