@@ -13,6 +13,22 @@ git config --global user.email upstream@example.invalid
 git config --global init.defaultBranch master
 git config --global advice.detachedHead false
 
+# Servers started inside a test body run in its subshell, where
+# test_at_exit would not reach the script's exit: their pids go to a file
+# instead, and one cleanup stops them all.
+SERVER_PIDS=$TEST_SCRATCH/server-pids
+server_started() {
+	echo "$1" >>"$SERVER_PIDS"
+}
+servers_stop() {
+	local pid
+	[ -f "$SERVER_PIDS" ] || return 0
+	while read -r pid; do
+		kill "$pid" 2>/dev/null
+	done <"$SERVER_PIDS"
+}
+test_at_exit servers_stop
+
 [ -x "$MIRROR" ] || {
 	echo "# skip $TEST_NAME: build $MIRROR first (make $MIRROR)"
 	exit 0
@@ -51,13 +67,28 @@ git_daemon_start() {
 		--listen=127.0.0.1 --port="$DAEMON_PORT" "$UPSTREAMS" \
 		>"$TEST_SCRATCH/daemon.log" 2>&1 &
 	DAEMON_PID=$!
-	test_at_exit "kill $DAEMON_PID"
+	server_started "$DAEMON_PID"
 	wait_for 10 "ss -Htln 'sport = :$DAEMON_PORT' | grep -q ."
 }
 
 git_daemon_stop() {
 	kill "$DAEMON_PID" && wait "$DAEMON_PID" 2>/dev/null
 	wait_for 10 "! ss -Htln 'sport = :$DAEMON_PORT' | grep -q ."
+}
+
+# agent_commit MIRROR FILE: clone MIRROR into ./agent, commit FILE on trunk
+# and store the objects in MIRROR under refs/incoming/trunk (receive-pack's
+# quarantine, as far as mirror_forward() can tell); AGENT_OLD / AGENT_NEW
+# are trunk before and after.
+agent_commit() {
+	git clone -q "$1" agent &&
+	git -C agent checkout -q trunk &&
+	AGENT_OLD=$(git -C agent rev-parse HEAD) &&
+	echo "$2" >"agent/$2" &&
+	git -C agent add "$2" &&
+	git -C agent commit -q -m "$2" &&
+	AGENT_NEW=$(git -C agent rev-parse HEAD) &&
+	git -C agent push -q "$1" HEAD:refs/incoming/trunk
 }
 
 # refs_of REPO: its refs, "<id> <name>" a line, for comparing two repos.
