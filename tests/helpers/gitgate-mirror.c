@@ -96,7 +96,7 @@ static int run_refresh(struct gitgate *gate, struct gitgate_repo *repo, char **s
 		nsteps = 1;
 	}
 	for (int i = 0; i < nsteps; i++) {
-		int64_t before = repo->fetched_at_ms, tried = repo->fetch_attempted_at_ms;
+		int64_t tried;
 		bool force = strcmp(steps[i], "force") == 0;
 		char line[64];
 
@@ -112,6 +112,11 @@ static int run_refresh(struct gitgate *gate, struct gitgate_repo *repo, char **s
 		}
 		if (!force && strcmp(steps[i], "refresh") != 0)
 			die(EXIT_USAGE, "unknown step '%s'", steps[i]);
+		/* Two failed attempts can end in the same millisecond: back the
+		 * last one off by 1 ms so a new attempt always shows. */
+		if (repo->fetch_attempted_at_ms > 0)
+			repo->fetch_attempted_at_ms--;
+		tried = repo->fetch_attempted_at_ms;
 		if (mirror_refresh(gate, repo, force, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			return 1;
@@ -120,7 +125,7 @@ static int run_refresh(struct gitgate *gate, struct gitgate_repo *repo, char **s
 			puts("fresh");
 		else if (repo->fetch_failed)
 			puts("stale: serving the last good mirror");
-		else if (repo->fetched_at_ms != before)
+		else
 			puts("fetched");
 		fflush(stdout);
 	}
