@@ -25,6 +25,8 @@ PACKAGES=(
     iproute2 util-linux # ip/unshare for network namespaces in the tests
     clang libclang-rt-14-dev  # libFuzzer harnesses (make fuzz)
     tmux                # the supervise operator loop is tested on a real terminal (send-keys, capture-pane)
+    openssh-server      # the git gate's ssh upstream in tests: sshd checks the deploy key, serves the pinned host key
+    python3             # the git gate's https upstream in tests: git http-backend behind TLS and Basic auth
 )
 
 # Status is "install ok installed" for an installed package; a package dpkg has

@@ -108,6 +108,8 @@ struct gitgate_repo {
 	pthread_mutex_t fetch_lock;
 	int64_t fetched_at_ms;    /* last successful fetch (monotonic), 0: never */
 	bool fetch_failed;        /* the last fetch failed: serving the last good mirror */
+	int64_t fetch_attempted_at_ms; /* last fetch attempt ended (monotonic), 0: never;
+	                                  a failing upstream is retried once per max age */
 };
 
 struct gitgate {

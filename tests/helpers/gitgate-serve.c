@@ -12,7 +12,13 @@
  * --canary-env NAME turn the DLP engine on with the default rules, or
  * --dlp-rules FILE; --queue DIR and --bottle NAME make findings
  * gitleaks-allow proposals; --scan-max-commits N and --scan-max-blob N
- * set the bounds. */
+ * set the bounds.
+ *
+ * Upstream (mirror.c, mirror_forward.c): --upstream URL makes the
+ * repository a mirror (upload-pack refreshes it, receive-pack forwards);
+ * --token-env VAR, --deploy-key FILE and --known-hosts FILE as in
+ * gitgate.yaml.  Without a config the mirror's max age is 0: every
+ * upload-pack fetches. */
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -74,6 +80,11 @@ int main(int argc, char **argv)
 		{ "scan-max-commits", required_argument, NULL, 'M' },
 		{ "scan-max-blob", required_argument, NULL, 'X' },
 		{ "protected", required_argument, NULL, 'p' },
+		/* The repository's upstream (mirror_refresh, mirror_forward). */
+		{ "upstream", required_argument, NULL, 'U' },
+		{ "token-env", required_argument, NULL, 'T' },
+		{ "deploy-key", required_argument, NULL, 'K' },
+		{ "known-hosts", required_argument, NULL, 'H' },
 		{ "allow-force-push", no_argument, NULL, 'f' },
 		{ "allow-delete", no_argument, NULL, 'd' },
 		{ "user", required_argument, NULL, 'u' },
@@ -111,6 +122,10 @@ int main(int argc, char **argv)
 				die(EXIT_USAGE, "too many --protected");
 			protected_refs[nprotected++] = optarg;
 			break;
+		case 'U': repo_config.upstream = optarg; break;
+		case 'T': repo_config.token_env = optarg; break;
+		case 'K': repo_config.deploy_key = optarg; break;
+		case 'H': repo_config.known_hosts = optarg; break;
 		case 'f': repo_config.allow_force_push = true; break;
 		case 'd': repo_config.allow_delete = true; break;
 		case 'u': gate.config.user_name = optarg; break;
