@@ -5,6 +5,7 @@
  * APPLET(name, main function, one-line summary shown by `sidecar --help`) */
 APPLET(dlp-scan, dlp_scan_main, "scan a file with the DLP engine and print what it finds")
 APPLET(egress,  egress_main,  "the egress proxy: default-deny routes, TLS bump, credential injection")
+APPLET(gitgate, gitgate_main, "the git gate: serves mirrored repos over smart-HTTP and git://, scans pushes")
 APPLET(init,    init_main,    "PID 1: start, supervise, reap and stop the bundle's daemons")
 APPLET(initctl, initctl_main, "ask a running init for status, or to reload or restart a daemon")
 APPLET(supervise, supervise_main, "the MCP server: the agent asks the operator for egress changes")

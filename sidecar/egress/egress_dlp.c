@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../shared/dlp_setup.h"
 #include "../../shared/log.h"
 
 /* ---- start-up ---- */
@@ -18,64 +19,31 @@
 int egress_dlp_setup(struct egress *egress, char *const *envp, char *err, size_t err_len)
 {
 	struct egress_options *o = &egress->options;
-	struct dlp_engine *e = NULL;
-	const char **names = NULL;
-	size_t n = 0, i, skipped = 0;
-	int ret = -ENOMEM;
+	struct dlp_setup setup = {
+		.canary_env = o->canary_env,
+		.secret_prefixes = o->secret_prefixes,
+		.rules_path = o->dlp_rules_path,
+	};
+	const char **names;
+	size_t n = 0, i;
+	int ret;
 
 	if (o->dlp_off)
 		return 0;
-	e = dlp_engine_new(NULL);
+	/* The routes' credentials are secrets the agent must never send. */
 	names = calloc(o->nsecret_envs + egress->routes->n + 1, sizeof(*names));
-	if (!e || !names) {
-		snprintf(err, err_len, "dlp: out of memory");
-		goto out;
-	}
-	/* The canary first: a value added twice keeps its first name, and
-	 * the canary must stay a canary even if a prefix also names it. */
-	if (o->canary_env) {
-		const char *v = getenv(o->canary_env);
-
-		if (!v || !*v) {
-			snprintf(err, err_len, "--canary-env %s: the variable is not set", o->canary_env);
-			ret = -EINVAL;
-			goto out;
-		}
-		ret = dlp_engine_add_secret(e, o->canary_env, v, strlen(v), true);
-		if (ret < 0) {
-			snprintf(err, err_len, "--canary-env %s: the value is %s", o->canary_env,
-				 ret == -E2BIG ? "longer than 4096 bytes" :
-						 "shorter than 8 letters and digits");
-			goto out;
-		}
+	if (!names) {
+		error_format(err, err_len, "dlp: out of memory");
+		return -ENOMEM;
 	}
 	for (i = 0; i < o->nsecret_envs; i++)
 		names[n++] = o->secret_envs[i];
 	for (i = 0; i < egress->routes->n; i++)
 		if (egress->routes->v[i].auth)
 			names[n++] = egress->routes->v[i].auth->env;
-	ret = dlp_engine_add_env(e, envp, names, o->secret_prefixes, &skipped);
-	if (ret < 0) {
-		snprintf(err, err_len, "dlp: cannot add the secrets: %s", strerror(-ret));
-		goto out;
-	}
-	if (skipped)
-		log_info("dlp: %zu secret variable(s) skipped: shorter than 8 letters and digits "
-			 "or longer than 4096 bytes", skipped);
-	if (o->dlp_rules_path)
-		ret = dlp_engine_load_rules_file(e, o->dlp_rules_path, err, err_len);
-	else
-		ret = dlp_engine_load_default_rules(e, err, err_len);
-	if (ret < 0 || (ret = dlp_engine_build(e, err, err_len)) < 0)
-		goto out;
-	log_info("dlp: %zu known secret(s)%s, %zu rule(s)", dlp_engine_secret_count(e),
-		 o->canary_env ? " with the canary" : "", dlp_engine_rule_count(e));
-	egress->dlp = e;
-	e = NULL;
-	ret = 0;
-out:
+	setup.secret_names = names;
+	ret = dlp_setup_engine(&setup, envp, &egress->dlp, err, err_len);
 	free(names);
-	dlp_engine_free(e);
 	return ret;
 }
 
