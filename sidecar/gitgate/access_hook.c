@@ -94,13 +94,15 @@ static int collect_output(int fd, int64_t deadline, char *out, size_t *len)
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
+		int ready;
+
 		if (left <= 0)
 			return -ETIMEDOUT;
-		if (poll(&pfd, 1, (int)left) < 0) {
-			if (errno == EINTR)
-				continue;
+		ready = poll(&pfd, 1, (int)left);
+		if (ready < 0 && errno != EINTR)
 			return -errno;
-		}
+		if (ready <= 0)
+			continue;
 		if (*len < HOOK_OUTPUT_MAX)
 			n = read(fd, out + *len, HOOK_OUTPUT_MAX - *len);
 		else
