@@ -372,12 +372,57 @@ static void *connection_main(void *arg)
 	return NULL;
 }
 
-static void refuse(enum listener_kind kind, int fd, const char *reason)
+/* A refusal has its own small thread: the answer goes out, then the
+ * client's request is read and dropped until it closes (or a second
+ * passes).  Closing with the request unread would reset the connection,
+ * and the client could lose the answer with it. */
+#define REFUSALS_MAX 16
+
+static unsigned active_refusals;
+
+struct refusal {
+	enum listener_kind kind;
+	int fd;
+	const char *reason;
+};
+
+static void *refusal_main(void *arg)
 {
-	if (kind == LISTENER_HTTP)
-		transport_http_refuse(fd, reason);
+	struct refusal *r = arg;
+	struct transport_socket socket = { .fd = r->fd, .io_timeout_ms = 1000 };
+	char discard[4096];
+
+	socket.deadline_ms = transport_now_ms() + 1000;
+	if (r->kind == LISTENER_HTTP)
+		transport_http_refuse(r->fd, r->reason);
 	else
-		transport_daemon_refuse(fd, reason);
+		transport_daemon_refuse(r->fd, r->reason);
+	shutdown(r->fd, SHUT_WR);
+	while (transport_socket_read(&socket, discard, sizeof(discard)) > 0)
+		;
+	close(r->fd);
+	free(r);
+	__atomic_sub_fetch(&active_refusals, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void refuse(enum listener_kind kind, int fd, const char *reason, pthread_attr_t *attr)
+{
+	struct refusal *r;
+	pthread_t thread;
+
+	if (__atomic_add_fetch(&active_refusals, 1, __ATOMIC_RELAXED) > REFUSALS_MAX ||
+	    !(r = malloc(sizeof(*r)))) {
+		__atomic_sub_fetch(&active_refusals, 1, __ATOMIC_RELAXED);
+		close(fd);
+		return;
+	}
+	*r = (struct refusal){ .kind = kind, .fd = fd, .reason = reason };
+	if (pthread_create(&thread, attr, refusal_main, r) != 0) {
+		__atomic_sub_fetch(&active_refusals, 1, __ATOMIC_RELAXED);
+		close(fd);
+		free(r);
+	}
 }
 
 static void accept_one(int listen_fd, enum listener_kind kind, pthread_attr_t *attr)
@@ -397,11 +442,11 @@ static void accept_one(int listen_fd, enum listener_kind kind, pthread_attr_t *a
 		return;
 	}
 	if (__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
-		refuse(kind, fd, "gitgate: the gate is stopping; retry in a moment");
+		refuse(kind, fd, "gitgate: the gate is stopping; retry in a moment", attr);
 		return;
 	}
 	if (__atomic_load_n(&active_connections, __ATOMIC_RELAXED) >= options.max_connections) {
-		refuse(kind, fd, "gitgate: too many connections at once; retry in a moment");
+		refuse(kind, fd, "gitgate: too many connections at once; retry in a moment", attr);
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -417,7 +462,7 @@ static void accept_one(int listen_fd, enum listener_kind kind, pthread_attr_t *a
 	__atomic_add_fetch(&active_connections, 1, __ATOMIC_RELAXED);
 	if (pthread_create(&thread, attr, connection_main, c) != 0) {
 		__atomic_sub_fetch(&active_connections, 1, __ATOMIC_RELAXED);
-		refuse(kind, fd, "gitgate: out of threads; retry in a moment");
+		close(fd);
 		free(c);
 	}
 }

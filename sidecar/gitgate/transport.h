@@ -89,7 +89,8 @@ int transport_http_target_parse(struct str path, struct str query, bool has_quer
  * peer_ip / peer_addr: the socket's peer, from accept(). */
 void transport_http_serve(struct gitgate *gate, int fd, const char *peer_ip,
 			  const char *peer_addr, int io_timeout_ms);
-/* A connection over the cap: a 503 without reading the request; closes fd. */
+/* A connection over the cap: a 503, sent before the request is read; the
+ * caller closes fd. */
 void transport_http_refuse(int fd, const char *reason);
 
 /* ---- git:// (transport_daemon.c) ---- */
@@ -110,7 +111,7 @@ int transport_daemon_request_parse(struct str line, struct transport_daemon_requ
 /* Serve one accepted connection: one request, one service; closes fd. */
 void transport_daemon_serve(struct gitgate *gate, int fd, const char *peer_ip,
 			    const char *peer_addr, int io_timeout_ms);
-/* A connection over the cap: an ERR packet; closes fd. */
+/* A connection over the cap: an ERR packet; the caller closes fd. */
 void transport_daemon_refuse(int fd, const char *reason);
 
 #endif

@@ -233,7 +233,6 @@ void transport_daemon_refuse(int fd, const char *reason)
 	buf_init(&st.out, 1024);
 	send_error(&out, reason);
 	buf_release(&st.out);
-	close(fd);
 }
 
 void transport_daemon_serve(struct gitgate *gate, int fd, const char *peer_ip,

@@ -554,7 +554,6 @@ void transport_http_refuse(int fd, const char *reason)
 
 	if (n > 0 && (size_t)n < sizeof(response))
 		(void)!send(fd, response, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(fd);
 }
 
 /* ---- one request ---- */
