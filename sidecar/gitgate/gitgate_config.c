@@ -42,6 +42,18 @@ static void describe(char *out, size_t size, const char *fmt, ...)
 	va_end(args);
 }
 
+/* A value the file holds, fit for a one-line message: at most 80 bytes,
+ * control bytes as '?'.  Only values that are not secrets are shown. */
+static const char *shown(const char *s, char out[84])
+{
+	size_t n = 0;
+
+	for (; s[n] && n < 80; n++)
+		out[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
+	out[n] = '\0';
+	return out;
+}
+
 static int copy_string(struct config_yaml *cy, const char *s, char **out)
 {
 	free(*out);
@@ -66,13 +78,15 @@ static bool env_name_valid(const char *s)
 static int parse_absolute_path(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 			       char **out)
 {
+	char value[84];
 	const char *s;
 	int ret = config_yaml_nonempty_string(cy, node, what, &s);
 
 	if (ret < 0)
 		return ret;
 	if (s[0] != '/')
-		return config_yaml_error(cy, node, "%s: must be an absolute path, got '%s'", what, s);
+		return config_yaml_error(cy, node, "%s: must be an absolute path, got '%s'", what,
+					 shown(s, value));
 	return copy_string(cy, s, out);
 }
 
@@ -80,6 +94,7 @@ static int parse_absolute_path(struct config_yaml *cy, const yaml_node_t *node, 
 static int parse_size(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 		      uint64_t min, uint64_t max, uint64_t *out)
 {
+	char value[84];
 	char digits[32];
 	const char *s;
 	uint64_t unit = 1;
@@ -91,8 +106,8 @@ static int parse_size(struct config_yaml *cy, const yaml_node_t *node, const cha
 		return ret;
 	len = strlen(s);
 	if (len >= sizeof(digits))
-		return config_yaml_error(cy, node, "%s: '%.40s' is not a size (e.g. 512K, 100M, 1G)",
-					 what, s);
+		return config_yaml_error(cy, node, "%s: '%s' is not a size (e.g. 512K, 100M, 1G)",
+					 what, shown(s, value));
 	memcpy(digits, s, len + 1);
 	switch (digits[len - 1]) {
 	case 'K': case 'k': unit = 1024; break;
@@ -106,7 +121,7 @@ static int parse_size(struct config_yaml *cy, const yaml_node_t *node, const cha
 	    (uint64_t)number > max / unit || (uint64_t)number * unit < min)
 		return config_yaml_error(cy, node,
 					 "%s: '%s' is not a size from %llu to %llu bytes (e.g. 512K, "
-					 "100M, 1G)", what, s, (unsigned long long)min,
+					 "100M, 1G)", what, shown(s, value), (unsigned long long)min,
 					 (unsigned long long)max);
 	*out = (uint64_t)number * unit;
 	return 0;
@@ -119,6 +134,7 @@ static int parse_size(struct config_yaml *cy, const yaml_node_t *node, const cha
 static int parse_listen_address(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 				char **out)
 {
+	char value[84];
 	const char *s, *colon;
 	int ret = config_yaml_nonempty_string(cy, node, what, &s);
 
@@ -132,8 +148,8 @@ static int parse_listen_address(struct config_yaml *cy, const yaml_node_t *node,
 	colon = strrchr(s, ':');
 	if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
 		return config_yaml_error(cy, node,
-					 "%s: '%.60s' is not an address ([HOST]:PORT, :PORT or off)",
-					 what, s);
+					 "%s: '%s' is not an address ([HOST]:PORT, :PORT or off)",
+					 what, shown(s, value));
 	return copy_string(cy, s, out);
 }
 
@@ -197,6 +213,7 @@ static int parse_request_max(struct config_yaml *cy, const yaml_node_t *node, co
 static int parse_user(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 		      struct gitgate_config *c)
 {
+	char shown_value[84];
 	static const char *const keys[] = { "name", "email", NULL };
 	yaml_node_t *value;
 	const char *s;
@@ -214,8 +231,8 @@ static int parse_user(struct config_yaml *cy, const yaml_node_t *node, const cha
 	if (ret == 0 && (value = config_yaml_get(cy, node, "email"))) {
 		ret = config_yaml_nonempty_string(cy, value, "user.email", &s);
 		if (ret == 0 && (!strchr(s, '@') || strpbrk(s, "<> \t")))
-			ret = config_yaml_error(cy, value, "user.email: '%.80s' is not an address "
-					       "(name@host, without <>)", s);
+			ret = config_yaml_error(cy, value, "user.email: '%s' is not an address "
+					       "(name@host, without <>)", shown(s, shown_value));
 		if (ret == 0)
 			ret = copy_string(cy, s, &c->user_email);
 	}
@@ -296,6 +313,7 @@ static bool protected_ref_valid(const char *s)
 static int parse_repo_name(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 			   struct gitgate_repo_config *r)
 {
+	char value[84];
 	const char *s;
 	int ret = config_yaml_nonempty_string(cy, node, what, &s);
 
@@ -303,9 +321,9 @@ static int parse_repo_name(struct config_yaml *cy, const yaml_node_t *node, cons
 		return ret;
 	if (!gitgate_repo_name_valid(s, strlen(s)))
 		return config_yaml_error(cy, node,
-					 "%s: '%.60s' is not a repository name (letters, digits, "
+					 "%s: '%s' is not a repository name (letters, digits, "
 					 "'.', '_', '-', starting with a letter or digit, no '..', not "
-					 "ending in .git, at most 100)", what, s);
+					 "ending in .git, at most 100)", what, shown(s, value));
 	return copy_string(cy, s, &r->name);
 }
 
@@ -332,13 +350,15 @@ static int parse_upstream(struct config_yaml *cy, const yaml_node_t *node, const
 static int parse_token_env(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 			   struct gitgate_repo_config *r)
 {
+	char value[84];
 	const char *s;
 	int ret = config_yaml_nonempty_string(cy, node, what, &s);
 
 	if (ret < 0)
 		return ret;
 	if (!env_name_valid(s))
-		return config_yaml_error(cy, node, "%s: '%.60s' is not a variable name", what, s);
+		return config_yaml_error(cy, node, "%s: '%s' is not a variable name", what,
+					 shown(s, value));
 	return copy_string(cy, s, &r->token_env);
 }
 
@@ -357,6 +377,7 @@ static int parse_known_hosts(struct config_yaml *cy, const yaml_node_t *node, co
 static int parse_protected(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 			   struct gitgate_repo_config *r)
 {
+	char value[84];
 	char item_what[96];
 	size_t n, i;
 	int ret;
@@ -380,8 +401,9 @@ static int parse_protected(struct config_yaml *cy, const yaml_node_t *node, cons
 			return ret;
 		if (!protected_ref_valid(s))
 			return config_yaml_error(cy, item,
-						 "%s: '%.80s' is not a ref name or prefix (e.g. "
-						 "refs/heads/main or refs/heads/release/*)", item_what, s);
+						 "%s: '%s' is not a ref name or prefix (e.g. "
+						 "refs/heads/main or refs/heads/release/*)", item_what,
+						 shown(s, value));
 		ret = copy_string(cy, s, &r->protected_refs[i]);
 		if (ret < 0)
 			return ret;

@@ -5,7 +5,8 @@
  *   transport_daemon.c   git:// (:9418)
  *   transport_session.c  what they share: find the repository, ask the
  *                        access hook, refresh the mirror, run the service
- *   transport_socket.c   a client socket whose every wait is bounded */
+ *   transport_socket.c   a client socket whose every wait is bounded
+ *   transport_parse.c    the request parsers (the HTTP target, the git:// line) */
 #ifndef SIDECAR_GITGATE_TRANSPORT_H
 #define SIDECAR_GITGATE_TRANSPORT_H
 

@@ -1,0 +1,63 @@
+/* libFuzzer target: gitgate.yaml, the git gate's config loader.
+ *
+ * Invariants checked:
+ * - a load returns 0 with every default or value filled, or -EINVAL with
+ *   the config left empty and a one-line message that starts with the
+ *   file's name;
+ * - a loaded config has unique, valid repository names, NULL-terminated
+ *   protected lists whose entries start with "refs/", and at most one of
+ *   token_env and deploy_key per repository.
+ *
+ * FUZZ_FLAGS: -isystem build/sysroot/include shared/buf.c shared/config_yaml.c shared/log.c sidecar/gitgate/gitgate.c build/sysroot/lib/libyaml.a
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../sidecar/gitgate/gitgate_config.c"
+
+#define CHECK(cond)                                                                      \
+	do {                                                                             \
+		if (!(cond)) {                                                           \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
+				#cond);                                                  \
+			abort();                                                         \
+		}                                                                        \
+	} while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct gitgate_config c;
+	struct config_yaml cy;
+	char err[1024];
+	int ret;
+
+	config_yaml_init(&cy);
+	ret = config_finish(&cy, config_yaml_load_string(&cy, "gitgate.yaml", (const char *)data,
+							   size),
+			    "gitgate.yaml", &c, err, sizeof(err));
+	if (ret < 0) {
+		CHECK(ret == -EINVAL || ret == -ENOMEM);
+		CHECK(strncmp(err, "gitgate.yaml", 12) == 0);
+		CHECK(!strchr(err, '\n'));
+		CHECK(c.repos == NULL && c.path == NULL && c.data_dir == NULL);
+		return 0;
+	}
+	CHECK(c.path && c.data_dir && c.data_dir[0] == '/');
+	CHECK(c.hook_timeout_ms >= 100 && c.request_max >= 64 * 1024);
+	for (size_t i = 0; i < c.nrepos; i++) {
+		const struct gitgate_repo_config *r = &c.repos[i];
+
+		CHECK(r->name && gitgate_repo_name_valid(r->name, strlen(r->name)));
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(c.repos[j].name, r->name) != 0);
+		CHECK(r->protected_refs);
+		for (char **ref = r->protected_refs; *ref; ref++)
+			CHECK(strncmp(*ref, "refs/", 5) == 0);
+		CHECK(!(r->token_env && r->deploy_key));
+	}
+	gitgate_config_release(&c);
+	return 0;
+}
