@@ -6,6 +6,7 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -79,37 +80,48 @@ int transport_protocol_parse(const char *value)
 	return version;
 }
 
+/* Under sshd, SSH_CONNECTION is "client-ip client-port server-ip
+ * server-port": the remote is the client's address and the peer its
+ * address and port; otherwise both are "stdio". */
+static void stdio_addresses(char *remote, size_t remote_len, char *peer, size_t peer_len)
+{
+	const char *ssh = getenv("SSH_CONNECTION");
+	char ip[64], port[8];
+
+	snprintf(remote, remote_len, "stdio");
+	snprintf(peer, peer_len, "stdio");
+	if (!ssh || sscanf(ssh, "%63s %7s", ip, port) != 2)
+		return;
+	snprintf(remote, remote_len, "%s", ip);
+	snprintf(peer, peer_len, strchr(ip, ':') ? "[%s]:%s" : "%s:%s", ip, port);
+}
+
 int transport_stdio_serve(struct gitgate *gate, enum gitgate_service service,
 			  const char *repo_name)
 {
 	struct stdio_stream st = { .in_fd = 0, .out_fd = 1 };
 	struct gitgate_io in = { .ctx = &st, .read = stdio_read };
 	struct gitgate_io out = { .ctx = &st, .write = stdio_write, .flush = stdio_flush };
+	char remote[64], peer[80], message[256];
 	struct gitgate_session s = {
 		.gate = gate,
 		.service = service,
 		.in = &in,
 		.out = &out,
 		.protocol = transport_protocol_parse(getenv("GIT_PROTOCOL")),
-		.remote_addr = "stdio",
-		.peer_addr = "stdio",
+		.remote_addr = remote,
+		.peer_addr = peer,
 	};
-	char message[256];
 	int ret;
 
+	stdio_addresses(remote, sizeof(remote), peer, sizeof(peer));
 	buf_init(&st.out, 128 * 1024);
-	s.repo = gitgate_repo_find(gate, repo_name, strlen(repo_name));
-	if (!s.repo) {
-		log_error("%s: no such repository", repo_name);
-		ret = -ENOENT;
-		goto out;
-	}
-	ret = access_hook_check(&s, s.repo->config->name, message, sizeof(message));
+	ret = transport_session_open(&s, repo_name, strlen(repo_name), message, sizeof(message));
 	if (ret < 0) {
 		log_error("%s: %s", repo_name, message);
 		goto out;
 	}
-	ret = service == GITGATE_UPLOAD_PACK ? upload_pack_serve(&s) : receive_pack_serve(&s);
+	ret = transport_session_run(&s);
 	if (ret < 0)
 		log_error("%s: %s", repo_name, s.err[0] ? s.err : strerror(-ret));
 	stdio_flush(&st);
