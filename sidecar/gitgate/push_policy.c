@@ -33,8 +33,10 @@ bool push_policy_protected(const struct gitgate_repo_config *config, const char 
 }
 
 /* Whether moving the ref from old to new only adds history: both are
- * commits and new descends from old.  1 yes, 0 no, negative: unknown. */
-static int fast_forward(git_repository *repo, const git_oid *old_id, const git_oid *new_id)
+ * commits, new descends from old, and the ref is not a tag.  1 yes, 0 no,
+ * negative: unknown. */
+static int fast_forward(git_repository *repo, const char *ref, const git_oid *old_id,
+			const git_oid *new_id)
 {
 	git_odb *odb = NULL;
 	git_object_t old_type, new_type;
@@ -43,6 +45,10 @@ static int fast_forward(git_repository *repo, const git_oid *old_id, const git_o
 
 	if (git_oid_equal(old_id, new_id))
 		return 1;
+	/* A tag names one release: moving it rewrites what it meant, even
+	 * onto a descendant (git's client, too, wants --force for it). */
+	if (strncmp(ref, "refs/tags/", 10) == 0)
+		return 0;
 	if (git_repository_odb(&odb, repo) < 0)
 		goto out;
 	if (git_odb_read_header(&size, &old_type, odb, old_id) < 0 ||
@@ -82,7 +88,7 @@ int push_policy_check(const struct gitgate_repo_config *config, git_repository *
 	}
 	if (git_oid_is_zero(&cmd->old_id))
 		return 0; /* a new ref */
-	ff = fast_forward(repo, &cmd->old_id, &cmd->new_id);
+	ff = fast_forward(repo, cmd->ref, &cmd->old_id, &cmd->new_id);
 	if (ff < 0) {
 		push_command_fail(cmd, "unable to tell whether the update is a fast-forward");
 		return ff;

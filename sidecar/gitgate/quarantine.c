@@ -337,6 +337,7 @@ int quarantine_receive(struct quarantine *q, const char *objects_dir, git_odb *o
 		goto out;
 	}
 	q->objects = stats.total_objects;
+	q->thin_bases = stats.local_objects;
 	ret = -ENOMEM;
 	if (asprintf(&q->pack_name, "pack-%s", git_indexer_name(indexer)) < 0) {
 		q->pack_name = NULL;

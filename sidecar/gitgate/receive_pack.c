@@ -266,15 +266,19 @@ static void run_checks(struct push *push)
 		fail_all(push, "unpacker error");
 		return;
 	}
-	if (r->shallow)
-		fail_all(push, "shallow update not allowed: push from a complete clone "
-			 "(git fetch --unshallow)");
 	for (size_t i = 0; i < r->ncmds; i++) {
-		if (r->cmds[i].failed)
+		struct push_command *cmd = &r->cmds[i];
+		if (cmd->failed)
 			continue;
-		if (receive_check_connected(push->repo, &r->cmds[i]) < 0)
-			push_command_fail(&r->cmds[i], "unable to check the objects: %s",
-					  libgit2_message());
+		if (receive_check_connected(push->repo, cmd) < 0)
+			push_command_fail(cmd, "unable to check the objects: %s", libgit2_message());
+		/* A shallow clone's push is fine while the gate has the history
+		 * behind its boundary (it usually cloned from here); when it
+		 * does not, the client must deepen. */
+		if (cmd->failed && r->shallow)
+			snprintf(cmd->reason, sizeof(cmd->reason),
+				 "shallow update not allowed: the push needs history the gate "
+				 "does not have (git fetch --unshallow, then push again)");
 	}
 	atomic_settle(push);
 	if (!count_pending(push))
@@ -378,6 +382,11 @@ static void log_push(struct push *push)
 		    push->s->remote_addr ? push->s->remote_addr : "?");
 	if (push->unpack_err[0])
 		buf_appendf(&line, " unpack failed (%s);", push->unpack_err);
+	else if (push->quarantine.pack_name)
+		buf_appendf(&line, " %u objects (%u thin-pack bases from the repository);",
+			    push->quarantine.objects, push->quarantine.thin_bases);
+	if (r->npush_options)
+		buf_appendf(&line, " %zu push options;", r->npush_options);
 	for (size_t i = 0; i < r->ncmds; i++) {
 		push_command_describe(&r->cmds[i], range, sizeof(range));
 		if (buf_appendf(&line, " %s %s %s%s%s", r->cmds[i].ref, range,

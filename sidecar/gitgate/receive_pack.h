@@ -43,7 +43,7 @@ struct receive_request {
 	size_t npush_options, push_options_bytes;
 	/* The capabilities the client asked for on its first command. */
 	bool report_status, report_status_v2, side_band_64k, quiet, atomic, push_options_asked;
-	bool shallow;        /* shallow lines: the client's history is cut short */
+	bool shallow;        /* shallow lines: a push from a shallow clone */
 	enum receive_stage stage;
 };
 
@@ -99,6 +99,7 @@ struct quarantine {
 	char *dir;         /* <repo>/objects/incoming-XXXXXX; NULL until created */
 	char *pack_name;   /* "pack-<hash>" once indexed; NULL: no objects came */
 	uint32_t objects;  /* in the pack, thin bases included */
+	uint32_t thin_bases; /* objects a thin pack left out, copied from the repository */
 };
 
 /* Bytes of a pack, bounded: what quarantine_receive() reads from. */
