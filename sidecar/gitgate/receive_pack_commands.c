@@ -106,8 +106,9 @@ static int parse_capabilities(struct receive_request *r, struct str list, char *
 	r->atomic = capability_find(list, "atomic", NULL);
 	r->push_options_asked = capability_find(list, "push-options", NULL);
 	if (capability_find(list, "object-format", &value) && !str_equal_cstr(value, "sha1")) {
-		error_format(err, err_len, "the client asks for object format '%.*s'; "
-			     "the gate serves sha1 repositories only", (int)value.len, value.p);
+		/* not echoed: the client's bytes never reach a message */
+		error_format(err, err_len, "the client asks for an object format other than "
+			     "sha1; the gate serves sha1 repositories only");
 		return -EPROTO;
 	}
 	return 0;

@@ -214,7 +214,7 @@ static void test_request_refusals(void **state)
 	len += put_first(text + len, OLD, NEW, "refs/heads/b", "report-status");
 	expect_refused(text, len, -EPROTO, "capabilities after the first");
 	len = put_first(text, OLD, NEW, "refs/heads/b", "object-format=sha256");
-	expect_refused(text, len, -EPROTO, "sha256");
+	expect_refused(text, len, -EPROTO, "other than sha1");
 	len = put_command(text, OLD, NEW, "refs/heads/a");
 	memcpy(text + len, "0001", 4), len += 4;
 	expect_refused(text, len, -EPROTO, "delimiter");
