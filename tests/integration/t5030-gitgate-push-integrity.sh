@@ -12,6 +12,12 @@ raw_push() { # server
 	"$GATE_SERVE" ${GATE_OPTS:-} receive-pack "$1" >out 2>log
 }
 
+# Update refs/heads/main from old to new on server with the pack in a file.
+raw_update_main() { # server old new pack-file
+	{ pkt_first_command "$2" "$3" refs/heads/main "report-status"; printf 0000;
+		cat "$4"; } | raw_push "$1"
+}
+
 test_expect_success 'atomic push with one refused ref fails every ref' '
 	gate_setup server.git work && cd work &&
 	commit_file a two "two" && git push -q "$(gate_url ../server.git)" main &&
@@ -57,8 +63,10 @@ test_expect_success 'concurrent pushes to one branch: one wins, the other is tol
 		(cd b && git pull -q --rebase &&
 			seq 1 3000 | sed "s/^/b$round /" >fb && git add fb && git commit -q -m "b$round") ||
 			exit 1
-		(cd a && git push "$(gate_url ../server.git)" main 2>../err-a; echo $? >../rc-a) &
-		(cd b && git push "$(gate_url ../server.git)" main 2>../err-b; echo $? >../rc-b) &
+		(cd a && if git push "$(gate_url ../server.git)" main 2>../err-a; then
+			echo 0; else echo 1; fi >../rc-a) &
+		(cd b && if git push "$(gate_url ../server.git)" main 2>../err-b; then
+			echo 0; else echo 1; fi >../rc-b) &
 		wait &&
 		wins=0 &&
 		for side in a b; do
@@ -96,8 +104,7 @@ test_expect_success 'a pack without a new blob is refused and quarantined away' 
 	(cd work && echo secret >new-file && git add new-file && git commit -q -m two) &&
 	new=$(git -C work rev-parse main) && tree=$(git -C work rev-parse main^{tree}) &&
 	printf "%s\n" "$new" "$tree" | git -C work pack-objects --stdout >partial.pack &&
-	{ pkt_first_command "$old" "$new" refs/heads/main "report-status"; printf 0000;
-		cat partial.pack; } | raw_push server.git &&
+	raw_update_main server.git "$old" "$new" partial.pack &&
 	grep -a "ng refs/heads/main missing necessary objects ($(git -C work rev-parse main:new-file)" out &&
 	test "$(git -C server.git rev-parse main)" = "$old" &&
 	! git -C server.git cat-file -e "$new" &&
@@ -111,8 +118,7 @@ test_expect_success 'a pack without the parent commit is refused' '
 	new=$(git -C work rev-parse main) &&
 	git -C work rev-list --objects main~1..main | cut -d" " -f1 |
 		git -C work pack-objects --stdout >partial.pack &&
-	{ pkt_first_command "$old" "$new" refs/heads/main "report-status"; printf 0000;
-		cat partial.pack; } | raw_push server.git &&
+	raw_update_main server.git "$old" "$new" partial.pack &&
 	grep -a "ng refs/heads/main missing necessary objects" out &&
 	test "$(git -C server.git rev-parse main)" = "$old" &&
 	gate_check_repo server.git
@@ -124,8 +130,7 @@ test_expect_success 'a wrong old id is stale info' '
 	git -C work push -q ../server.git main~1:main &&
 	stale=$(git -C work rev-parse main~2) new=$(git -C work rev-parse main) &&
 	printf "%s\n^%s\n" "$new" "$new~1" | git -C work pack-objects --revs --stdout >pack &&
-	{ pkt_first_command "$stale" "$new" refs/heads/main "report-status"; printf 0000;
-		cat pack; } | raw_push server.git &&
+	raw_update_main server.git "$stale" "$new" pack &&
 	grep -a "ng refs/heads/main stale info: the ref moved to" out &&
 	test "$(git -C server.git rev-parse main)" = "$(git -C work rev-parse main~1)" &&
 	gate_check_repo server.git
@@ -181,8 +186,8 @@ test_expect_success 'a pack cut short is an unpack error' '
 	(cd work && seq 1 5000 >big && git add big && git commit -q -m big) &&
 	new=$(git -C work rev-parse main) &&
 	printf "%s\n^%s\n" "$new" "$old" | git -C work pack-objects --revs --stdout >pack &&
-	{ pkt_first_command "$old" "$new" refs/heads/main "report-status"; printf 0000;
-		head -c $(($(wc -c <pack) - 30)) pack; } | raw_push server.git &&
+	head -c $(($(wc -c <pack) - 30)) pack >cut.pack &&
+	raw_update_main server.git "$old" "$new" cut.pack &&
 	grep -a "unpack the pack ended early" out &&
 	test "$(git -C server.git rev-parse main)" = "$old" &&
 	gate_check_repo server.git

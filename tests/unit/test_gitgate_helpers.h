@@ -9,6 +9,8 @@
 
 #include <git2.h>
 
+#include "../../sidecar/gitgate/gitgate.h"
+
 struct scratch_repo {
 	char path[64];
 	git_repository *repo;
@@ -72,6 +74,21 @@ static inline int scratch_ref(git_repository *repo, const char *name, const git_
 
 	git_reference_free(ref);
 	return ret;
+}
+
+/* A command as the parser would make it; ref is borrowed. */
+static inline struct push_command scratch_command(const char *ref, const git_oid *old_id,
+						  const git_oid *new_id)
+{
+	struct push_command cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.ref = (char *)ref;
+	if (old_id)
+		cmd.old_id = *old_id;
+	if (new_id)
+		cmd.new_id = *new_id;
+	return cmd;
 }
 
 #endif

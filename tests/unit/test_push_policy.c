@@ -64,19 +64,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct push_command command(const char *ref, const git_oid *old_id, const git_oid *new_id)
-{
-	struct push_command cmd;
-
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.ref = (char *)ref;
-	if (old_id)
-		cmd.old_id = *old_id;
-	if (new_id)
-		cmd.new_id = *new_id;
-	return cmd;
-}
-
 static void check(const struct gitgate_repo_config *config, git_repository *repo,
 		  struct push_command cmd, const char *want_reason)
 {
@@ -99,32 +86,32 @@ static void test_updates(void **state)
 					     .allow_delete = true };
 
 	/* creating and fast-forwarding an unprotected branch */
-	check(&strict, repo, command("refs/heads/topic", NULL, &h->base), NULL);
-	check(&strict, repo, command("refs/heads/topic", &h->base, &h->child), NULL);
-	check(&strict, repo, command("refs/heads/topic", &h->child, &h->child), NULL);
+	check(&strict, repo, scratch_command("refs/heads/topic", NULL, &h->base), NULL);
+	check(&strict, repo, scratch_command("refs/heads/topic", &h->base, &h->child), NULL);
+	check(&strict, repo, scratch_command("refs/heads/topic", &h->child, &h->child), NULL);
 	/* rewinding or going sideways */
-	check(&strict, repo, command("refs/heads/topic", &h->child, &h->base), "non-fast-forward");
-	check(&strict, repo, command("refs/heads/topic", &h->child, &h->sibling),
+	check(&strict, repo, scratch_command("refs/heads/topic", &h->child, &h->base), "non-fast-forward");
+	check(&strict, repo, scratch_command("refs/heads/topic", &h->child, &h->sibling),
 	      "non-fast-forward");
-	check(&loose, repo, command("refs/heads/topic", &h->child, &h->sibling), NULL);
+	check(&loose, repo, scratch_command("refs/heads/topic", &h->child, &h->sibling), NULL);
 	/* deleting */
-	check(&strict, repo, command("refs/heads/topic", &h->child, NULL), "deleting refs");
-	check(&loose, repo, command("refs/heads/topic", &h->child, NULL), NULL);
+	check(&strict, repo, scratch_command("refs/heads/topic", &h->child, NULL), "deleting refs");
+	check(&loose, repo, scratch_command("refs/heads/topic", &h->child, NULL), NULL);
 	/* a protected branch: never, whatever else is allowed */
-	check(&loose, repo, command("refs/heads/main", NULL, &h->base), "protected ref");
-	check(&loose, repo, command("refs/heads/main", &h->base, &h->child), "protected ref");
-	check(&loose, repo, command("refs/heads/main", &h->base, NULL), "never deletes");
+	check(&loose, repo, scratch_command("refs/heads/main", NULL, &h->base), "protected ref");
+	check(&loose, repo, scratch_command("refs/heads/main", &h->base, &h->child), "protected ref");
+	check(&loose, repo, scratch_command("refs/heads/main", &h->base, NULL), "never deletes");
 	/* a tag that moves, even forward, is a rewrite */
-	check(&strict, repo, command("refs/tags/v1", &h->base, &h->child), "non-fast-forward");
-	check(&loose, repo, command("refs/tags/v1", &h->base, &h->child), NULL);
-	check(&strict, repo, command("refs/tags/v2", NULL, &h->child), NULL);
+	check(&strict, repo, scratch_command("refs/tags/v1", &h->base, &h->child), "non-fast-forward");
+	check(&loose, repo, scratch_command("refs/tags/v1", &h->base, &h->child), NULL);
+	check(&strict, repo, scratch_command("refs/tags/v2", NULL, &h->child), NULL);
 }
 
 static void test_failed_command_is_left_alone(void **state)
 {
 	struct history *h = *state;
 	struct gitgate_repo_config strict = { 0 };
-	struct push_command cmd = command("refs/heads/x", &h->child, &h->base);
+	struct push_command cmd = scratch_command("refs/heads/x", &h->child, &h->base);
 
 	push_command_fail(&cmd, "earlier reason");
 	assert_int_equal(push_policy_check(&strict, h->scratch.repo, &cmd), 0);
@@ -139,7 +126,7 @@ static void test_unknown_objects(void **state)
 	struct push_command cmd;
 
 	git_oid_fromstr(&missing, "1234567890123456789012345678901234567890");
-	cmd = command("refs/heads/x", &missing, &h->base);
+	cmd = scratch_command("refs/heads/x", &missing, &h->base);
 	assert_true(push_policy_check(&strict, h->scratch.repo, &cmd) < 0);
 	assert_true(cmd.failed);
 }

@@ -502,22 +502,9 @@ static void test_quarantine_refusals_leave_nothing(void **state)
 
 /* ---- connectivity and the old id ---- */
 
-static struct push_command command(const char *ref, const git_oid *old_id, const git_oid *new_id)
-{
-	struct push_command cmd;
-
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.ref = (char *)ref;
-	if (old_id)
-		cmd.old_id = *old_id;
-	if (new_id)
-		cmd.new_id = *new_id;
-	return cmd;
-}
-
 static void expect_connected(git_repository *repo, const git_oid *id, const char *want_reason)
 {
-	struct push_command cmd = command("refs/heads/x", NULL, id);
+	struct push_command cmd = scratch_command("refs/heads/x", NULL, id);
 
 	assert_int_equal(receive_check_connected(repo, &cmd), 0);
 	if (!want_reason) {
@@ -614,19 +601,19 @@ static void test_old_id(void **state)
 	struct push_command cmd;
 
 	assert_int_equal(scratch_ref(s->repo, "refs/heads/main", &base), 0);
-	cmd = command("refs/heads/main", &base, &child);
+	cmd = scratch_command("refs/heads/main", &base, &child);
 	assert_int_equal(receive_check_old_id(s->repo, &cmd), 0);
 	assert_false(cmd.failed);
-	cmd = command("refs/heads/main", &child, &base);
+	cmd = scratch_command("refs/heads/main", &child, &base);
 	receive_check_old_id(s->repo, &cmd);
 	assert_non_null(strstr(cmd.reason, "stale info: the ref moved to"));
-	cmd = command("refs/heads/main", NULL, &child);
+	cmd = scratch_command("refs/heads/main", NULL, &child);
 	receive_check_old_id(s->repo, &cmd);
 	assert_non_null(strstr(cmd.reason, "already exists"));
-	cmd = command("refs/heads/other", &base, &child);
+	cmd = scratch_command("refs/heads/other", &base, &child);
 	receive_check_old_id(s->repo, &cmd);
 	assert_non_null(strstr(cmd.reason, "no longer exists"));
-	cmd = command("refs/heads/other", NULL, &child);
+	cmd = scratch_command("refs/heads/other", NULL, &child);
 	receive_check_old_id(s->repo, &cmd);
 	assert_false(cmd.failed);
 }
