@@ -13,9 +13,12 @@
 #include "receive_pack.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "bottle_version.h"
 #include "../../shared/log.h"
@@ -35,6 +38,7 @@ struct push {
 	struct buf messages;   /* "remote:" lines from push_scan and mirror_forward */
 	char unpack_err[256];  /* why the pack was refused; empty: "unpack ok" */
 	bool locked;
+	int lock_fd;           /* the repository's push lock file, held with flock */
 };
 
 static const char *libgit2_message(void)
@@ -252,6 +256,38 @@ static void update_refs(struct push *push)
 			update_ref(push, &push->request.cmds[i]);
 }
 
+/* The repository's push lock: push_lock between the gate's threads, and a
+ * flock on <repo>/gitgate-push.lock between processes (each --stdio push
+ * is one; git's own ref locks would only make the later push fail on a
+ * lock file instead of seeing the earlier push's refs). */
+static void push_lock(struct push *push)
+{
+	struct gitgate_session *s = push->s;
+	struct buf path;
+
+	pthread_mutex_lock(&s->repo->push_lock);
+	push->locked = true;
+	buf_init(&path, 4096);
+	if (buf_appendf(&path, "%sgitgate-push.lock", git_repository_path(push->repo)) == 0)
+		push->lock_fd = open(path.p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (push->lock_fd < 0)
+		log_warn("%s: unable to open the push lock file: %s", s->repo->config->name,
+			 strerror(errno));
+	while (push->lock_fd >= 0 && flock(push->lock_fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	buf_release(&path);
+}
+
+static void push_unlock(struct push *push)
+{
+	if (push->lock_fd >= 0)
+		close(push->lock_fd); /* drops the flock */
+	push->lock_fd = -1;
+	if (push->locked)
+		pthread_mutex_unlock(&push->s->repo->push_lock);
+	push->locked = false;
+}
+
 /* From the pack onwards: every command ends ok or failed with a reason. */
 static void run_checks(struct push *push)
 {
@@ -286,8 +322,7 @@ static void run_checks(struct push *push)
 
 	/* Concurrent pushes to one repository take turns from here: each sees
 	 * the refs the one before it left. */
-	pthread_mutex_lock(&s->repo->push_lock);
-	push->locked = true;
+	push_lock(push);
 	for (size_t i = 0; i < r->ncmds; i++) {
 		receive_check_old_id(push->repo, &r->cmds[i]);
 		if (push_policy_check(s->repo->config, push->repo, &r->cmds[i]) < 0)
@@ -310,8 +345,7 @@ static void run_checks(struct push *push)
 	}
 	update_refs(push);
 unlock:
-	pthread_mutex_unlock(&s->repo->push_lock);
-	push->locked = false;
+	push_unlock(push);
 }
 
 /* ---- the report ---- */
@@ -403,7 +437,7 @@ static void log_push(struct push *push)
 
 int receive_pack_serve(struct gitgate_session *s)
 {
-	struct push push = { .s = s };
+	struct push push = { .s = s, .lock_fd = -1 };
 	int ret = -ENOMEM;
 
 	receive_request_init(&push.request);
@@ -441,8 +475,7 @@ int receive_pack_serve(struct gitgate_session *s)
 	if (ret < 0 && !s->err[0])
 		error_format(s->err, sizeof(s->err), "writing the report: %s", strerror(-ret));
 out:
-	if (push.locked)
-		pthread_mutex_unlock(&s->repo->push_lock);
+	push_unlock(&push);
 	quarantine_release(&push.quarantine);
 	receive_request_release(&push.request);
 	buf_release(&push.messages);

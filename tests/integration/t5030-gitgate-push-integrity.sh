@@ -75,10 +75,11 @@ test_expect_success 'concurrent pushes to one branch: one wins, the other is tol
 			else
 				# the loser: refused by the gate (stale info) or by
 				# its own client (it saw the winner'"'"'s update)
-				grep -E "stale info|fetch first|non-fast-forward" err-$side || exit 1
+				grep -E "stale info|fetch first|non-fast-forward" err-$side ||
+					{ cat err-$side; exit 1; }
 			fi
 		done &&
-		test "$wins" -ge 1 &&
+		{ test "$wins" -ge 1 || { cat err-a err-b; exit 1; }; } &&
 		main=$(git -C server.git rev-parse main) &&
 		{ test "$main" = "$(git -C a rev-parse main)" ||
 			test "$main" = "$(git -C b rev-parse main)"; } &&
