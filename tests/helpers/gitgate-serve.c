@@ -4,7 +4,8 @@
  * transport with a fake ssh (GIT_SSH_COMMAND):
  *
  *   gitgate-serve [--protected REF]... [--allow-force-push] [--allow-delete]
- *                 [--user NAME --email EMAIL] upload-pack|receive-pack DIR
+ *                 [--user NAME --email EMAIL] [--request-max BYTES]
+ *                 upload-pack|receive-pack DIR
  *
  * GIT_PROTOCOL ("version=2") selects the protocol, as git sets it.
  *
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
 		{ "allow-delete", no_argument, NULL, 'd' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "email", required_argument, NULL, 'e' },
+		{ "request-max", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static char *protected_refs[64];
@@ -130,6 +132,7 @@ int main(int argc, char **argv)
 		case 'd': repo_config.allow_delete = true; break;
 		case 'u': gate.config.user_name = optarg; break;
 		case 'e': gate.config.user_email = optarg; break;
+		case 'm': gate.config.request_max = strtoull(optarg, NULL, 10); break;
 		default: die(EXIT_USAGE, "usage: gitgate-serve [options] upload-pack|receive-pack DIR");
 		}
 	}
