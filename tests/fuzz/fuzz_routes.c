@@ -16,7 +16,7 @@
  * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=c11 \
  *         tests/fuzz/fuzz_routes.c <FUZZ_FLAGS> -o build/fuzz/fuzz_routes
- * FUZZ_FLAGS: -isystem build/sysroot/include build/sysroot/lib/libpcre2-8.a build/sysroot/lib/libyyjson.a build/sysroot/lib/libyaml.a
+ * FUZZ_FLAGS: -isystem build/sysroot/include build/sysroot/lib/libpcre2-8.a build/sysroot/lib/libyyjson.a build/sysroot/lib/libyaml.a build/sysroot/lib/libmbedcrypto.a
  */
 #include "../../shared/buf.c"
 #include "../../shared/config_yaml.c"
@@ -25,6 +25,8 @@
 #include "../../shared/routes_json.c"
 #include "../../shared/routes_load.c"
 #include "../../shared/routes_match.c"
+#include "../../shared/log.c"
+#include "../../shared/queue_json.c"
 
 #include <stdlib.h>
 #include <string.h>
