@@ -178,7 +178,13 @@ int mirror_refresh(struct gitgate *gate, struct gitgate_repo *repo, bool force, 
 		goto out;
 	}
 	started = monotonic_ms();
+	/* Not while a push is being forwarded: a fetch that read the
+	 * upstream's refs before the push landed there would set the
+	 * mirror's refs back.  Lock order: fetch_lock, then push_lock;
+	 * receive-pack never refreshes while it holds push_lock. */
+	pthread_mutex_lock(&repo->push_lock);
 	r = mirror_fetch(git, config, reason, sizeof(reason));
+	pthread_mutex_unlock(&repo->push_lock);
 	repo->fetch_attempted_at_ms = monotonic_ms();
 	if (r == 0) {
 		/* The mirror is as fresh as the upstream's refs were when read. */
