@@ -61,12 +61,21 @@ static void print_env(const struct manifest_bottle *b)
 	}
 }
 
-static void print_git(const struct manifest_bottle *b)
+/* "exists" or "MISSING" for a host path written absolute or ~/. */
+static const char *host_file_word(const char *path)
 {
-	const struct manifest_repo *r;
 	char expanded[4096];
 	const char *home = getenv("HOME");
 	struct stat st;
+
+	snprintf(expanded, sizeof(expanded), "%s%s", path[0] == '~' ? (home ? home : "") : "",
+		 path + (path[0] == '~'));
+	return stat(expanded, &st) == 0 && S_ISREG(st.st_mode) ? "exists" : "MISSING";
+}
+
+static void print_git(const struct manifest_bottle *b)
+{
+	const struct manifest_repo *r;
 	size_t i;
 
 	printf("git user    %s <%s>\n", b->git_user_name ? b->git_user_name : "(unset)",
@@ -78,12 +87,10 @@ static void print_git(const struct manifest_bottle *b)
 		if (r->token_env) {
 			printf("  token from $%s (%s)", r->token_env, set_word(r->token_env));
 		} else {
-			snprintf(expanded, sizeof(expanded), "%s%s",
-				 r->deploy_key[0] == '~' ? (home ? home : "") : "",
-				 r->deploy_key + (r->deploy_key[0] == '~'));
-			printf("  deploy key %s (%s)", r->deploy_key,
-			       stat(expanded, &st) == 0 && S_ISREG(st.st_mode) ? "exists"
-										: "MISSING");
+			printf("  deploy key %s (%s)", r->deploy_key, host_file_word(r->deploy_key));
+			if (r->known_hosts)
+				printf("  host keys %s (%s)", r->known_hosts,
+				       host_file_word(r->known_hosts));
 		}
 		print_origin(&r->origin);
 	}

@@ -73,14 +73,16 @@ struct manifest_env {
 };
 
 /* A repository the git gate serves.  Exactly one credential after
- * resolution: `deploy_key` (an absolute path on the host, for ssh
- * upstreams) or `token_env` (an operator's environment variable name, for
- * https upstreams). */
+ * resolution: `deploy_key` (a path on the host, absolute or ~/, for ssh
+ * upstreams, with `known_hosts` pinning the server's host key, required
+ * too) or `token_env` (an operator's environment variable name, for https
+ * upstreams). */
 struct manifest_repo {
 	char *name;
 	char *upstream;
 	char *deploy_key;
 	char *token_env;
+	char *known_hosts;
 	struct manifest_origin origin; /* the last entry that set a field */
 };
 

@@ -24,7 +24,8 @@ static const char *const bottle_keys[] = {
 };
 static const char *const git_keys[] = { "user", "repos", NULL };
 static const char *const git_user_keys[] = { "name", "email", NULL };
-static const char *const repo_keys[] = { "name", "upstream", "deploy_key", "token_env", NULL };
+static const char *const repo_keys[] = { "name", "upstream", "deploy_key", "known_hosts",
+					 "token_env", NULL };
 static const char *const custom_provider_keys[] = { "image", "command", NULL };
 
 static int out_of_memory(struct config_yaml *cy)
@@ -430,6 +431,23 @@ static int parse_egress(struct config_yaml *cy, const char *path, const char *te
 
 /* ---- git ---- */
 
+/* A file on the operator's machine: absolute, or ~/ for their home
+ * (expanded by whoever reads it). */
+static int parse_host_path(struct config_yaml *cy, const yaml_node_t *v, const char *what,
+			   const char *noun, char **out)
+{
+	const char *s;
+	int ret;
+
+	ret = config_yaml_nonempty_string(cy, v, what, &s);
+	if (ret < 0)
+		return ret;
+	if (has_control(s) || !(s[0] == '/' || (s[0] == '~' && s[1] == '/')))
+		return config_yaml_error(cy, v, "%s: %s's path must be absolute or start with ~/",
+					 what, noun);
+	return copy_to(cy, s, out);
+}
+
 static int parse_repo(struct config_yaml *cy, const char *path, const yaml_node_t *node,
 		      size_t index, struct manifest_bottle *b)
 {
@@ -488,18 +506,22 @@ static int parse_repo(struct config_yaml *cy, const char *path, const yaml_node_
 		return config_yaml_error(cy, node,
 					 "%s: give deploy_key (ssh) or token_env (https), not both",
 					 what);
+	if (config_yaml_get(cy, node, "known_hosts") && config_yaml_get(cy, node, "token_env"))
+		return config_yaml_error(cy, config_yaml_get(cy, node, "known_hosts"),
+					 "%s.known_hosts: pins an ssh host: it goes with deploy_key, "
+					 "not token_env",
+					 what);
+	v = config_yaml_get(cy, node, "known_hosts");
+	if (v) {
+		snprintf(key_what, sizeof(key_what), "%s.known_hosts", what);
+		ret = parse_host_path(cy, v, key_what, "a known_hosts file", &repo->known_hosts);
+		if (ret < 0)
+			return ret;
+	}
 	v = config_yaml_get(cy, node, "deploy_key");
 	if (v) {
 		snprintf(key_what, sizeof(key_what), "%s.deploy_key", what);
-		ret = config_yaml_nonempty_string(cy, v, key_what, &s);
-		if (ret < 0)
-			return ret;
-		if (has_control(s) || !(s[0] == '/' || (s[0] == '~' && s[1] == '/')))
-			return config_yaml_error(cy, v,
-						 "%s: the private key's path must be absolute or "
-						 "start with ~/",
-						 key_what);
-		return copy_to(cy, s, &repo->deploy_key);
+		return parse_host_path(cy, v, key_what, "the private key", &repo->deploy_key);
 	}
 	v = config_yaml_get(cy, node, "token_env");
 	if (v) {

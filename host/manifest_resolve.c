@@ -58,6 +58,7 @@ void manifest_bottle_release(struct manifest_bottle *b)
 		free(b->repos[i].upstream);
 		free(b->repos[i].deploy_key);
 		free(b->repos[i].token_env);
+		free(b->repos[i].known_hosts);
 		free(b->repos[i].origin.path);
 	}
 	free(b->repos);
@@ -159,12 +160,18 @@ static int merge_repos(struct manifest_bottle *dst, const struct manifest_bottle
 		r = &dst->repos[j];
 		if (ret == 0 && s->upstream)
 			ret = replace(&r->upstream, s->upstream);
-		/* The two credentials are one field: naming either drops the other. */
+		/* The two credentials are one field: naming either drops the other.
+		 * A host key pin belongs to the ssh one: a token drops it, a new
+		 * deploy key alone keeps it (the host is the same). */
 		if (ret == 0 && (s->deploy_key || s->token_env)) {
 			ret = replace(&r->deploy_key, s->deploy_key);
 			if (ret == 0)
 				ret = replace(&r->token_env, s->token_env);
+			if (ret == 0 && s->token_env)
+				ret = replace(&r->known_hosts, NULL);
 		}
+		if (ret == 0 && s->known_hosts)
+			ret = replace(&r->known_hosts, s->known_hosts);
 		if (ret == 0)
 			ret = origin_copy(&r->origin, &s->origin);
 	}
@@ -445,6 +452,23 @@ static int finish_bottle(struct manifest_bottle *b, char *err, size_t err_len)
 			snprintf(err, err_len,
 				 "%s:%lu:%lu: git.repos.%s.token_env: an ssh upstream takes "
 				 "deploy_key; a token needs an https upstream",
+				 repo->origin.path, repo->origin.line, repo->origin.column, repo->name);
+			return -EINVAL;
+		}
+		/* The gate refuses an ssh upstream it cannot authenticate: say so
+		 * here, at the manifest, not in the bundle's log. */
+		if (kind == MANIFEST_UPSTREAM_SSH && !repo->known_hosts) {
+			snprintf(err, err_len,
+				 "%s:%lu:%lu: git.repos.%s.known_hosts: missing: an ssh upstream "
+				 "needs the server's host key pinned (a known_hosts file: "
+				 "ssh-keyscan -t ecdsa,rsa HOST > FILE)",
+				 repo->origin.path, repo->origin.line, repo->origin.column, repo->name);
+			return -EINVAL;
+		}
+		if (kind == MANIFEST_UPSTREAM_HTTPS && repo->known_hosts) {
+			snprintf(err, err_len,
+				 "%s:%lu:%lu: git.repos.%s.known_hosts: an https upstream is "
+				 "checked with certificates; known_hosts pins an ssh host",
 				 repo->origin.path, repo->origin.line, repo->origin.column, repo->name);
 			return -EINVAL;
 		}

@@ -242,6 +242,7 @@ static void test_bottle_every_key(void **state)
 				   "    - name: app\n"
 				   "      upstream: git@github.com:me/app.git\n"
 				   "      deploy_key: ~/.ssh/app\n"
+				   "      known_hosts: /etc/ssh/github_known_hosts\n"
 				   "    - name: lib.x_y-z\n"
 				   "      upstream: https://github.com/me/lib\n"
 				   "      token_env: LIB_TOKEN\n"
@@ -282,6 +283,8 @@ static void test_bottle_every_key(void **state)
 	assert_int_equal(layer.b.nrepos, 3);
 	assert_string_equal(layer.b.repos[0].deploy_key, "~/.ssh/app");
 	assert_null(layer.b.repos[0].token_env);
+	assert_string_equal(layer.b.repos[0].known_hosts, "/etc/ssh/github_known_hosts");
+	assert_null(layer.b.repos[1].known_hosts);
 	assert_string_equal(layer.b.repos[1].name, "lib.x_y-z");
 	assert_string_equal(layer.b.repos[1].token_env, "LIB_TOKEN");
 	assert_null(layer.b.repos[2].upstream);
@@ -379,6 +382,9 @@ static void test_bottle_errors(void **state)
 	bottle_error("---\ngit:\n  repos:\n    - {name: a, upstream: 'h :p'}\n---\n", "b.md:4:27: git.repos[0].upstream: ", "holds a space");
 	bottle_error("---\ngit:\n  repos:\n    - {name: a, deploy_key: k, token_env: T}\n---\n", "b.md:4:7: git.repos[0]: ", "not both");
 	bottle_error("---\ngit:\n  repos:\n    - {name: a, deploy_key: keys/k}\n---\n", "b.md:4:29: git.repos[0].deploy_key: ", "absolute or start with ~/");
+	bottle_error("---\ngit:\n  repos:\n    - {name: a, known_hosts: kh}\n---\n", "b.md:4:30: git.repos[0].known_hosts: ", "a known_hosts file's path must be absolute or start with ~/");
+	bottle_error("---\ngit:\n  repos:\n    - {name: a, known_hosts: ''}\n---\n", "b.md:4:30: git.repos[0].known_hosts: ", "must not be empty");
+	bottle_error("---\ngit:\n  repos:\n    - {name: a, token_env: T, known_hosts: /kh}\n---\n", "b.md:4:44: git.repos[0].known_hosts: ", "pins an ssh host: it goes with deploy_key, not token_env");
 	bottle_error("---\ngit:\n  repos:\n    - {name: a, token_env: $T}\n---\n", "b.md:4:28: git.repos[0].token_env: ", "not a variable name");
 	bottle_error("---\ngit:\n  repos:\n    - {name: a, tokenenv: T}\n---\n", "b.md:4:17: git.repos[0]: ", "unknown key 'tokenenv'");
 	/* scalars */

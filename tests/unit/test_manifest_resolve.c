@@ -248,7 +248,7 @@ static void test_fold_order_and_every_rule(void **state)
 		   "git:\n"
 		   "  user: {name: One, email: one@example.com}\n"
 		   "  repos:\n"
-		   "    - {name: r, upstream: 'git@h:r.git', deploy_key: /k1}\n"
+		   "    - {name: r, upstream: 'git@h:r.git', deploy_key: /k1, known_hosts: /kh1}\n"
 		   "    - {name: s, upstream: 'https://h/s', token_env: S_TOKEN}\n"
 		   "supervise: false\n"
 		   "image: img-1\n"
@@ -260,7 +260,7 @@ static void test_fold_order_and_every_rule(void **state)
 		   "git:\n"
 		   "  user: {email: two@example.com}\n"
 		   "  repos:\n"
-		   "    - {name: r, upstream: 'ssh://h/r2.git'}\n"
+		   "    - {name: r, upstream: 'ssh://h/r2.git', known_hosts: ~/kh2}\n"
 		   "containerfile: /ctx/Containerfile\n"
 		   "---\n");
 	write_file(f, "home/bottles/child.md",
@@ -271,7 +271,7 @@ static void test_fold_order_and_every_rule(void **state)
 		   "git:\n"
 		   "  repos:\n"
 		   "    - {name: s, upstream: 'https://h/s2', token_env: S2_TOKEN}\n"
-		   "    - {name: t, upstream: 'git@h:t', deploy_key: ~/.ssh/t}\n"
+		   "    - {name: t, upstream: 'git@h:t', deploy_key: ~/.ssh/t, known_hosts: /kh}\n"
 		   "---\n");
 	load_bottle(f, "child", &b);
 	assert_string_equal(b.name, "child");
@@ -307,10 +307,12 @@ static void test_fold_order_and_every_rule(void **state)
 	assert_string_equal(b.repos[0].name, "r");
 	assert_string_equal(b.repos[0].upstream, "ssh://h/r2.git");
 	assert_string_equal(b.repos[0].deploy_key, "/k1");
+	assert_string_equal(b.repos[0].known_hosts, "~/kh2");
 	assert_non_null(strstr(b.repos[0].origin.path, "p2.md"));
 	assert_string_equal(b.repos[1].name, "s");
 	assert_string_equal(b.repos[1].upstream, "https://h/s2");
 	assert_string_equal(b.repos[1].token_env, "S2_TOKEN");
+	assert_null(b.repos[1].known_hosts);
 	assert_string_equal(b.repos[2].deploy_key, "~/.ssh/t");
 	/* scalars: last wins; image and containerfile are one choice. */
 	assert_int_equal(b.supervise, 0);
@@ -345,6 +347,7 @@ static void test_credential_swap(void **state)
 	dst.repos[0].name = strdup("r");
 	dst.repos[0].upstream = strdup("git@h:r");
 	dst.repos[0].deploy_key = strdup("/k");
+	dst.repos[0].known_hosts = strdup("/kh");
 	src.repos[0].name = strdup("r");
 	src.repos[0].upstream = strdup("https://h/r");
 	src.repos[0].token_env = strdup("T");
@@ -353,6 +356,8 @@ static void test_credential_swap(void **state)
 	src.supervise = 1;
 	assert_int_equal(manifest_bottle_merge(&dst, &src), 0);
 	assert_null(dst.repos[0].deploy_key);
+	/* The host key pin went with the ssh credential. */
+	assert_null(dst.repos[0].known_hosts);
 	assert_string_equal(dst.repos[0].token_env, "T");
 	assert_string_equal(dst.repos[0].upstream, "https://h/r");
 	assert_string_equal(dst.image, "img");
@@ -491,13 +496,13 @@ static void test_repo_checks(void **state)
 
 	write_file(f, "home/agents/a.md", "---\nbottle: b\nprovider: claude\n---\n");
 	write_file(f, "home/bottles/parent.md",
-		   "---\ngit: {repos: [{name: r, upstream: 'git@h:r', deploy_key: /k}]}\n---\n");
+		   "---\ngit: {repos: [{name: r, upstream: 'git@h:r', deploy_key: /k, known_hosts: /kh}]}\n---\n");
 	write_file(f, "home/bottles/b.md",
 		   "---\nextends: parent\ngit:\n  repos:\n    - name: x\n      deploy_key: /k\n---\n");
 	expect_agent_error(f, "a", "@/home/bottles/b.md:5:7: git.repos.x.upstream: missing: give "
 				   "the URL here or in a bottle this one extends");
 	write_file(f, "home/bottles/parent.md",
-		   "---\ngit: {repos: [{name: r, upstream: 'git@h:r'}]}\n---\n");
+		   "---\ngit: {repos: [{name: r, upstream: 'git@h:r', known_hosts: /kh}]}\n---\n");
 	/* A child completes what its parent started. */
 	write_file(f, "home/bottles/b.md",
 		   "---\nextends: parent\ngit:\n  repos:\n    - name: r\n---\n");
@@ -513,12 +518,35 @@ static void test_repo_checks(void **state)
 	expect_agent_error(f, "a", "@/home/bottles/b.md:5:7: git.repos.r.deploy_key: an https "
 				   "upstream takes token_env; a deploy key needs an ssh upstream");
 	write_file(f, "home/bottles/b.md",
+		   "---\nextends: parent\ngit:\n  repos:\n    - {name: r, upstream: 'https://h/r', "
+		   "token_env: T, known_hosts: /kh}\n---\n");
+	expect_agent_error(f, "a", "@/home/bottles/b.md:5:69: git.repos[0].known_hosts: pins an ssh "
+				   "host: it goes with deploy_key, not token_env");
+	/* A token inherited with a pin written on top: the pin does not fit. */
+	write_file(f, "home/bottles/parent.md",
+		   "---\ngit: {repos: [{name: r, upstream: 'https://h/r', token_env: T}]}\n---\n");
+	write_file(f, "home/bottles/b.md",
+		   "---\nextends: parent\ngit:\n  repos:\n    - {name: r, known_hosts: /kh}\n---\n");
+	expect_agent_error(f, "a", "@/home/bottles/b.md:5:7: git.repos.r.known_hosts: an https "
+				   "upstream is checked with certificates; known_hosts pins an ssh host");
+	/* An ssh upstream without a pin. */
+	write_file(f, "home/bottles/parent.md",
+		   "---\ngit: {repos: [{name: r, upstream: 'git@h:r'}]}\n---\n");
+	write_file(f, "home/bottles/b.md",
 		   "---\nextends: parent\ngit:\n  repos:\n    - {name: r, deploy_key: /k}\n---\n");
+	expect_agent_error(f, "a", "@/home/bottles/b.md:5:7: git.repos.r.known_hosts: missing: an "
+				   "ssh upstream needs the server's host key pinned (a known_hosts "
+				   "file: ssh-keyscan -t ecdsa,rsa HOST > FILE)");
+	/* The parent's pin and the child's key make one credential. */
+	write_file(f, "home/bottles/parent.md",
+		   "---\ngit: {repos: [{name: r, upstream: 'git@h:r', known_hosts: /kh}]}\n---\n");
 	{
 		struct manifest_agent a;
 
 		load_agent(f, "a", &a);
 		assert_string_equal(a.bottle.repos[0].upstream, "git@h:r");
+		assert_string_equal(a.bottle.repos[0].deploy_key, "/k");
+		assert_string_equal(a.bottle.repos[0].known_hosts, "/kh");
 		manifest_agent_release(&a);
 	}
 }
