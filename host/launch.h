@@ -28,6 +28,14 @@
 #define LAUNCH_BUNDLE_HOST "sidecar"
 #define LAUNCH_EGRESS_PORT 9099
 #define LAUNCH_SUPERVISE_PORT 9100
+#define LAUNCH_GITGATE_GIT_PORT 9418
+#define LAUNCH_GITGATE_HTTP_PORT 9420
+/* The git gate in the bundle: its config, the directory of the deploy keys
+ * and known_hosts files (under /etc/sidecar, read-only) and its data
+ * directory (a host directory mounted read-write, docs/launcher.md). */
+#define LAUNCH_GITGATE_CONFIG "/etc/sidecar/gitgate.yaml"
+#define LAUNCH_GITGATE_KEYS "/etc/sidecar/gitgate"
+#define LAUNCH_GITGATE_DATA "/var/lib/gitgate"
 /* The image's unprivileged daemon user (rootfs/etc/passwd). */
 #define LAUNCH_SIDECAR_UID 10001
 #define LAUNCH_SIDECAR_GID 10001
@@ -102,9 +110,38 @@ struct launch_bundle_opts {
 	bool upstream_ca;  /* pass /etc/sidecar/upstream-ca.crt */
 	bool supervise;    /* run `sidecar supervise` too */
 	const char *provider_host; /* the agent's LLM API: DLP redacts there */
+	bool gitgate;      /* run `sidecar gitgate` with LAUNCH_GITGATE_CONFIG */
 };
 /* The bundle's init.yaml (JSON, which is YAML). */
 int launch_render_init(const struct launch_bundle_opts *o, struct buf *out);
+
+/* The git gate's files in LAUNCH_GITGATE_KEYS for a repo: the deploy key
+ * `<name>.key` (its public half is `<name>.key.pub`) and the pinned host
+ * keys `<name>.known_hosts`.  `suffix` is ".key", ".key.pub" or
+ * ".known_hosts"; `dir` is LAUNCH_GITGATE_KEYS in the bundle, or where the
+ * launcher writes them on the host. */
+int launch_gitgate_file(const char *dir, const char *repo, const char *suffix, char *out,
+			size_t len);
+/* The gate's gitgate.yaml for this bottle: listening on `listen_host` (an
+ * IP literal: the bundle's address on the internal network) or on every
+ * address when NULL; data in LAUNCH_GITGATE_DATA; the bottle's git.user as
+ * the identity rule; each repo with its upstream and credential (keys by
+ * their path in the bundle, tokens by variable name). */
+int launch_render_gitgate(const struct manifest_bottle *b, const char *listen_host,
+			  struct buf *out);
+/* The agent's env-file lines that send git to the gate without the agent
+ * knowing: GIT_CONFIG_COUNT, GIT_CONFIG_KEY_<n>, GIT_CONFIG_VALUE_<n> with
+ * user.name and user.email from git.user and, for every repo, one
+ * `url.<gate_url>/<name>.git.insteadOf` per spelling of its upstream
+ * (launch_git_spellings).  Nothing when the bottle has neither. */
+int launch_render_git_env(const struct manifest_bottle *b, const char *gate_url,
+			  struct buf *out);
+/* The URLs an agent may write for `upstream`, each on its own line in
+ * `out`: the URL itself, with and without `.git`, and the same repository
+ * in the other common forms of its forge (https://HOST/PATH,
+ * git@HOST:PATH, ssh://git@HOST/PATH; an ssh upstream keeps its user, and
+ * one with a port has no other form).  No duplicates. */
+int launch_git_spellings(const char *upstream, struct buf *out);
 /* Claude Code's .claude.json with the supervise server under mcpServers. */
 int launch_render_mcp_claude(const char *url, struct buf *out);
 /* Codex's config.toml with the server under [mcp_servers.bottle]. */

@@ -1,8 +1,9 @@
 /* The launcher's pieces that need no engine: slugs and state files, the
  * minted CA (parsed and verified by mbedTLS), the rendered init.yaml
- * (loaded by init's own config loader), MCP client configs, env-file
- * lines, the credential names handed to the bundle, and running argv
- * arrays without a shell. */
+ * (loaded by init's own config loader), the git gate's gitgate.yaml
+ * (loaded by the gate's) and the agent's git configuration, MCP client
+ * configs, env-file lines, the credential names handed to the bundle, and
+ * running argv arrays without a shell. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -25,6 +26,7 @@
 
 #include "../../host/launch.h"
 #include "../../shared/config_yaml.h"
+#include "../../sidecar/gitgate/gitgate.h"
 #include "../../sidecar/init/init.h"
 
 struct fixture {
@@ -247,6 +249,22 @@ static const char *find_after(char **list, const char *flag)
 	return "";
 }
 
+static void load_init(const struct launch_bundle_opts *o, struct init_config *config)
+{
+	struct config_yaml cy;
+	struct buf text;
+
+	buf_init(&text, (size_t)-1);
+	assert_int_equal(launch_render_init(o, &text), 0);
+	config_yaml_init(&cy);
+	init_config_init(config);
+	assert_int_equal(config_yaml_load_string(&cy, "init.yaml", text.p, text.len), 0);
+	if (init_config_parse(config, &cy) < 0)
+		fail_msg("%s", cy.message);
+	config_yaml_release(&cy);
+	buf_release(&text);
+}
+
 static void test_render_init(void **state)
 {
 	const char *secrets[] = { "ANTHROPIC_API_KEY", "GH_TOKEN" };
@@ -257,18 +275,10 @@ static void test_render_init(void **state)
 					.supervise = true,
 					.provider_host = "api.anthropic.com" };
 	struct init_config config;
-	struct config_yaml cy;
 	const struct daemon_config *egress, *supervise;
-	struct buf text;
 
 	(void)state;
-	buf_init(&text, (size_t)-1);
-	assert_int_equal(launch_render_init(&o, &text), 0);
-	config_yaml_init(&cy);
-	init_config_init(&config);
-	assert_int_equal(config_yaml_load_string(&cy, "init.yaml", text.p, text.len), 0);
-	if (init_config_parse(&config, &cy) < 0)
-		fail_msg("%s", cy.message);
+	load_init(&o, &config);
 	assert_int_equal(config.daemon_count, 2);
 	egress = &config.daemons[0];
 	supervise = &config.daemons[1];
@@ -297,24 +307,262 @@ static void test_render_init(void **state)
 	assert_false(supervise->required);
 	assert_null(supervise->env_inherit);
 	init_config_release(&config);
-	config_yaml_release(&cy);
 
-	buf_clear(&text);
 	o.upstream_ca = false;
 	o.supervise = false;
 	o.nsecret_names = 0;
-	assert_int_equal(launch_render_init(&o, &text), 0);
-	config_yaml_init(&cy);
-	init_config_init(&config);
-	assert_int_equal(config_yaml_load_string(&cy, "init.yaml", text.p, text.len), 0);
-	assert_int_equal(init_config_parse(&config, &cy), 0);
+	load_init(&o, &config);
 	assert_int_equal(config.daemon_count, 1);
+	assert_string_equal(config.daemons[0].name, "egress");
 	assert_null(find_in(config.daemons[0].argv, "--upstream-ca"));
 	assert_null(find_in(config.daemons[0].argv, "/etc/sidecar/upstream-ca.crt"));
 	assert_null(find_in(config.daemons[0].argv, "--queue"));
 	init_config_release(&config);
-	config_yaml_release(&cy);
+}
+
+/* The gate runs beside egress with the same DLP inputs. */
+static void test_render_init_gitgate(void **state)
+{
+	const char *secrets[] = { "ANTHROPIC_API_KEY", "APP_TOKEN" };
+	struct launch_bundle_opts o = { .slug = "dev-0011aabb",
+					.secret_names = secrets,
+					.nsecret_names = 2,
+					.upstream_ca = true,
+					.supervise = true,
+					.provider_host = "api.anthropic.com",
+					.gitgate = true };
+	const struct daemon_config *gate;
+	struct init_config config;
+
+	(void)state;
+	load_init(&o, &config);
+	assert_int_equal(config.daemon_count, 3);
+	gate = &config.daemons[1];
+	assert_string_equal(gate->name, "gitgate");
+	assert_string_equal(gate->argv[1], "gitgate");
+	assert_string_equal(find_after(gate->argv, "--config"), LAUNCH_GITGATE_CONFIG);
+	assert_int_equal(gate->ready_fd, 3);
+	assert_string_equal(find_after(gate->argv, "--ready-fd"), "3");
+	assert_int_equal(gate->uid, LAUNCH_SIDECAR_UID);
+	assert_true(gate->required);
+	/* Every secret by name, the canary, the queue for its proposals. */
+	assert_string_equal(find_after(gate->argv, "--canary-env"), "BOTTLE_CANARY");
+	assert_string_equal(find_after(gate->argv, "--secret-env"), "ANTHROPIC_API_KEY");
+	assert_non_null(find_in(gate->argv, "APP_TOKEN"));
+	assert_string_equal(find_after(gate->argv, "--queue"), "/run/supervise/queue");
+	assert_string_equal(find_after(gate->argv, "--bottle"), "dev-0011aabb");
+	assert_null(find_in(gate->argv, "--provider-host"));
+	assert_non_null(find_in(gate->env_inherit, "APP_TOKEN"));
+	assert_non_null(find_in(gate->env_inherit, "ANTHROPIC_API_KEY"));
+	assert_non_null(find_in(gate->env_inherit, "BOTTLE_CANARY"));
+	/* Its https upstreams are checked with the operator's upstream CA. */
+	assert_non_null(find_in(gate->env, "SSL_CERT_FILE=/etc/sidecar/upstream-ca.crt"));
+	/* egress's argv is what it was without the gate. */
+	assert_string_equal(config.daemons[0].name, "egress");
+	assert_string_equal(find_after(config.daemons[0].argv, "--provider-host"),
+			    "api.anthropic.com");
+	assert_string_equal(config.daemons[2].name, "supervise");
+	init_config_release(&config);
+
+	o.upstream_ca = false;
+	o.supervise = false;
+	load_init(&o, &config);
+	assert_int_equal(config.daemon_count, 2);
+	gate = &config.daemons[1];
+	assert_null(gate->env);
+	assert_null(find_in(gate->argv, "--queue"));
+	assert_null(find_in(gate->argv, "--bottle"));
+	init_config_release(&config);
+}
+
+static void load_bottle_text(struct fixture *f, const char *text, struct manifest_bottle *b)
+{
+	struct manifest_dirs dirs = { 0 };
+	char home[256], dir[256], err[1024];
+
+	path_in(f, "home", home, sizeof(home));
+	path_in(f, "home/bottles", dir, sizeof(dir));
+	assert_int_equal(launch_mkdirs(dir, 0700), 0);
+	path_in(f, "home/bottles/b.md", dir, sizeof(dir));
+	unlink(dir);
+	write_text(f, "home/bottles/b.md", text);
+	dirs.home = home;
+	if (manifest_bottle_load(&dirs, "b", b, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+}
+
+/* gitgate.yaml as the gate itself loads it. */
+static void load_gitgate(struct fixture *f, const struct manifest_bottle *b, const char *host,
+			 struct gitgate_config *config)
+{
+	char path[256], err[1024];
+	struct buf text;
+
+	buf_init(&text, (size_t)-1);
+	assert_int_equal(launch_render_gitgate(b, host, &text), 0);
+	path_in(f, "gitgate.yaml", path, sizeof(path));
+	unlink(path);
+	assert_int_equal(launch_write_file(path, text.p, text.len, 0644), 0);
+	if (gitgate_config_load(path, config, err, sizeof(err)) < 0)
+		fail_msg("%s\n%s", err, text.p);
 	buf_release(&text);
+}
+
+static void test_render_gitgate(void **state)
+{
+	struct fixture *f = *state;
+	struct gitgate_config config;
+	struct manifest_bottle b;
+	char path[256];
+
+	load_bottle_text(f,
+			 "---\n"
+			 "git:\n"
+			 "  user: {name: Bottle Agent, email: agent@example.com}\n"
+			 "  repos:\n"
+			 "    - name: webapp\n"
+			 "      upstream: git@github.com:acme/webapp.git\n"
+			 "      deploy_key: ~/.ssh/webapp\n"
+			 "      known_hosts: /etc/ssh/github_known_hosts\n"
+			 "    - name: engine\n"
+			 "      upstream: https://github.com/acme/engine.git\n"
+			 "      token_env: ENGINE_TOKEN\n"
+			 "---\n",
+			 &b);
+	memset(&config, 0, sizeof(config));
+	load_gitgate(f, &b, "10.89.3.254", &config);
+	assert_string_equal(config.http_listen, "10.89.3.254:9420");
+	assert_string_equal(config.git_listen, "10.89.3.254:9418");
+	assert_string_equal(config.data_dir, LAUNCH_GITGATE_DATA);
+	assert_string_equal(config.user_name, "Bottle Agent");
+	assert_string_equal(config.user_email, "agent@example.com");
+	assert_int_equal(config.nrepos, 2);
+	assert_string_equal(config.repos[0].name, "webapp");
+	assert_string_equal(config.repos[0].upstream, "git@github.com:acme/webapp.git");
+	/* The keys by their place in the bundle, never the operator's path. */
+	assert_string_equal(config.repos[0].deploy_key, "/etc/sidecar/gitgate/webapp.key");
+	assert_string_equal(config.repos[0].known_hosts,
+			    "/etc/sidecar/gitgate/webapp.known_hosts");
+	assert_null(config.repos[0].token_env);
+	assert_string_equal(config.repos[1].token_env, "ENGINE_TOKEN");
+	assert_null(config.repos[1].deploy_key);
+	assert_null(config.hook);
+	gitgate_config_release(&config);
+
+	/* Every address (no internal one known), IPv6 bracketed, no user. */
+	manifest_bottle_release(&b);
+	load_bottle_text(f,
+			 "---\ngit:\n  repos:\n    - {name: x, upstream: 'https://h/x', "
+			 "token_env: T}\n---\n",
+			 &b);
+	memset(&config, 0, sizeof(config));
+	load_gitgate(f, &b, NULL, &config);
+	assert_string_equal(config.http_listen, ":9420");
+	assert_string_equal(config.git_listen, ":9418");
+	assert_null(config.user_name);
+	gitgate_config_release(&config);
+	memset(&config, 0, sizeof(config));
+	load_gitgate(f, &b, "fd00::2", &config);
+	assert_string_equal(config.http_listen, "[fd00::2]:9420");
+	gitgate_config_release(&config);
+	manifest_bottle_release(&b);
+
+	assert_int_equal(launch_gitgate_file("/host/dir", "webapp", ".key.pub", path, sizeof(path)),
+			 0);
+	assert_string_equal(path, "/host/dir/webapp.key.pub");
+	assert_int_equal(launch_gitgate_file("/host/dir", "webapp", ".key", path, 10),
+			 -ENAMETOOLONG);
+}
+
+static void expect_spellings(const char *upstream, const char *want)
+{
+	struct buf text;
+
+	buf_init(&text, (size_t)-1);
+	assert_int_equal(launch_git_spellings(upstream, &text), 0);
+	assert_string_equal(text.p, want);
+	buf_release(&text);
+}
+
+static void test_git_spellings(void **state)
+{
+	(void)state;
+	expect_spellings("https://github.com/acme/engine.git",
+			 "https://github.com/acme/engine.git\n"
+			 "git@github.com:acme/engine.git\n"
+			 "ssh://git@github.com/acme/engine.git\n"
+			 "https://github.com/acme/engine\n"
+			 "git@github.com:acme/engine\n"
+			 "ssh://git@github.com/acme/engine\n");
+	/* The upstream as written comes first, even without .git. */
+	expect_spellings("https://gitlab.example/g/sub/app",
+			 "https://gitlab.example/g/sub/app\n"
+			 "https://gitlab.example/g/sub/app.git\n"
+			 "git@gitlab.example:g/sub/app.git\n"
+			 "ssh://git@gitlab.example/g/sub/app.git\n"
+			 "git@gitlab.example:g/sub/app\n"
+			 "ssh://git@gitlab.example/g/sub/app\n");
+	/* An ssh upstream keeps its user. */
+	expect_spellings("forge@h.example:team/lib.git",
+			 "forge@h.example:team/lib.git\n"
+			 "https://h.example/team/lib.git\n"
+			 "ssh://forge@h.example/team/lib.git\n"
+			 "https://h.example/team/lib\n"
+			 "forge@h.example:team/lib\n"
+			 "ssh://forge@h.example/team/lib\n");
+	expect_spellings("ssh://h.example/srv/lib",
+			 "ssh://h.example/srv/lib\n"
+			 "https://h.example/srv/lib.git\n"
+			 "h.example:srv/lib.git\n"
+			 "ssh://h.example/srv/lib.git\n"
+			 "https://h.example/srv/lib\n"
+			 "h.example:srv/lib\n");
+	/* A port belongs to its protocol. */
+	expect_spellings("ssh://git@h.example:2222/lib.git",
+			 "ssh://git@h.example:2222/lib.git\n"
+			 "ssh://git@h.example:2222/lib\n");
+	expect_spellings("https://h.example:8443/lib",
+			 "https://h.example:8443/lib\n"
+			 "https://h.example:8443/lib.git\n");
+}
+
+static void test_git_env(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest_bottle b;
+	struct buf env;
+
+	load_bottle_text(f,
+			 "---\n"
+			 "git:\n"
+			 "  user: {name: Bottle Agent, email: agent@example.com}\n"
+			 "  repos:\n"
+			 "    - {name: app, upstream: 'ssh://git@h.example:2222/app.git', "
+			 "deploy_key: /k, known_hosts: /kh}\n"
+			 "---\n",
+			 &b);
+	buf_init(&env, (size_t)-1);
+	assert_int_equal(launch_render_git_env(&b, "http://sidecar:9420", &env), 0);
+	assert_string_equal(env.p,
+			    "GIT_CONFIG_KEY_0=user.name\n"
+			    "GIT_CONFIG_VALUE_0=Bottle Agent\n"
+			    "GIT_CONFIG_KEY_1=user.email\n"
+			    "GIT_CONFIG_VALUE_1=agent@example.com\n"
+			    "GIT_CONFIG_KEY_2=url.http://sidecar:9420/app.git.insteadOf\n"
+			    "GIT_CONFIG_VALUE_2=ssh://git@h.example:2222/app.git\n"
+			    "GIT_CONFIG_KEY_3=url.http://sidecar:9420/app.git.insteadOf\n"
+			    "GIT_CONFIG_VALUE_3=ssh://git@h.example:2222/app\n"
+			    "GIT_CONFIG_COUNT=4\n");
+	manifest_bottle_release(&b);
+
+	/* Nothing to configure: no line at all (no GIT_CONFIG_COUNT=0 that
+	 * would hide the agent's own). */
+	buf_clear(&env);
+	load_bottle_text(f, "---\nsupervise: false\n---\n", &b);
+	assert_int_equal(launch_render_git_env(&b, "http://sidecar:9420", &env), 0);
+	assert_int_equal(env.len, 0);
+	manifest_bottle_release(&b);
+	buf_release(&env);
 }
 
 static void test_mcp_configs(void **state)
@@ -479,6 +727,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_files_and_trees, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ca, setup, teardown),
 		cmocka_unit_test(test_render_init),
+		cmocka_unit_test(test_render_init_gitgate),
+		cmocka_unit_test_setup_teardown(test_render_gitgate, setup, teardown),
+		cmocka_unit_test(test_git_spellings),
+		cmocka_unit_test_setup_teardown(test_git_env, setup, teardown),
 		cmocka_unit_test(test_mcp_configs),
 		cmocka_unit_test(test_env_lines),
 		cmocka_unit_test_setup_teardown(test_secret_names, setup, teardown),
