@@ -1,6 +1,7 @@
 /* bottle-host start: resolve an agent, mint its bottle's CA, render the
  * bundle's configs, start the bundle and the agent on their networks,
  * attach the terminal, and remove everything when the agent exits. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,15 +36,18 @@ static const char start_usage[] =
 	"for this bottle under ~/.bottle/state/<slug>/; build the sidecar image if\n"
 	"the sidecar binary changed; create an internal network (agent and bundle)\n"
 	"and an egress network (bundle only); start the bundle and wait until every\n"
-	"daemon is ready; start the agent with the proxy, the CA and the MCP server\n"
-	"configured, and attach the terminal.  When the agent exits (or on Ctrl-C,\n"
+	"daemon is ready; start the agent with the proxy, the CA, the MCP server and\n"
+	"git's URL rewrites to the git gate (for the bottle's git repos) configured,\n"
+	"and attach the terminal.  When the agent exits (or on Ctrl-C,\n"
 	"or `bottle-host stop <slug>`) containers and networks are removed; the\n"
 	"queue and logs stay under ~/.bottle/queue/<slug>/.\n"
 	"\n"
 	"Credentials: the provider's key (ANTHROPIC_API_KEY, OPENAI_API_KEY), every\n"
 	"route's auth.env and repo's token_env are read from your environment now\n"
 	"and handed to the bundle alone, through a 0600 file removed once it\n"
-	"started.  The agent gets a placeholder key and BOTTLE_CANARY.\n"
+	"started.  The agent gets a placeholder key and BOTTLE_CANARY.  Each repo's\n"
+	"deploy_key (with KEY.pub) and known_hosts are copied to the bundle for the\n"
+	"git gate alone.\n"
 	"\n"
 	"Environment: BOTTLE_SIDECAR (the sidecar binary; default: next to\n"
 	"bottle-host), BOTTLE_UPSTREAM_CA (a PEM bundle egress verifies upstreams\n"
@@ -56,6 +60,7 @@ static const char start_usage[] =
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #define MCP_URL "http://" LAUNCH_BUNDLE_HOST ":9100/mcp"
 #define PROXY_URL "http://" LAUNCH_BUNDLE_HOST ":9099"
+#define GATE_URL "http://" LAUNCH_BUNDLE_HOST ":9420"
 
 struct start {
 	const char *agent_name, *cwd_flag, *engine_flag;
@@ -74,6 +79,8 @@ struct start {
 	const char **secrets;
 	size_t nsecrets;
 	bool supervise;
+	bool gitgate;      /* the bottle has repos: the bundle runs the git gate */
+	char gate_ip[64];  /* its address on the internal network; "": every address */
 	bool host_rootfs;
 	bool created; /* the state directory is ours to remove */
 };
@@ -264,6 +271,54 @@ static int check_secrets(struct start *s)
 	return 0;
 }
 
+/* A path of the manifest, absolute or ~/ for the operator's home. */
+static int expand_home(const char *path, char *out, size_t len)
+{
+	const char *home = getenv("HOME");
+	int n;
+
+	if (path[0] == '~' && !(home && home[0]))
+		return fail("'%s': HOME is not set", path);
+	n = snprintf(out, len, "%s%s", path[0] == '~' ? home : "", path + (path[0] == '~'));
+	return n < 0 || (size_t)n >= len ? fail("path too long: %s", path) : 0;
+}
+
+static int check_readable(const char *path, const char *what, const struct manifest_repo *r,
+			  const char *hint)
+{
+	if (access(path, R_OK) == 0)
+		return 0;
+	return fail("git repo %s: %s '%s': %s (%s:%lu)%s", r->name, what, path, strerror(errno),
+		    r->origin.path, r->origin.line, hint);
+}
+
+/* The gate needs each deploy key, its public half and the pinned host
+ * keys: all must be readable now, before anything is created. */
+static int check_repo_files(struct start *s)
+{
+	const struct manifest_bottle *b = &s->agent.bottle;
+	char key[PATH_MAX], pub[PATH_MAX + 8], known[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < b->nrepos; i++) {
+		const struct manifest_repo *r = &b->repos[i];
+
+		if (!r->deploy_key)
+			continue;
+		if (expand_home(r->deploy_key, key, sizeof(key)) < 0 ||
+		    check_readable(key, "deploy_key", r, "") < 0)
+			return -1;
+		snprintf(pub, sizeof(pub), "%s.pub", key);
+		if (check_readable(pub, "the deploy key's public half", r,
+				   "; make it with ssh-keygen -y -f KEY > KEY.pub") < 0)
+			return -1;
+		if (expand_home(r->known_hosts, known, sizeof(known)) < 0 ||
+		    check_readable(known, "known_hosts", r, "") < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int pick_agent_image(struct start *s)
 {
 	const struct manifest_bottle *b = &s->agent.bottle;
@@ -324,6 +379,47 @@ static int hand_to_sidecar(const char *path)
 	return 0;
 }
 
+/* The gate's keys, copied into the bundle's config directory (mounted
+ * read-only) and handed to the sidecar user, since the operator's own
+ * files are theirs and 0600; and the gate's data directory, on disk in
+ * the state directory (mirrors can be large: not a tmpfs). */
+static int gitgate_files(struct start *s, const char *bundle_dir)
+{
+	const struct manifest_bottle *b = &s->agent.bottle;
+	char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX], data[PATH_MAX];
+	size_t i, j;
+	static const struct {
+		const char *suffix;
+		mode_t mode;
+	} files[] = { { ".key", 0600 }, { ".key.pub", 0644 }, { ".known_hosts", 0644 } };
+
+	if (path_join(dir, sizeof(dir), bundle_dir, "gitgate") < 0 ||
+	    path_join(data, sizeof(data), s->state_dir, "gitgate-data") < 0)
+		return -1;
+	if (mkdir(dir, 0755) < 0 || mkdir(data, 0700) < 0)
+		return fail("unable to create '%s' or '%s': %s", dir, data, strerror(errno));
+	if (hand_to_sidecar(data) < 0)
+		return -1;
+	for (i = 0; i < b->nrepos; i++) {
+		const struct manifest_repo *r = &b->repos[i];
+
+		for (j = 0; r->deploy_key && j < sizeof(files) / sizeof(files[0]); j++) {
+			const char *source = j == 2 ? r->known_hosts : r->deploy_key;
+
+			if (expand_home(source, from, sizeof(from)) < 0)
+				return -1;
+			if (j == 1)
+				strncat(from, ".pub", sizeof(from) - strlen(from) - 1);
+			if (launch_gitgate_file(dir, r->name, files[j].suffix, to, sizeof(to)) < 0)
+				return fail("path too long: %s/%s", dir, r->name);
+			if (copy_file(from, dir, strrchr(to, '/') + 1, files[j].mode) < 0 ||
+			    hand_to_sidecar(to) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int render_bundle(struct start *s)
 {
 	struct launch_bundle_opts o = { 0 };
@@ -348,6 +444,9 @@ static int render_bundle(struct start *s)
 	if (upstream && upstream[0] && copy_file(upstream, dir, "upstream-ca.crt", 0644) < 0)
 		return -1;
 
+	if (s->gitgate && gitgate_files(s, dir) < 0)
+		return -1;
+
 	buf_init(&b, (size_t)-1);
 	o.slug = s->names.slug;
 	o.secret_names = s->secrets;
@@ -356,6 +455,7 @@ static int render_bundle(struct start *s)
 	o.supervise = s->supervise;
 	manifest_provider_route(s->agent.provider, &api);
 	o.provider_host = api.host;
+	o.gitgate = s->gitgate;
 	ret = launch_render_init(&o, &b) < 0 ? fail("out of memory") : write_text(dir, "init.yaml", &b, 0644);
 	buf_clear(&b);
 	if (ret == 0 && render_routes(&s->agent, &b) < 0)
@@ -419,6 +519,64 @@ static int render_agent(struct start *s)
 	}
 	ret = 0;
 out:
+	buf_release(&b);
+	return ret;
+}
+
+static int inspect(const struct start *s, const char *format, const char *object, char *out,
+		   size_t len);
+
+/* The last host address of an IPv4 "a.b.c.d/len", or -EINVAL. */
+static int subnet_last_host(const char *cidr, char *out, size_t len)
+{
+	char net[INET_ADDRSTRLEN];
+	struct in_addr addr;
+	const char *slash = strchr(cidr, '/');
+	long bits = slash ? strtol(slash + 1, NULL, 10) : -1;
+	uint32_t host, mask;
+
+	if (!slash || (size_t)(slash - cidr) >= sizeof(net) || bits < 8 || bits > 30)
+		return -EINVAL;
+	snprintf(net, sizeof(net), "%.*s", (int)(slash - cidr), cidr);
+	if (inet_pton(AF_INET, net, &addr) != 1)
+		return -EINVAL;
+	mask = 0xffffffffu << (32 - bits);
+	host = (ntohl(addr.s_addr) & mask) | (~mask - 1);
+	addr.s_addr = htonl(host);
+	return inet_ntop(AF_INET, &addr, out, (socklen_t)len) ? 0 : -EINVAL;
+}
+
+/* The gate listens on the internal network only: nothing on the egress
+ * network (or beyond, routed by the host) may push through its deploy
+ * keys.  With podman the bundle is given a fixed address there (the last
+ * of the new network's subnet; the bundle joins it first), which the gate's
+ * config names.  docker takes a fixed address only on networks created
+ * with an explicit subnet: there the gate listens on every address of the
+ * bundle (docs/launcher.md). */
+static int render_gitgate(struct start *s)
+{
+	char subnets[256], dir[PATH_MAX], *space;
+	struct buf b;
+	int ret;
+
+	if (strcmp(s->engine, "podman") == 0) {
+		if (inspect(s, "{{range .Subnets}}{{.Subnet}} {{end}}", s->names.net_internal,
+			    subnets, sizeof(subnets)) != 0)
+			return fail("%s network inspect %s failed", s->engine,
+				    s->names.net_internal);
+		space = strchr(subnets, ' ');
+		if (space)
+			*space = '\0';
+		if (subnet_last_host(subnets, s->gate_ip, sizeof(s->gate_ip)) < 0)
+			return fail("network %s: cannot place the git gate in its subnet '%s' "
+				    "(an IPv4 subnet of /8 to /30 is needed)",
+				    s->names.net_internal, subnets);
+	}
+	if (path_join(dir, sizeof(dir), s->state_dir, "bundle") < 0)
+		return -1;
+	buf_init(&b, (size_t)-1);
+	ret = launch_render_gitgate(&s->agent.bottle, s->gate_ip[0] ? s->gate_ip : NULL, &b);
+	ret = ret < 0 ? fail("out of memory") : write_text(dir, "gitgate.yaml", &b, 0644);
 	buf_release(&b);
 	return ret;
 }
@@ -496,6 +654,9 @@ static int start_bundle(struct start *s)
 	launch_argv_addf(&a, "--env-file=%s", env_path);
 	launch_argv_addf(&a, "--volume=%s:/etc/sidecar:ro", conf);
 	launch_argv_addf(&a, "--volume=%s:/run/supervise/queue:rw", s->queue_dir);
+	if (s->gitgate)
+		launch_argv_addf(&a, "--volume=%s/gitgate-data:%s:rw", s->state_dir,
+				 LAUNCH_GITGATE_DATA);
 	launch_argv_add(&a, s->image);
 	launch_argv_add(&a, "--config");
 	launch_argv_add(&a, "/etc/sidecar/init.yaml");
@@ -505,8 +666,11 @@ static int start_bundle(struct start *s)
 		ret = fail("%s run %s failed (status %d)", s->engine, s->names.bundle, ret);
 		goto out;
 	}
-	ret = launch_engine(s->engine, NULL, "network", "connect", "--alias", LAUNCH_BUNDLE_HOST,
-			    s->names.net_internal, s->names.bundle, NULL);
+	ret = s->gate_ip[0]
+		? launch_engine(s->engine, NULL, "network", "connect", "--alias", LAUNCH_BUNDLE_HOST,
+				"--ip", s->gate_ip, s->names.net_internal, s->names.bundle, NULL)
+		: launch_engine(s->engine, NULL, "network", "connect", "--alias", LAUNCH_BUNDLE_HOST,
+				s->names.net_internal, s->names.bundle, NULL);
 	if (ret != 0)
 		ret = fail("%s network connect %s failed", s->engine, s->names.net_internal);
 out:
@@ -627,6 +791,9 @@ static int agent_env(struct start *s, struct buf *env)
 		if (ret == 0)
 			ret = launch_env_line(env, "GIT_COMMITTER_EMAIL", b->git_user_email);
 	}
+	/* git reaches the gate for the bottle's repos by their usual URLs. */
+	if (ret == 0)
+		ret = launch_render_git_env(b, GATE_URL, env);
 	if (ret < 0)
 		return fail("out of memory");
 	/* The bottle's own env last: it may override a default above, never
@@ -758,9 +925,14 @@ static int prepare(struct start *s, int argc, char **argv)
 		return fail("%s", err);
 	if (!realpath(s->cwd_flag ? s->cwd_flag : ".", s->cwd))
 		return fail("--cwd '%s': %s", s->cwd_flag ? s->cwd_flag : ".", strerror(errno));
-	if (find_sidecar(s) < 0 || pick_agent_image(s) < 0 || check_secrets(s) < 0)
+	if (find_sidecar(s) < 0 || pick_agent_image(s) < 0 || check_secrets(s) < 0 ||
+	    check_repo_files(s) < 0)
 		return -1;
 	s->supervise = s->agent.bottle.supervise != 0;
+	s->gitgate = s->agent.bottle.nrepos > 0;
+	if (s->gitgate && !sidecar_has_applet(s, "gitgate"))
+		return fail("the bottle has git repos but this sidecar has no gitgate applet; "
+			    "rebuild it (make all)");
 	if (s->supervise && !sidecar_has_applet(s, "supervise")) {
 		progress("warning: this sidecar has no supervise applet; starting without the "
 			 "MCP server");
@@ -856,6 +1028,8 @@ int cmd_start(int argc, char **argv)
 		ret = render_agent(&s);
 	if (ret == 0)
 		ret = create_networks(&s);
+	if (ret == 0 && s.gitgate)
+		ret = render_gitgate(&s);
 	if (ret == 0)
 		ret = interrupted();
 	if (ret == 0)

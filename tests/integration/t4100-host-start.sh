@@ -214,6 +214,70 @@ EOF
 	! grep -qF "$BOTTLE_TEST_SECRET" "$QUEUE/$slug/bundle.log"
 '
 
+test_expect_success 'the git gate: git goes to it by the upstream URLs; it listens on the internal network only' '
+	export BOTTLE_TEST_GIT_TOKEN="git-token-$$-$RANDOM$RANDOM" &&
+	ssh-keygen -q -t ecdsa -N "" -f "$PKI/deploy" &&
+	echo "[host.containers.internal]:2222 $(cat "$PKI/deploy.pub")" >"$PKI/known_hosts" &&
+	cat >"$HOME/.bottle/bottles/gitprobe.md" <<EOF &&
+---
+extends: probe
+git:
+  repos:
+    - name: app
+      upstream: https://host.containers.internal:$ORIGIN_PORT/acme/app.git
+      token_env: BOTTLE_TEST_GIT_TOKEN
+    - name: lib
+      upstream: ssh://git@host.containers.internal:2222/acme/lib.git
+      deploy_key: $PKI/deploy
+      known_hosts: $PKI/known_hosts
+---
+EOF
+	write_agent gitprobe gitprobe &&
+	mkdir ws &&
+	cat >ws/agent.sh <<"EOF" &&
+env | grep "^GIT_CONFIG_" | sort >git-env.out
+git config --get-all url.http://sidecar:9420/app.git.insteadOf >insteadof.out
+git config user.email >user.out
+git ls-remote https://host.containers.internal:'"$ORIGIN_PORT"'/acme/app >ls-app.out 2>ls-app.err
+echo "ls-remote app rc=$?"
+git ls-remote git://sidecar:9418/lib >ls-lib.out 2>ls-lib.err
+echo "ls-remote lib rc=$?"
+sleep 3
+EOF
+	true
+	"$BOTTLE_HOST" start gitprobe --cwd ws --keep </dev/null >out 2>err &
+	pid=$!
+	wait_for 60 "grep -q \"^bottle-host: starting the agent\" err" &&
+	slug=$(slug_of err) &&
+	# From the host, the bundle address on its egress network has no gate
+	# (egress, which listens everywhere, shows the address is reachable).
+	egress_ip=$($ENGINE inspect --format "{{(index .NetworkSettings.Networks \"bottle-$slug-egress\").IPAddress}}" \
+		"bottle-$slug-bundle") &&
+	test -n "$egress_ip" &&
+	timeout 5 bash -c "echo >/dev/tcp/$egress_ip/9099" &&
+	! timeout 5 bash -c "echo >/dev/tcp/$egress_ip/9418" 2>/dev/null &&
+	! timeout 5 bash -c "echo >/dev/tcp/$egress_ip/9420" 2>/dev/null &&
+	wait $pid &&
+	cat out err ws/*.err &&
+	# The rewrites: every spelling of each upstream, and the identity.
+	grep -qx "https://host.containers.internal:$ORIGIN_PORT/acme/app.git" ws/insteadof.out &&
+	grep -qx "https://host.containers.internal:$ORIGIN_PORT/acme/app" ws/insteadof.out &&
+	grep -qx "GIT_CONFIG_VALUE_[0-9]*=ssh://git@host.containers.internal:2222/acme/lib" ws/git-env.out &&
+	grep -qx "probe@example.com" ws/user.out &&
+	# The agent reached the gate, not the origin: the gate names its
+	# failed fetch (the origin is no git server); the ssh upstream is down.
+	grep -q "^remote: .*app" ws/ls-app.err &&
+	grep -q "remote error: .*lib" ws/ls-lib.err &&
+	# The token reached the gate alone: not the agent, not a file.
+	! grep -rqF "$BOTTLE_TEST_GIT_TOKEN" ws "$STATE/$slug" &&
+	test "$(stat -c %a "$STATE/$slug/bundle/gitgate/lib.key")" = 600 &&
+	cmp "$PKI/deploy.pub" "$STATE/$slug/bundle/gitgate/lib.key.pub" &&
+	grep -q "\"deploy_key\": \"/etc/sidecar/gitgate/lib.key\"" "$STATE/$slug/bundle/gitgate.yaml" &&
+	test -d "$STATE/$slug/gitgate-data" &&
+	grep -q "app.*fetch" "$QUEUE/$slug/bundle.log" &&
+	"$BOTTLE_HOST" stop "$slug" && test ! -e "$STATE/$slug"
+'
+
 test_expect_success 'a credential missing from the environment stops start before anything exists' '
 	before=$(ls "$STATE" | wc -l) &&
 	! env -u BOTTLE_TEST_SECRET "$BOTTLE_HOST" start probe --cwd . </dev/null 2>err &&
