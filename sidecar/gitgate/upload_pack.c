@@ -576,7 +576,8 @@ static int read_needs(struct upload_pack *u)
 			return ret;
 		if (matched)
 			continue;
-		if (!str_skip_prefix(&line, "want ") || line.len < HEX_LEN) {
+		if (!str_skip_prefix(&line, "want ") || line.len < HEX_LEN ||
+		    (line.len > HEX_LEN && line.p[HEX_LEN] != ' ' && line.p[HEX_LEN] != '\0')) {
 			char text[80];
 			return upload_fail(u, -EPROTO, "protocol error: expected a want, got '%s'",
 					   line_for_message(pkt.data, text, sizeof(text)));
