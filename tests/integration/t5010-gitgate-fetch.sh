@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# upload-pack fetches with the real git client, protocol v0, v1 and v2:
+# after the source moved (new commits, a new tag), tags following their
+# commits in the same pack (include-tag), a negotiation over many rounds,
+# shallow clones (--depth 1), --deepen, --depth on a shallow clone,
+# --shallow-since and --shallow-exclude.  Every shallow result (the
+# client's refs, shallow list and commit count) equals git's own
+# upload-pack's, and every client is fsck clean.
+. "$(dirname "$0")/gitgate-upload-lib.sh"
+
+test_expect_success 'set up the source repository' '
+	cd "$TEST_SCRATCH" && make_source src
+'
+
+# A fresh bare server copy of src.git in the test's directory.
+server_copy() {
+	git clone -q --bare "$TEST_SCRATCH/src.git" server.git
+}
+
+compare() {
+	git -C gate fsck >/dev/null &&
+	client_state gate >gate.txt && client_state ref >ref.txt &&
+	diff ref.txt gate.txt
+}
+
+for version in 0 1 2; do
+	test_expect_success "fetch after the source moved: commits and a tag (protocol.version=$version)" '
+		server_copy &&
+		git -c protocol.version='$version' clone -q "$(gate_url server.git)" client &&
+		git clone -q server.git work &&
+		commit_file work d "new 1" && commit_file work d "new 2" &&
+		git -C work tag -a v2 -m "version 2" &&
+		git -C work push -q origin main v2 &&
+		git -C client -c protocol.version='$version' fetch -q 2>err &&
+		test "$(git -C client rev-parse origin/main)" = "$(git -C server.git rev-parse main)" &&
+		test "$(git -C client rev-parse v2)" = "$(git -C server.git rev-parse v2)" &&
+		git -C client fsck --strict
+	'
+
+	test_expect_success "include-tag: a tag of a commit sent comes in the same pack (protocol.version=$version)" '
+		server_copy &&
+		git clone -q server.git work &&
+		commit_file work e "tagged" && git -C work tag -a v3 -m "version 3" &&
+		git -C work push -q origin main v3 &&
+		tag=$(git -C server.git rev-parse v3) &&
+		git init -q without && git init -q with &&
+		git -C without -c protocol.version='$version' fetch-pack -q \
+			"$(gate_url server.git)" refs/heads/main >/dev/null &&
+		! git -C without cat-file -e $tag 2>/dev/null &&
+		git -C with -c protocol.version='$version' fetch-pack -q --include-tag \
+			"$(gate_url server.git)" refs/heads/main >/dev/null &&
+		test "$(git -C with cat-file -t $tag)" = tag
+	'
+
+	test_expect_success "negotiation over many rounds with unknown haves (protocol.version=$version)" '
+		server_copy &&
+		git -c protocol.version='$version' clone -q "$(gate_url server.git)" client &&
+		git -C client checkout -q -b local &&
+		for i in $(seq 1 80); do commit_file client local "local $i"; done &&
+		git clone -q server.git work &&
+		commit_file work f "upstream 1" && git -C work push -q origin main &&
+		GIT_TRACE_PACKET=$PWD/trace git -C client -c protocol.version='$version' fetch -q &&
+		grep -q "ACK" trace &&
+		test "$(git -C client rev-parse origin/main)" = "$(git -C server.git rev-parse main)" &&
+		git -C client fsck --strict
+	'
+
+	test_expect_success "shallow clone --depth 1 is git's (protocol.version=$version)" '
+		server_copy &&
+		git -c protocol.version='$version' clone -q --depth 1 "$(gate_url server.git)" gate &&
+		git_ref -c protocol.version='$version' clone -q --depth 1 "$(ref_url server.git)" ref &&
+		compare &&
+		test "$(git -C gate rev-list --count HEAD)" = 1
+	'
+
+	test_expect_success "--deepen 2 after --depth 1 is git's (protocol.version=$version)" '
+		server_copy &&
+		git -c protocol.version='$version' clone -q --depth 1 "$(gate_url server.git)" gate &&
+		git_ref -c protocol.version='$version' clone -q --depth 1 "$(ref_url server.git)" ref &&
+		git -C gate -c protocol.version='$version' fetch -q --deepen 2 &&
+		git_ref -C ref -c protocol.version='$version' fetch -q --deepen 2 &&
+		compare &&
+		test "$(git -C gate rev-list --count HEAD)" -gt 1
+	'
+
+	test_expect_success "--depth 3 on a shallow clone that moved (protocol.version=$version)" '
+		server_copy &&
+		git -c protocol.version='$version' clone -q --depth 1 "$(gate_url server.git)" gate &&
+		git_ref -c protocol.version='$version' clone -q --depth 1 "$(ref_url server.git)" ref &&
+		git clone -q server.git work && commit_file work g "more" && git -C work push -q origin main &&
+		git -C gate -c protocol.version='$version' fetch -q --depth 3 &&
+		git_ref -C ref -c protocol.version='$version' fetch -q --depth 3 &&
+		compare
+	'
+
+	test_expect_success "a plain fetch into a shallow clone keeps it shallow (protocol.version=$version)" '
+		server_copy &&
+		git -c protocol.version='$version' clone -q --depth 1 "$(gate_url server.git)" gate &&
+		git_ref -c protocol.version='$version' clone -q --depth 1 "$(ref_url server.git)" ref &&
+		git clone -q server.git work && commit_file work h "more" && git -C work push -q origin main &&
+		git -C gate -c protocol.version='$version' fetch -q &&
+		git_ref -C ref -c protocol.version='$version' fetch -q &&
+		compare
+	'
+
+	test_expect_success "--shallow-exclude and --shallow-since are git's (protocol.version=$version)" '
+		server_copy &&
+		git -c protocol.version='$version' clone -q --shallow-exclude=v1 "$(gate_url server.git)" gate &&
+		git_ref -c protocol.version='$version' clone -q --shallow-exclude=v1 "$(ref_url server.git)" ref &&
+		compare &&
+		rm -rf gate ref &&
+		since=$(git -C server.git log -1 --format=%ct main~1) &&
+		git -c protocol.version='$version' clone -q --shallow-since=$since "$(gate_url server.git)" gate &&
+		git_ref -c protocol.version='$version' clone -q --shallow-since=$since "$(ref_url server.git)" ref &&
+		compare
+	'
+done
+
+test_done
