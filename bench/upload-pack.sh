@@ -85,31 +85,37 @@ service=${cmd%% *}; exec git "${service#git-}" "$path"
 SH
 chmod +x "$work/ssh-gate" "$work/ssh-git"
 
-# One clone: prints seconds and the received pack's size in bytes.
+# One clone: sets $t (seconds) and $size (the received pack's bytes).
 clone_once() { # server protocol
 	local dest=$work/clone-$1-$2 start end
 	rm -rf "$dest"
 	start=$(date +%s.%N)
-	GIT_SSH_COMMAND=$work/ssh-$1 git -c protocol.version=$2 clone -q --bare --no-local \
-		"ssh://bench$repo" "$dest"
+	GIT_SSH_COMMAND=$work/ssh-$1 GIT_SSH_VARIANT=ssh git -c protocol.version=$2 clone -q --bare \
+		--no-local "ssh://bench$repo" "$dest"
 	end=$(date +%s.%N)
-	echo "$(echo "$end - $start" | bc) $(du -cb "$dest"/objects/pack/*.pack | tail -n 1 | cut -f1)"
-	git -C "$dest" fsck --connectivity-only >/dev/null 2>&1 || { echo "bench: the $1 clone fails git fsck" >&2; exit 1; }
+	t=$(echo "$end - $start" | bc)
+	size=$(du -cb "$dest"/objects/pack/*.pack | tail -n 1 | cut -f1)
+	git -C "$dest" fsck --connectivity-only >/dev/null 2>&1 ||
+		{ echo "bench: the $1 clone fails git fsck" >&2; exit 1; }
 }
 
-best() { # server protocol
-	local b="" t size
+best() { # server protocol: sets $best_time and $best_size
+	best_time=""
 	for _ in $(seq "$rounds"); do
-		read -r t size < <(clone_once "$1" "$2")
-		if [ -z "$b" ] || [ "$(echo "$t < $b" | bc)" = 1 ]; then b=$t; fi
+		clone_once "$1" "$2"
+		if [ -z "$best_time" ] || [ "$(echo "$t < $best_time" | bc)" = 1 ]; then
+			best_time=$t
+		fi
+		best_size=$size
 	done
-	echo "$b $size"
 }
 
 echo "repository: $commits commits, $files files, $(git -C "$repo" count-objects -vH | sed -n 's/^size-pack: //p') packed"
 for protocol in 2 0; do
-	read -r git_time git_size < <(best git "$protocol")
-	read -r gate_time gate_size < <(best gate "$protocol")
+	best git "$protocol"
+	git_time=$best_time git_size=$best_size
+	best gate "$protocol"
+	gate_time=$best_time gate_size=$best_size
 	printf 'protocol v%s: git upload-pack %.2fs (%s MB pack), gate %.2fs (%s MB pack): %.2fx the time, %.2fx the size\n' \
 		"$protocol" "$git_time" "$(echo "scale=1; $git_size / 1048576" | bc)" \
 		"$gate_time" "$(echo "scale=1; $gate_size / 1048576" | bc)" \

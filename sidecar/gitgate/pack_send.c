@@ -21,11 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pack_reuse.h"
 #include "../../shared/log.h"
 
 struct pack_send {
 	struct upload_pack *u;
-	git_packbuilder *pb;
+	git_packbuilder *pb;       /* only when the packs cannot be reused */
+	struct oid_array objects;  /* what the pack holds, in order */
+	struct oid_map in_pack;    /* the same, for lookups */
 	struct oid_array commits;  /* to send, newest first */
 	struct oid_map sent;       /* the same, for lookups */
 	struct oid_map seen;       /* trees and blobs inserted or known to the client */
@@ -34,6 +37,8 @@ struct pack_send {
 	size_t last_percent;
 	int stage;
 	int write_error;           /* the client's side failed during foreach */
+	char chunk[PKT_SIDEBAND_MAX]; /* pack bytes not yet sent */
+	size_t chunk_len;
 };
 
 static int progress(struct pack_send *ps, const char *fmt, ...)
@@ -61,6 +66,16 @@ static int progress(struct pack_send *ps, const char *fmt, ...)
 static int git_failed(struct pack_send *ps, const char *what)
 {
 	return upload_fail(ps->u, -EIO, "%s: %s", what, upload_git_error());
+}
+
+static int object_add(struct pack_send *ps, const git_oid *oid)
+{
+	bool added;
+	int ret = oid_map_put(&ps->in_pack, oid, 0, &added);
+
+	if (ret == 0 && added)
+		ret = oid_array_push(&ps->objects, oid);
+	return ret;
 }
 
 /* ---- commits ---- */
@@ -204,8 +219,8 @@ static int tree_list(struct pack_send *ps, const git_oid *root, bool insert)
 
 	if (ret < 0 || !added)
 		return ret;
-	if (insert && git_packbuilder_insert(ps->pb, root, NULL) < 0)
-		return git_failed(ps, "packing a tree");
+	if (insert && (ret = object_add(ps, root)) < 0)
+		return ret;
 	ps->stack.n = 0;
 	ret = oid_array_push(&ps->stack, root);
 	while (ret == 0 && ps->stack.n > 0) {
@@ -227,10 +242,9 @@ static int tree_list(struct pack_send *ps, const git_oid *root, bool insert)
 			ret = oid_map_put(&ps->seen, id, 0, &added);
 			if (ret < 0 || !added)
 				continue;
-			/* The name groups likely delta bases together. */
-			if (insert && git_packbuilder_insert(ps->pb, id, git_tree_entry_name(entry)) < 0)
-				ret = git_failed(ps, "packing an object");
-			else if (type == GIT_OBJECT_TREE)
+			if (insert)
+				ret = object_add(ps, id);
+			if (ret == 0 && type == GIT_OBJECT_TREE)
 				ret = oid_array_push(&ps->stack, id);
 		}
 		git_tree_free(tree);
@@ -306,10 +320,8 @@ static int want_resolve(struct pack_send *ps, const git_oid *want)
 			return git_failed(ps, "cannot read a wanted object");
 		type = git_object_type(object);
 		if (type == GIT_OBJECT_TAG) {
-			if (git_packbuilder_insert(ps->pb, &id, NULL) < 0)
-				ret = git_failed(ps, "packing a tag");
-			else
-				git_oid_cpy(&id, git_tag_target_id((git_tag *)object));
+			ret = object_add(ps, &id);
+			git_oid_cpy(&id, git_tag_target_id((git_tag *)object));
 		} else if (type == GIT_OBJECT_COMMIT) {
 			ret = oid_array_push(&ps->heads, &id);
 			break;
@@ -317,8 +329,7 @@ static int want_resolve(struct pack_send *ps, const git_oid *want)
 			ret = tree_list(ps, &id, true);
 			break;
 		} else {
-			if (git_packbuilder_insert(ps->pb, &id, NULL) < 0)
-				ret = git_failed(ps, "packing a blob");
+			ret = object_add(ps, &id);
 			break;
 		}
 		git_object_free(object);
@@ -347,12 +358,12 @@ static int tags_include(struct pack_send *ps)
 
 			if (git_tag_lookup(&tag, u->repo, &id) < 0)
 				break;
-			if (git_packbuilder_insert(ps->pb, &id, NULL) < 0) {
-				git_tag_free(tag);
-				return git_failed(ps, "packing a tag");
-			}
+			int ret = object_add(ps, &id);
+
 			git_oid_cpy(&id, git_tag_target_id(tag));
 			git_tag_free(tag);
+			if (ret < 0)
+				return ret;
 		}
 	}
 	return 0;
@@ -380,16 +391,41 @@ static int on_progress(int stage, uint32_t current, uint32_t total, void *payloa
 	return 0;
 }
 
-static int on_pack_data(void *data, size_t size, void *payload)
+/* Pack bytes gather into whole side-band packets: a packet per write
+ * would cost five bytes of framing per object header. */
+static int chunk_flush(struct pack_send *ps)
 {
-	struct pack_send *ps = payload;
 	struct upload_pack *u = ps->u;
 	int ret;
 
+	if (ps->chunk_len == 0)
+		return 0;
 	if (u->sideband_max)
-		ret = pkt_write_sideband(u->s->out, 1, data, size, u->sideband_max);
+		ret = pkt_write_sideband(u->s->out, 1, ps->chunk, ps->chunk_len, u->sideband_max);
 	else
-		ret = u->s->out->write(u->s->out->ctx, data, size);
+		ret = u->s->out->write(u->s->out->ctx, ps->chunk, ps->chunk_len);
+	ps->chunk_len = 0;
+	return ret;
+}
+
+static int on_pack_data(void *data, size_t size, void *payload)
+{
+	struct pack_send *ps = payload;
+	const char *p = data;
+	int ret = 0;
+
+	while (size > 0 && ret == 0) {
+		size_t n = sizeof(ps->chunk) - ps->chunk_len;
+
+		if (n > size)
+			n = size;
+		memcpy(ps->chunk + ps->chunk_len, p, n);
+		ps->chunk_len += n;
+		p += n;
+		size -= n;
+		if (ps->chunk_len == sizeof(ps->chunk))
+			ret = chunk_flush(ps);
+	}
 	if (ret < 0) {
 		ps->write_error = ret;
 		return -1; /* stops libgit2 */
@@ -421,11 +457,10 @@ static int pack_fill(struct pack_send *ps)
 	ret = u->shallow_mode ? commits_by_boundary(ps, &uninteresting) : commits_by_revwalk(ps);
 	if (ret < 0)
 		goto out;
-	for (size_t i = 0; i < ps->commits.n; i++)
-		if (git_packbuilder_insert(ps->pb, &ps->commits.v[i], NULL) < 0) {
-			ret = git_failed(ps, "packing a commit");
-			goto out;
-		}
+	for (size_t i = 0; i < ps->commits.n && ret == 0; i++)
+		ret = object_add(ps, &ps->commits.v[i]);
+	if (ret < 0)
+		goto out;
 	if (u->include_tag) {
 		ret = tags_include(ps);
 		if (ret < 0)
@@ -442,55 +477,108 @@ out:
 	return ret;
 }
 
+static int pack_data_write(void *ctx, const void *data, size_t len)
+{
+	return on_pack_data((void *)data, len, ctx) < 0 ? ((struct pack_send *)ctx)->write_error : 0;
+}
+
+/* The mirror's packs, reused (pack_reuse.h): the common case. */
+static int pack_stream_reused(struct pack_send *ps, struct pack_reuse *reuse)
+{
+	struct upload_pack *u = ps->u;
+	struct pack_reuse_stats stats;
+	char err[200] = "";
+	int ret = pack_reuse_write(reuse, u->repo, &ps->objects, u->ofs_delta, pack_data_write, ps,
+				   &stats, err, sizeof(err));
+
+	if (ret < 0 && ps->write_error)
+		return ret;
+	if (ret < 0)
+		return upload_fail(u, ret, "writing the pack failed: %s", err);
+	return progress(ps, "Total %zu (delta %zu), reused %zu, compressed %zu\n", stats.objects,
+			stats.reused_deltas, stats.reused_deltas + stats.reused_whole,
+			stats.compressed);
+}
+
+/* libgit2's packbuilder, which searches deltas afresh: for a repository
+ * whose objects are mostly loose, where there is little to reuse. */
+static int pack_stream_built(struct pack_send *ps)
+{
+	struct upload_pack *u = ps->u;
+
+	if (git_packbuilder_new(&ps->pb, u->repo) < 0)
+		return git_failed(ps, "cannot start a pack");
+	/* 0: one delta-search thread per CPU. */
+	git_packbuilder_set_threads(ps->pb, 0);
+	for (size_t i = 0; i < ps->objects.n; i++)
+		if (git_packbuilder_insert(ps->pb, &ps->objects.v[i], NULL) < 0)
+			return git_failed(ps, "packing an object");
+	git_packbuilder_set_callbacks(ps->pb, on_progress, ps);
+	if (git_packbuilder_foreach(ps->pb, on_pack_data, ps) < 0) {
+		if (ps->write_error)
+			return ps->write_error;
+		return git_failed(ps, "writing the pack failed");
+	}
+	return progress(ps, "Total %zu\n", ps->objects.n);
+}
+
 int upload_pack_send(struct upload_pack *u)
 {
-	struct pack_send ps = {
-		.u = u,
-		.commits = { .max = SIZE_MAX / sizeof(git_oid) },
-		.heads = { .max = SIZE_MAX / sizeof(git_oid) },
-		.stack = { .max = SIZE_MAX / sizeof(git_oid) },
-		.last_percent = (size_t)-1,
-	};
+	/* On the heap: a session may run on a thread's small stack. */
+	struct pack_send *ps = calloc(1, sizeof(*ps));
+	struct pack_reuse *reuse = NULL;
+	char err[200] = "";
 	int ret;
+
+	if (!ps)
+		return upload_fail(u, -ENOMEM, "out of memory");
+	ps->u = u;
+	ps->objects.max = ps->commits.max = ps->heads.max = ps->stack.max =
+		SIZE_MAX / sizeof(git_oid);
+	ps->last_percent = (size_t)-1;
 
 	if (u->sideband_max)
 		u->sideband_active = true;
-	if (git_packbuilder_new(&ps.pb, u->repo) < 0) {
-		ret = git_failed(&ps, "cannot start a pack");
-		goto out;
-	}
-	/* 0: one delta-search thread per CPU. */
-	git_packbuilder_set_threads(ps.pb, 0);
-	ret = pack_fill(&ps);
+	ret = pack_fill(ps);
 	if (ret < 0)
 		goto out;
-	ret = progress(&ps, "Enumerating objects: %zu, done.\n", git_packbuilder_object_count(ps.pb));
+	ret = progress(ps, "Enumerating objects: %zu, done.\n", ps->objects.n);
 	if (ret == 0)
 		ret = gitgate_io_flush(u->s->out);
 	if (ret < 0)
 		goto out;
-	git_packbuilder_set_callbacks(ps.pb, on_progress, &ps);
-	if (git_packbuilder_foreach(ps.pb, on_pack_data, &ps) < 0) {
-		if (ps.write_error) {
-			ret = ps.write_error;
-			error_format(u->s->err, sizeof(u->s->err),
-				     "sending the pack: %s", strerror(-ret));
-		} else {
-			ret = git_failed(&ps, "writing the pack failed");
-		}
+	ret = pack_reuse_open(&reuse, u->s->repo->path, err, sizeof(err));
+	if (ret < 0) {
+		ret = upload_fail(u, ret, "%s", err);
 		goto out;
 	}
-	ret = progress(&ps, "Total %zu objects\n", git_packbuilder_object_count(ps.pb));
-	if (ret == 0 && u->sideband_max)
+	/* Reuse when most objects are packed; what is loose is sent whole. */
+	if (reuse && pack_reuse_found(reuse, &ps->objects) * 4 >= ps->objects.n * 3)
+		ret = pack_stream_reused(ps, reuse);
+	else
+		ret = pack_stream_built(ps);
+	if (ret == 0)
+		ret = chunk_flush(ps);
+	if (ret < 0) {
+		if (ps->write_error)
+			error_format(u->s->err, sizeof(u->s->err), "sending the pack: %s",
+				     strerror(-ret));
+		goto out;
+	}
+	if (u->sideband_max)
 		ret = pkt_write_flush(u->s->out);
 	if (ret == 0)
 		ret = gitgate_io_flush(u->s->out);
 out:
-	git_packbuilder_free(ps.pb);
-	oid_array_release(&ps.commits);
-	oid_array_release(&ps.heads);
-	oid_array_release(&ps.stack);
-	oid_map_release(&ps.sent);
-	oid_map_release(&ps.seen);
+	pack_reuse_close(reuse);
+	git_packbuilder_free(ps->pb);
+	oid_array_release(&ps->objects);
+	oid_map_release(&ps->in_pack);
+	oid_array_release(&ps->commits);
+	oid_array_release(&ps->heads);
+	oid_array_release(&ps->stack);
+	oid_map_release(&ps->sent);
+	oid_map_release(&ps->seen);
+	free(ps);
 	return ret;
 }
