@@ -52,6 +52,22 @@ for version in 0 1 2; do
 		test "$(git -C with cat-file -t $tag)" = tag
 	'
 
+	test_expect_success "a fetch of deltas whose base stays behind gets them whole (protocol.version=$version)" '
+		server_copy &&
+		git -C server.git config receive.unpackLimit 1 &&
+		git -c protocol.version='$version' clone -q "$(gate_url server.git)" client &&
+		git clone -q server.git work &&
+		seq 1 2000 >work/big && git -C work add big && git -C work commit -q -m big &&
+		git -C work push -q origin main &&
+		seq 1 2001 >work/big && git -C work commit -q -a -m bigger &&
+		git -C work push -q origin main &&
+		git -C client -c protocol.version='$version' fetch -q origin "$(git -C server.git rev-parse main~1):refs/heads/old" &&
+		git -C client -c protocol.version='$version' fetch --progress 2>err &&
+		grep -q "remote: Total .* compressed [1-9]" err &&
+		test "$(git -C client rev-parse origin/main)" = "$(git -C server.git rev-parse main)" &&
+		git -C client fsck --strict
+	'
+
 	test_expect_success "negotiation over many rounds with unknown haves (protocol.version=$version)" '
 		server_copy &&
 		git -c protocol.version='$version' clone -q "$(gate_url server.git)" client &&
