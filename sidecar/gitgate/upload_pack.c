@@ -611,11 +611,14 @@ static int negotiate_v0(struct upload_pack *u, enum negotiation *result)
 		bool common;
 
 		ret = read_packet(u, &pkt);
-		if (ret == -ENODATA)
+		/* A stateless request may end right after its want list (a
+		 * shallow fetch's first round asks for the boundary only):
+		 * that ends the round as a flush does, as in git. */
+		if (ret == -ENODATA && !u->s->stateless_rpc)
 			return upload_fail(u, -EPIPE, "the client hung up during negotiation");
-		if (ret < 0)
+		if (ret < 0 && ret != -ENODATA)
 			return ret;
-		if (pkt.kind != PKT_DATA) {
+		if (ret == -ENODATA || pkt.kind != PKT_DATA) {
 			if (u->multi_ack == MULTI_ACK_DETAILED && got_common && !got_other &&
 			    upload_ready(u)) {
 				sent_ready = true;

@@ -132,4 +132,35 @@ for version in 0 1 2; do
 	'
 done
 
+# Over smart-HTTP every round is its own request (stateless RPC): the
+# client sends its wants, shallow lines and haves again each time.
+test_expect_success 'start the gate over HTTP with the source as a repository' '
+	mkdir -p "$GATE_DIR/data" &&
+	git clone -q --bare "$TEST_SCRATCH/src.git" "$GATE_DIR/data/app.git" &&
+	gate_start "  - name: app"
+'
+
+for version in 0 2; do
+	test_expect_success "HTTP: shallow clone, --deepen, a moved source, many rounds (protocol.version=$version)" '
+		export CLIENT_STATE_NO_TAGS=1 &&
+		git -c protocol.version='$version' clone -q --depth 1 "$GATE_HTTP/app.git" gate &&
+		git_ref -c protocol.version='$version' clone -q --depth 1 \
+			"$(ref_url "$GATE_DIR/data/app.git")" ref &&
+		compare &&
+		git -C gate -c protocol.version='$version' fetch -q --deepen 1 &&
+		git_ref -C ref -c protocol.version='$version' fetch -q --deepen 1 &&
+		compare &&
+		git -c protocol.version='$version' clone -q "$GATE_HTTP/app.git" full &&
+		git -C full checkout -q -b local &&
+		for i in $(seq 1 80); do commit_file full local "local $i"; done &&
+		git clone -q "$GATE_DIR/data/app.git" work &&
+		commit_file work http "'$version'" && git -C work push -q origin main &&
+		GIT_TRACE_PACKET=$PWD/trace git -C full -c protocol.version='$version' fetch -q &&
+		grep -q "fetch.*< ACK " trace &&
+		test "$(git -C full rev-parse origin/main)" = \
+			"$(git --git-dir="$GATE_DIR/data/app.git" rev-parse main)" &&
+		git -C full fsck --strict
+	'
+done
+
 test_done
