@@ -9,7 +9,8 @@
 # a fake ssh, once served by build/tests/helpers/gitgate-serve and once by
 # git-upload-pack, protocol v2 and v0; the best of ROUNDS (default 3) of each
 # is kept, since other work on a shared machine only adds time.  Prints the
-# times, pack sizes and ratios.
+# clone times, the serving side's CPU time (git's counts pack-objects too),
+# pack sizes and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 commits=${1:-3000}
@@ -76,12 +77,13 @@ fi
 cat >"$work/ssh-gate" <<SH
 #!/bin/bash
 cmd="\${@: -1}"; path=\${cmd#* }; path=\${path#\\'}; path=\${path%\\'}
-exec "$serve" "\${cmd%% *}" "\$path"
+exec /usr/bin/time -f "%U %S" -o "$work/cpu-gate" "$serve" "\${cmd%% *}" "\$path"
 SH
 cat >"$work/ssh-git" <<'SH'
 #!/bin/bash
 cmd="${@: -1}"; path=${cmd#* }; path=${path#\'}; path=${path%\'}
-service=${cmd%% *}; exec git "${service#git-}" "$path"
+service=${cmd%% *}
+exec /usr/bin/time -f "%U %S" -o "$(dirname "$0")/cpu-git" git "${service#git-}" "$path"
 SH
 chmod +x "$work/ssh-gate" "$work/ssh-git"
 
@@ -94,17 +96,21 @@ clone_once() { # server protocol
 		--no-local "ssh://bench$repo" "$dest"
 	end=$(date +%s.%N)
 	t=$(echo "$end - $start" | bc)
+	cpu=$(awk '{ print $1 + $2 }' "$work/cpu-$1")
 	size=$(du -cb "$dest"/objects/pack/*.pack | tail -n 1 | cut -f1)
 	git -C "$dest" fsck --connectivity-only >/dev/null 2>&1 ||
 		{ echo "bench: the $1 clone fails git fsck" >&2; exit 1; }
 }
 
-best() { # server protocol: sets $best_time and $best_size
-	best_time=""
+best() { # server protocol: sets $best_time, $best_cpu (the server's) and $best_size
+	best_time="" best_cpu=""
 	for _ in $(seq "$rounds"); do
 		clone_once "$1" "$2"
 		if [ -z "$best_time" ] || [ "$(echo "$t < $best_time" | bc)" = 1 ]; then
 			best_time=$t
+		fi
+		if [ -z "$best_cpu" ] || [ "$(echo "$cpu < $best_cpu" | bc)" = 1 ]; then
+			best_cpu=$cpu
 		fi
 		best_size=$size
 	done
@@ -113,12 +119,12 @@ best() { # server protocol: sets $best_time and $best_size
 echo "repository: $commits commits, $files files, $(git -C "$repo" count-objects -vH | sed -n 's/^size-pack: //p') packed"
 for protocol in 2 0; do
 	best git "$protocol"
-	git_time=$best_time git_size=$best_size
+	git_time=$best_time git_cpu=$best_cpu git_size=$best_size
 	best gate "$protocol"
-	gate_time=$best_time gate_size=$best_size
-	printf 'protocol v%s: git upload-pack %.2fs (%s MB pack), gate %.2fs (%s MB pack): %.2fx the time, %.2fx the size\n' \
-		"$protocol" "$git_time" "$(echo "scale=1; $git_size / 1048576" | bc)" \
-		"$gate_time" "$(echo "scale=1; $gate_size / 1048576" | bc)" \
+	gate_time=$best_time gate_cpu=$best_cpu gate_size=$best_size
+	printf 'protocol v%s: git upload-pack %.2fs (server CPU %.2fs, %s MB pack), gate %.2fs (server CPU %.2fs, %s MB pack): %.2fx the time, %.2fx the size\n' \
+		"$protocol" "$git_time" "$git_cpu" "$(echo "scale=1; $git_size / 1048576" | bc)" \
+		"$gate_time" "$gate_cpu" "$(echo "scale=1; $gate_size / 1048576" | bc)" \
 		"$(echo "scale=3; $gate_time / $git_time" | bc)" \
 		"$(echo "scale=3; $gate_size / $git_size" | bc)"
 done

@@ -243,22 +243,26 @@ int upload_capabilities_v0(struct upload_pack *u, struct buf *out)
 
 /* ---- wants and haves ---- */
 
-static int oid_parse(struct str hex, git_oid *oid)
+/* An object id in hex; anything else is a protocol error for the client. */
+static int oid_parse(struct upload_pack *u, struct str hex, git_oid *oid)
 {
-	char text[HEX_LEN + 1];
+	char text[HEX_LEN + 1], shown[80];
+	bool ok = hex.len == HEX_LEN;
 
-	if (hex.len != HEX_LEN)
-		return -EINVAL;
-	memcpy(text, hex.p, HEX_LEN);
-	text[HEX_LEN] = '\0';
-	for (size_t i = 0; i < HEX_LEN; i++)
-		if (!((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f')))
-			return -EINVAL;
-	return git_oid_fromstr(oid, text) < 0 ? -EINVAL : 0;
+	for (size_t i = 0; ok && i < HEX_LEN; i++)
+		ok = (hex.p[i] >= '0' && hex.p[i] <= '9') || (hex.p[i] >= 'a' && hex.p[i] <= 'f');
+	if (ok) {
+		memcpy(text, hex.p, HEX_LEN);
+		text[HEX_LEN] = '\0';
+		ok = git_oid_fromstr(oid, text) == 0;
+	}
+	if (!ok)
+		return upload_fail(u, -EPROTO, "protocol error: expected an object id, got '%s'",
+				   upload_line_for_message(hex, shown, sizeof(shown)));
+	return 0;
 }
 
-/* A client's line, made printable and short, for an error message. */
-static const char *line_for_message(struct str line, char *out, size_t len)
+const char *upload_line_for_message(struct str line, char *out, size_t len)
 {
 	size_t n = 0;
 
@@ -267,10 +271,21 @@ static const char *line_for_message(struct str line, char *out, size_t len)
 		unsigned char c = (unsigned char)line.p[i];
 		out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 	}
-	if (line.len > 0 && n + 4 >= len)
-		memcpy(out + n - (n >= 3 ? 3 : 0), "...", 3);
+	if (line.len > n && n >= 3)
+		memcpy(out + n - 3, "...", 3);
 	out[n] = '\0';
 	return out;
+}
+
+bool upload_skip_prefix(struct str *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (s->len < n || memcmp(s->p, prefix, n) != 0)
+		return false;
+	s->p += n;
+	s->len -= n;
+	return true;
 }
 
 static bool want_reachable(struct upload_pack *u, const git_oid *oid)
@@ -296,11 +311,9 @@ int upload_want_add(struct upload_pack *u, struct str hex)
 	bool added;
 	int ret;
 
-	if (oid_parse(hex, &oid) < 0) {
-		char text[80];
-		return upload_fail(u, -EPROTO, "protocol error: expected an object id, got '%s'",
-				   line_for_message(hex, text, sizeof(text)));
-	}
+	ret = oid_parse(u, hex, &oid);
+	if (ret < 0)
+		return ret;
 	if (oid_map_has(&u->wanted, &oid))
 		return 0;
 	if (!want_reachable(u, &oid)) {
@@ -324,11 +337,9 @@ int upload_have_add(struct upload_pack *u, struct str hex, bool *common)
 	int ret;
 
 	*common = false;
-	if (oid_parse(hex, &oid) < 0) {
-		char text[80];
-		return upload_fail(u, -EPROTO, "protocol error: expected an object id, got '%s'",
-				   line_for_message(hex, text, sizeof(text)));
-	}
+	ret = oid_parse(u, hex, &oid);
+	if (ret < 0)
+		return ret;
 	if (git_repository_odb(&odb, u->repo) < 0)
 		return upload_fail(u, -EIO, "cannot open the object store: %s", upload_git_error());
 	*common = git_odb_exists(odb, &oid) == 1;
@@ -509,17 +520,6 @@ static void features_parse(struct upload_pack *u, struct str features)
 	u->deepen_relative = capability_find(features, "deepen-relative", NULL);
 }
 
-static bool str_skip_prefix(struct str *s, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	if (s->len < n || memcmp(s->p, prefix, n) != 0)
-		return false;
-	s->p += n;
-	s->len -= n;
-	return true;
-}
-
 int upload_read(struct upload_pack *u, struct pkt *pkt)
 {
 	const char *p = u->reader->buf + u->reader->start;
@@ -576,11 +576,11 @@ static int read_needs(struct upload_pack *u)
 			return ret;
 		if (matched)
 			continue;
-		if (!str_skip_prefix(&line, "want ") || line.len < HEX_LEN ||
+		if (!upload_skip_prefix(&line, "want ") || line.len < HEX_LEN ||
 		    (line.len > HEX_LEN && line.p[HEX_LEN] != ' ' && line.p[HEX_LEN] != '\0')) {
 			char text[80];
 			return upload_fail(u, -EPROTO, "protocol error: expected a want, got '%s'",
-					   line_for_message(pkt.data, text, sizeof(text)));
+					   upload_line_for_message(pkt.data, text, sizeof(text)));
 		}
 		if (first && line.len > HEX_LEN) {
 			/* "want <id> cap cap ..." (a NUL is tolerated too) */
@@ -611,14 +611,18 @@ static int negotiate_v0(struct upload_pack *u, enum negotiation *result)
 		bool common;
 
 		ret = read_packet(u, &pkt);
-		/* A stateless request may end right after its want list (a
-		 * shallow fetch's first round asks for the boundary only):
-		 * that ends the round as a flush does, as in git. */
-		if (ret == -ENODATA && !u->s->stateless_rpc)
+		if (ret == -ENODATA && u->s->stateless_rpc) {
+			/* A shallow fetch's first smart-HTTP request ends after
+			 * its want list: it asked for the boundary only, and
+			 * gets nothing more (git's upload-pack stops there). */
+			*result = NEGOTIATION_ROUND_OVER;
+			return 0;
+		}
+		if (ret == -ENODATA)
 			return upload_fail(u, -EPIPE, "the client hung up during negotiation");
-		if (ret < 0 && ret != -ENODATA)
+		if (ret < 0)
 			return ret;
-		if (ret == -ENODATA || pkt.kind != PKT_DATA) {
+		if (pkt.kind != PKT_DATA) {
 			if (u->multi_ack == MULTI_ACK_DETAILED && got_common && !got_other &&
 			    upload_ready(u)) {
 				sent_ready = true;
@@ -643,7 +647,7 @@ static int negotiate_v0(struct upload_pack *u, enum negotiation *result)
 			continue;
 		}
 		line = pkt_chomp(pkt.data);
-		if (str_skip_prefix(&line, "have ")) {
+		if (upload_skip_prefix(&line, "have ")) {
 			ret = upload_have_add(u, line, &common);
 			if (ret < 0)
 				return ret;
@@ -687,7 +691,7 @@ static int negotiate_v0(struct upload_pack *u, enum negotiation *result)
 		}
 		char text[80];
 		return upload_fail(u, -EPROTO, "protocol error: expected have or done, got '%s'",
-				   line_for_message(pkt.data, text, sizeof(text)));
+				   upload_line_for_message(pkt.data, text, sizeof(text)));
 	}
 }
 

@@ -95,6 +95,11 @@ int upload_fail(struct upload_pack *u, int ret, const char *fmt, ...)
 /* The next packet from the client (pkt_read), after pushing out what we
  * wrote unless the packet is already buffered. */
 int upload_read(struct upload_pack *u, struct pkt *pkt);
+/* A client's line made printable and short (control bytes as '?', a cut
+ * marked "..."), for an error message; returns out. */
+const char *upload_line_for_message(struct str line, char *out, size_t len);
+/* Whether *s starts with prefix; if so *s is moved past it. */
+bool upload_skip_prefix(struct str *s, const char *prefix);
 /* libgit2's last error, for messages. */
 const char *upload_git_error(void);
 

@@ -36,30 +36,13 @@ static int advertise_v2(struct gitgate_io *out)
 	return ret;
 }
 
-static bool str_skip_prefix(struct str *s, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	if (s->len < n || memcmp(s->p, prefix, n) != 0)
-		return false;
-	s->p += n;
-	s->len -= n;
-	return true;
-}
-
-/* A client's line, cut short, for an error message. */
+/* The client's line, cut short, in the error. */
 static int unexpected(struct upload_pack *u, const char *what, struct str line)
 {
 	char text[64];
-	size_t n = 0;
 
-	line = pkt_chomp(line);
-	for (size_t i = 0; i < line.len && n + 1 < sizeof(text); i++) {
-		unsigned char c = (unsigned char)line.p[i];
-		text[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	text[n] = '\0';
-	return upload_fail(u, -EPROTO, "%s: '%s'", what, text);
+	return upload_fail(u, -EPROTO, "%s: '%s'", what,
+			   upload_line_for_message(line, text, sizeof(text)));
 }
 
 static int next_packet(struct upload_pack *u, struct pkt *pkt)
@@ -96,7 +79,7 @@ static int command_read(struct upload_pack *u, enum v2_command *command, bool *h
 		*command = COMMAND_LS_REFS;
 	else if (str_equal_cstr(line, "command=fetch"))
 		*command = COMMAND_FETCH;
-	else if (str_skip_prefix(&line, "command="))
+	else if (upload_skip_prefix(&line, "command="))
 		return unexpected(u, "unknown command", line);
 	else
 		return unexpected(u, "protocol error: expected a command", line);
@@ -111,13 +94,13 @@ static int command_read(struct upload_pack *u, enum v2_command *command, bool *h
 		if (pkt.kind != PKT_DATA)
 			return upload_fail(u, -EPROTO, "protocol error: unexpected response end");
 		line = pkt_chomp(pkt.data);
-		if (str_skip_prefix(&line, "object-format=")) {
+		if (upload_skip_prefix(&line, "object-format=")) {
 			if (!str_equal_cstr(line, "sha1"))
 				return unexpected(u, "unsupported object format", line);
 			continue;
 		}
-		if (str_skip_prefix(&line, "agent=") || str_skip_prefix(&line, "session-id=") ||
-		    str_equal_cstr(line, "server-option") || str_skip_prefix(&line, "server-option="))
+		if (upload_skip_prefix(&line, "agent=") || upload_skip_prefix(&line, "session-id=") ||
+		    str_equal_cstr(line, "server-option") || upload_skip_prefix(&line, "server-option="))
 			continue; /* server options carry nothing for us */
 		return unexpected(u, "unknown capability", pkt.data);
 	}
@@ -164,7 +147,7 @@ static int ls_refs_args_read(struct upload_pack *u, struct ls_refs_args *a)
 			a->symrefs = true;
 		} else if (str_equal_cstr(line, "unborn")) {
 			a->unborn = true;
-		} else if (str_skip_prefix(&line, "ref-prefix ")) {
+		} else if (upload_skip_prefix(&line, "ref-prefix ")) {
 			if (a->nprefixes == UPLOAD_REF_PREFIXES_MAX) {
 				a->too_many_prefixes = true;
 				continue;
@@ -246,9 +229,9 @@ static int fetch_args_read(struct upload_pack *u, size_t *nhaves)
 		if (pkt.kind != PKT_DATA)
 			return upload_fail(u, -EPROTO, "expected flush after fetch arguments");
 		line = pkt_chomp(pkt.data);
-		if (str_skip_prefix(&line, "want ")) {
+		if (upload_skip_prefix(&line, "want ")) {
 			ret = upload_want_add(u, line);
-		} else if (str_skip_prefix(&line, "have ")) {
+		} else if (upload_skip_prefix(&line, "have ")) {
 			ret = upload_have_add(u, line, &common);
 			(*nhaves)++;
 		} else if (str_equal_cstr(line, "done")) {

@@ -13,17 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool str_skip_prefix(struct str *s, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	if (s->len < n || memcmp(s->p, prefix, n) != 0)
-		return false;
-	s->p += n;
-	s->len -= n;
-	return true;
-}
-
 /* A positive decimal number; false when line is anything else. */
 static bool number_parse(struct str s, int64_t max, int64_t *out)
 {
@@ -103,22 +92,22 @@ int upload_shallow_line(struct upload_pack *u, struct str line, bool *matched)
 	int64_t n;
 
 	*matched = true;
-	if (str_skip_prefix(&arg, "shallow "))
+	if (upload_skip_prefix(&arg, "shallow "))
 		return shallow_add(u, arg);
-	if (str_skip_prefix(&arg, "deepen ")) {
+	if (upload_skip_prefix(&arg, "deepen ")) {
 		if (!number_parse(arg, INT_MAX - 1, &n))
 			return upload_fail(u, -EPROTO, "invalid deepen: '%.*s'",
 					   (int)(arg.len > 40 ? 40 : arg.len), arg.p);
 		u->depth = (int)n;
 		return 0;
 	}
-	if (str_skip_prefix(&arg, "deepen-since ")) {
+	if (upload_skip_prefix(&arg, "deepen-since ")) {
 		if (!number_parse(arg, INT64_MAX / 2, &n))
 			return upload_fail(u, -EPROTO, "invalid deepen-since");
 		u->deepen_since = n;
 		return 0;
 	}
-	if (str_skip_prefix(&arg, "deepen-not "))
+	if (upload_skip_prefix(&arg, "deepen-not "))
 		return deepen_not_add(u, arg);
 	if (str_equal_cstr(line, "deepen-relative")) {
 		u->deepen_relative = true;

@@ -385,6 +385,23 @@ static void test_depth_one_sends_one_shallow_line(void **state)
 	run_free(r);
 }
 
+static void test_stateless_request_ending_after_the_wants(void **state)
+{
+	struct fixture *f = *state;
+	struct run *r = run_new(f, 0, true);
+	char line[200];
+
+	/* A shallow fetch's first smart-HTTP round: the boundary only. */
+	snprintf(line, sizeof(line), "want %s %s", f->hex[3], "multi_ack_detailed side-band-64k");
+	request_line(&r->m, line);
+	request_line(&r->m, "deepen 2");
+	request_line(&r->m, "-");
+	assert_int_equal(upload_pack_serve(&r->s), 0);
+	snprintf(line, sizeof(line), "0035shallow %s\n0000", f->hex[2]);
+	assert_string_equal(r->m.out, line);
+	run_free(r);
+}
+
 /* ---- v2 ---- */
 
 static void test_v2_ls_refs(void **state)
@@ -512,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_reachable_want_is_allowed),
 		cmocka_unit_test(test_bad_shallow_lines),
 		cmocka_unit_test(test_depth_one_sends_one_shallow_line),
+		cmocka_unit_test(test_stateless_request_ending_after_the_wants),
 		cmocka_unit_test(test_v2_ls_refs),
 		cmocka_unit_test(test_v2_fetch_acknowledgments_ready),
 		cmocka_unit_test(test_v2_fetch_without_common_is_nak_and_flush),
