@@ -434,12 +434,12 @@ static int header_write(struct writer *w, int type, uint64_t size)
 	return out_write(w, h, n + 1);
 }
 
-/* The object read whole and compressed, streamed in 64 KiB pieces. */
+/* The object read whole and compressed, streamed in 16 KiB pieces. */
 static int whole_write(struct writer *w, git_odb *odb, const git_oid *oid, char *err,
 		       size_t err_len)
 {
 	git_odb_object *object = NULL;
-	unsigned char out[65536];
+	unsigned char out[16384]; /* a session thread has a 1 MiB stack */
 	z_stream z = { 0 };
 	int ret = -EIO, flush = Z_NO_FLUSH;
 
