@@ -486,6 +486,27 @@ static void body_start(struct http_conn *c)
 	c->body_err[0] = '\0';
 }
 
+/* Read what is left of a request body the service did not need (git's
+ * probe before a large push sends a lone flush, and receive-pack stops at
+ * it without seeing the body's end): whether it ended within a small
+ * bound.  Closing instead would race the client, which reuses the
+ * connection the response told it to keep and gets a reset. */
+static bool body_drain(struct http_conn *c)
+{
+	char scratch[4096];
+	size_t left = 64 * 1024;
+
+	if (c->continue_due)
+		return false; /* the client is still waiting to send it */
+	while (!c->body_done && left > 0) {
+		ssize_t n = http_body_read(c, scratch, sizeof(scratch) < left ? sizeof(scratch) : left);
+		if (n < 0)
+			return false;
+		left -= (size_t)n;
+	}
+	return c->body_done;
+}
+
 /* Answer one request: whether the connection can carry another. */
 static bool handle_request(struct http_conn *c)
 {
@@ -598,7 +619,7 @@ static bool handle_request(struct http_conn *c)
 		 (long long)(transport_now_ms() - started));
 	/* A body the service left unread would be taken for the next request. */
 	return ret == 0 && c->req.keep_alive && c->req.version_minor >= 1 &&
-	       (c->body_done || !http1_request_has_body(&c->req));
+	       (!http1_request_has_body(&c->req) || body_drain(c));
 }
 
 /* Read and parse the next request head: 1 when there is one, 0 when the

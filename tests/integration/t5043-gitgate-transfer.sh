@@ -45,7 +45,7 @@ test_expect_success 'a push of several MB goes as a chunked body' '
 	git -C "$WORK" -c user.name=A -c user.email=a@test commit -q -m big &&
 	GIT_TRACE_CURL="$TEST_DIR/trace" git -C "$WORK" -c http.postBuffer=65536 \
 		push "$GATE_HTTP/app" HEAD:refs/heads/big >out 2>err ||
-	{ skip_unless_built receive-pack || exit 0; cat err; false; } &&
+	{ skip_unless_built receive-pack || exit 0; cat err; tail -20 "$GATE_DIR/stderr"; false; } &&
 	grep -qi "Transfer-Encoding: chunked" "$TEST_DIR/trace" &&
 	test "$(git --git-dir="$GATE_DIR/data/app.git" rev-parse big)" = \
 		"$(git -C "$WORK" rev-parse HEAD)"
