@@ -19,6 +19,7 @@ fi
 BOTTLE_HOST=$BUILD/bottle-host
 export HOME=$TEST_SCRATCH/home
 export BOTTLE_TEST_HOST_ROOTFS=1
+export BOTTLE_TEST_GIT_TOKEN="git-token-$$-$RANDOM"
 STATE=$HOME/.bottle/state
 QUEUE=$HOME/.bottle/queue
 mkdir -p "$HOME/.bottle/agents" "$HOME/.bottle/bottles"
@@ -28,12 +29,23 @@ chmod 0755 "$TEST_SCRATCH" "$HOME"
 BUNDLE_GID=10001
 declare -A DAEMON_UID=([egress]=10002 [supervise]=10003 [gitgate]=10004)
 
-test_expect_success 'start a bottle whose agent waits' '
+test_expect_success 'start a bottle with the git gate, whose agent waits' '
+	ssh-keygen -q -t ecdsa -N "" -f "$TEST_SCRATCH/deploy" &&
+	echo "[upstream.invalid]:2222 $(cat "$TEST_SCRATCH/deploy.pub")" >"$TEST_SCRATCH/known_hosts" &&
 	cat >"$HOME/.bottle/bottles/still.md" <<-EOF &&
 	---
 	egress:
 	  routes: []
 	supervise: true
+	git:
+	  repos:
+	    - name: app
+	      upstream: https://upstream.invalid/acme/app.git
+	      token_env: BOTTLE_TEST_GIT_TOKEN
+	    - name: lib
+	      upstream: ssh://git@upstream.invalid:2222/acme/lib.git
+	      deploy_key: $TEST_SCRATCH/deploy
+	      known_hosts: $TEST_SCRATCH/known_hosts
 	---
 	EOF
 	cat >"$HOME/.bottle/agents/still.md" <<-EOF &&
@@ -105,7 +117,8 @@ test_expect_success 'each daemon runs as its own uid: no group but the bundle, n
 		{ echo "daemon $name (pid $pid):"; cat "/proc/$pid/status"; false; }
 	done &&
 	cat daemons.out && cp daemons.out "$TEST_SCRATCH/daemons" &&
-	grep -q "^egress " daemons.out && grep -q "^supervise " daemons.out
+	grep -q "^egress " daemons.out && grep -q "^supervise " daemons.out &&
+	grep -q "^gitgate " daemons.out
 '
 
 test_expect_success 'the probe runs with the very ids of each daemon' '
@@ -141,6 +154,20 @@ test_expect_success 'egress reads the CA key; supervise, the git gate and root i
 	done
 '
 
+test_expect_success 'the deploy key is 0400, owned by the git gate, which alone reads it' '
+	key="$STATE/$SLUG/bundle/gitgate/lib.key" &&
+	stat -c "%u:%g %a" "$key" >key.out &&
+	echo "${DAEMON_UID[gitgate]}:$BUNDLE_GID 400" >key.want &&
+	diff -u key.want key.out &&
+	probe "${DAEMON_UID[gitgate]}:$BUNDLE_GID" read /etc/sidecar/gitgate/lib.key >gate.out &&
+	grep -qx "/etc/sidecar/gitgate/lib.key: readable" gate.out &&
+	for who in "${DAEMON_UID[egress]}:$BUNDLE_GID" "${DAEMON_UID[supervise]}:$BUNDLE_GID" 0:0; do
+		probe "$who" read /etc/sidecar/gitgate/lib.key >other.out &&
+		grep -qx "/etc/sidecar/gitgate/lib.key: Permission denied" other.out ||
+		{ echo "$who:"; cat other.out; exit 1; }
+	done
+'
+
 test_expect_success 'supervise and egress can write the queue folders and nothing else' '
 	cat >queue.want <<-EOF &&
 	/run/supervise/queue
@@ -156,12 +183,25 @@ test_expect_success 'supervise and egress can write the queue folders and nothin
 	done
 '
 
+test_expect_success 'the git gate can write the queue folders and its data directory only' '
+	probe "${DAEMON_UID[gitgate]}:$BUNDLE_GID" writable / >writable.out &&
+	cat writable.out &&
+	grep -qx /var/lib/gitgate writable.out &&
+	! grep -v "^/run/supervise/queue\(/[a-z]*\)\{0,1\}$" writable.out |
+		grep -v "^/var/lib/gitgate\(/.*\)\{0,1\}$" | grep . &&
+	# Nobody else writes the data directory.
+	for who in "${DAEMON_UID[egress]}:$BUNDLE_GID" "${DAEMON_UID[supervise]}:$BUNDLE_GID"; do
+		probe "$who" writable /var/lib/gitgate >other.out &&
+		test ! -s other.out || { echo "$who:"; cat other.out; exit 1; }
+	done
+'
+
 test_expect_success 'writing to / or the config fails for every daemon uid and for root' '
 	for who in "${DAEMON_UID[egress]}:$BUNDLE_GID" "${DAEMON_UID[supervise]}:$BUNDLE_GID" \
 		"${DAEMON_UID[gitgate]}:$BUNDLE_GID" 0:0; do
 		probe "$who" writable / /etc/sidecar >writable.out &&
 		! grep -qx "/" writable.out && ! grep -q "^/etc" writable.out &&
-		! grep -q "^/tmp\|^/var\|^/bin\|^/usr\|^/dev/shm\|^/dev/mqueue" writable.out ||
+		! grep -q "^/tmp\|^/var/tmp\|^/bin\|^/usr\|^/dev/shm\|^/dev/mqueue" writable.out ||
 		{ echo "as $who:"; cat writable.out; exit 1; }
 	done
 '
