@@ -168,6 +168,20 @@ test_expect_success 'the deploy key is 0400, owned by the git gate, which alone 
 	done
 '
 
+test_expect_success 'no daemon reads another daemon s environment (the secrets), each its own' '
+	while read -r name pid; do
+		inside=$(status_field "$pid" NSpid | awk "{print \$NF}") &&
+		for other in egress supervise gitgate; do
+			probe "${DAEMON_UID[$other]}:$BUNDLE_GID" read "/proc/$inside/environ" >env.out &&
+			if [ "$other" = "$name" ]; then
+				grep -qx "/proc/$inside/environ: readable" env.out
+			else
+				grep -qx "/proc/$inside/environ: Permission denied" env.out
+			fi || { echo "$other reading $name s:"; cat env.out; exit 1; }
+		done
+	done <"$TEST_SCRATCH/daemons"
+'
+
 test_expect_success 'supervise and egress can write the queue folders and nothing else' '
 	cat >queue.want <<-EOF &&
 	/run/supervise/queue
