@@ -367,20 +367,47 @@ static int copy_file(const char *from, const char *dir, const char *name, mode_t
 	return ret;
 }
 
-/* init drops egress and supervise to the image's sidecar user: the files
- * it must read (the CA key) or write (the queue) are handed to that uid.
- * Only root can; a rootless engine maps ids itself (docs/launcher.md). */
-static int hand_to_sidecar(const char *path)
+/* init drops each daemon to its own uid in the bundle's group: the files
+ * a daemon must read (the CA key: egress alone) or write (the queue: the
+ * group) are handed to those ids.  Only root can; a rootless engine maps
+ * ids itself (docs/security.md). */
+static int hand_over(const char *path, uid_t uid, gid_t gid, mode_t mode)
 {
 	if (geteuid() != 0)
 		return 0;
-	if (chown(path, LAUNCH_SIDECAR_UID, LAUNCH_SIDECAR_GID) < 0)
-		return fail("unable to hand '%s' to the sidecar user: %s", path, strerror(errno));
+	if (chown(path, uid, gid) < 0 || chmod(path, mode) < 0)
+		return fail("unable to hand '%s' to the bundle's users: %s", path, strerror(errno));
+	return 0;
+}
+
+/* The queue is the one path the daemons share for writing: the folder
+ * and its subfolders belong to the bundle's group (setgid, so what the
+ * daemons and the operator create there stays in it), writable by the
+ * group; queue files themselves are 0644, and renaming or archiving one
+ * needs only its folder's write permission. */
+static int share_queue(const char *dir)
+{
+	static const char *const subs[] = { "pending", "responses", "processed", "grants" };
+	char path[PATH_MAX];
+	size_t i;
+
+	if (mkdir(dir, 0750) < 0)
+		return fail("unable to create '%s': %s", dir, strerror(errno));
+	if (hand_over(dir, (uid_t)-1, LAUNCH_BUNDLE_GID, 02770) < 0)
+		return -1;
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (path_join(path, sizeof(path), dir, subs[i]) < 0)
+			return -1;
+		if (mkdir(path, 0750) < 0)
+			return fail("unable to create '%s': %s", path, strerror(errno));
+		if (hand_over(path, (uid_t)-1, LAUNCH_BUNDLE_GID, 02770) < 0)
+			return -1;
+	}
 	return 0;
 }
 
 /* The gate's keys, copied into the bundle's config directory (mounted
- * read-only) and handed to the sidecar user, since the operator's own
+ * read-only) and handed to the gate's user, since the operator's own
  * files are theirs and 0600; and the gate's data directory, on disk in
  * the state directory (mirrors can be large: not a tmpfs). */
 static int gitgate_files(struct start *s, const char *bundle_dir)
@@ -391,14 +418,14 @@ static int gitgate_files(struct start *s, const char *bundle_dir)
 	static const struct {
 		const char *suffix;
 		mode_t mode;
-	} files[] = { { ".key", 0600 }, { ".key.pub", 0644 }, { ".known_hosts", 0644 } };
+	} files[] = { { ".key", 0400 }, { ".key.pub", 0644 }, { ".known_hosts", 0644 } };
 
 	if (path_join(dir, sizeof(dir), bundle_dir, "gitgate") < 0 ||
 	    path_join(data, sizeof(data), s->state_dir, "gitgate-data") < 0)
 		return -1;
 	if (mkdir(dir, 0755) < 0 || mkdir(data, 0700) < 0)
 		return fail("unable to create '%s' or '%s': %s", dir, data, strerror(errno));
-	if (hand_to_sidecar(data) < 0)
+	if (hand_over(data, LAUNCH_GITGATE_UID, LAUNCH_BUNDLE_GID, 0700) < 0)
 		return -1;
 	for (i = 0; i < b->nrepos; i++) {
 		const struct manifest_repo *r = &b->repos[i];
@@ -412,8 +439,10 @@ static int gitgate_files(struct start *s, const char *bundle_dir)
 				strncat(from, ".pub", sizeof(from) - strlen(from) - 1);
 			if (launch_gitgate_file(dir, r->name, files[j].suffix, to, sizeof(to)) < 0)
 				return fail("path too long: %s/%s", dir, r->name);
+			/* The deploy key for the gate alone, as the CA key is
+			 * for egress alone. */
 			if (copy_file(from, dir, strrchr(to, '/') + 1, files[j].mode) < 0 ||
-			    hand_to_sidecar(to) < 0)
+			    hand_over(to, LAUNCH_GITGATE_UID, LAUNCH_BUNDLE_GID, files[j].mode) < 0)
 				return -1;
 		}
 	}
@@ -437,9 +466,12 @@ static int render_bundle(struct start *s)
 		return fail("unable to create '%s': %s", dir, strerror(errno));
 	if (launch_ca_mint(ca_crt, ca_key, s->names.slug, 30, err, sizeof(err)) < 0)
 		return fail("%s", err);
-	if (copy_file(ca_crt, dir, "ca.crt", 0644) < 0 || copy_file(ca_key, dir, "ca.key", 0600) < 0)
+	if (copy_file(ca_crt, dir, "ca.crt", 0644) < 0 || copy_file(ca_key, dir, "ca.key", 0400) < 0)
 		return -1;
-	if (path_join(path, sizeof(path), dir, "ca.key") < 0 || hand_to_sidecar(path) < 0)
+	/* egress alone: not supervise, not the git gate, not init itself
+	 * (root in the bundle, but without CAP_DAC_OVERRIDE). */
+	if (path_join(path, sizeof(path), dir, "ca.key") < 0 ||
+	    hand_over(path, LAUNCH_EGRESS_UID, LAUNCH_BUNDLE_GID, 0400) < 0)
 		return -1;
 	if (upstream && upstream[0] && copy_file(upstream, dir, "upstream-ca.crt", 0644) < 0)
 		return -1;
@@ -460,10 +492,9 @@ static int render_bundle(struct start *s)
 	buf_clear(&b);
 	if (ret == 0 && render_routes(&s->agent, &b) < 0)
 		ret = fail("out of memory");
+	/* supervise replaces it (a rename in the queue folder), egress reads it. */
 	if (ret == 0)
 		ret = write_text(s->queue_dir, "routes.yaml", &b, 0644);
-	if (ret == 0 && path_join(path, sizeof(path), s->queue_dir, "routes.yaml") == 0)
-		ret = hand_to_sidecar(path);
 	buf_release(&b);
 	return ret;
 }
@@ -644,13 +675,7 @@ static int start_bundle(struct start *s)
 	launch_argv_addf(&a, "--label=%s", label);
 	launch_argv_addf(&a, "--hostname=%s", LAUNCH_BUNDLE_HOST);
 	launch_argv_addf(&a, "--network=%s", s->names.net_egress);
-	launch_argv_add(&a, "--read-only");
-	launch_argv_add(&a, "--tmpfs=/run/sidecar");
-	launch_argv_add(&a, "--cap-drop=all");
-	launch_argv_add(&a, "--cap-add=setuid");
-	launch_argv_add(&a, "--cap-add=setgid");
-	launch_argv_add(&a, "--cap-add=kill");
-	launch_argv_add(&a, "--security-opt=no-new-privileges");
+	launch_bundle_privilege_args(&a, s->engine);
 	launch_argv_addf(&a, "--env-file=%s", env_path);
 	launch_argv_addf(&a, "--volume=%s:/etc/sidecar:ro", conf);
 	launch_argv_addf(&a, "--volume=%s:/run/supervise/queue:rw", s->queue_dir);
@@ -968,8 +993,8 @@ static int make_state(struct start *s)
 	if (mkdir(s->state_dir, 0700) < 0)
 		return fail("unable to create '%s': %s", s->state_dir, strerror(errno));
 	s->created = true;
-	if (mkdir(s->queue_dir, 0750) < 0 || hand_to_sidecar(s->queue_dir) < 0)
-		return fail("unable to create '%s': %s", s->queue_dir, strerror(errno));
+	if (share_queue(s->queue_dir) < 0)
+		return -1;
 	snprintf(s->state.slug, sizeof(s->state.slug), "%s", slug);
 	snprintf(s->state.agent, sizeof(s->state.agent), "%s", s->agent_name);
 	snprintf(s->state.engine, sizeof(s->state.engine), "%s", s->engine);

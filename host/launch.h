@@ -36,9 +36,13 @@
 #define LAUNCH_GITGATE_CONFIG "/etc/sidecar/gitgate.yaml"
 #define LAUNCH_GITGATE_KEYS "/etc/sidecar/gitgate"
 #define LAUNCH_GITGATE_DATA "/var/lib/gitgate"
-/* The image's unprivileged daemon user (rootfs/etc/passwd). */
-#define LAUNCH_SIDECAR_UID 10001
-#define LAUNCH_SIDECAR_GID 10001
+/* The image's daemon users (rootfs/etc/passwd): one uid per daemon, so a
+ * compromised daemon cannot touch another's files, and one shared group,
+ * the only one that may write the queue (docs/security.md). */
+#define LAUNCH_BUNDLE_GID 10001
+#define LAUNCH_EGRESS_UID 10002
+#define LAUNCH_SUPERVISE_UID 10003
+#define LAUNCH_GITGATE_UID 10004
 /* The agent waits for the operator up to supervise's approval timeout
  * (10 min); its MCP client must wait longer than that. */
 #define LAUNCH_MCP_TOOL_TIMEOUT_SEC 900
@@ -112,7 +116,11 @@ struct launch_bundle_opts {
 	const char *provider_host; /* the agent's LLM API: DLP redacts there */
 	bool gitgate;      /* run `sidecar gitgate` with LAUNCH_GITGATE_CONFIG */
 };
-/* The bundle's init.yaml (JSON, which is YAML). */
+/* The uid init runs the bundle daemon NAME as (egress, supervise,
+ * gitgate: a LAUNCH_*_UID), -ENOENT for a name the image has no user for. */
+int launch_daemon_uid(const char *name);
+/* The bundle's init.yaml (JSON, which is YAML); each daemon runs as its
+ * own uid (launch_daemon_uid) in the group LAUNCH_BUNDLE_GID. */
 int launch_render_init(const struct launch_bundle_opts *o, struct buf *out);
 
 /* The git gate's files in LAUNCH_GITGATE_KEYS for a repo: the deploy key
@@ -193,6 +201,11 @@ bool launch_on_path(const char *program);
  * queue_dir is given), both networks.  Missing objects are fine: this
  * runs after crashes too.  0, or the number of objects left behind. */
 int launch_teardown(const char *engine, const struct launch_names *n, const char *queue_dir);
+/* The bundle's `run` arguments that confine it (docs/security.md): a
+ * read-only root with no writable tmpfs but init's socket folder, no
+ * shared memory, no capabilities but the three init needs, and
+ * no-new-privileges.  Appended to `a`. */
+void launch_bundle_privilege_args(struct launch_argv *a, const char *engine);
 /* Run `engine ARGS...` (NULL-terminated) quietly; its status. */
 int launch_engine(const char *engine, struct buf *out, ...) __attribute__((sentinel));
 

@@ -114,3 +114,27 @@ int launch_teardown(const char *engine, const struct launch_names *n, const char
 	}
 	return left;
 }
+
+void launch_bundle_privilege_args(struct launch_argv *a, const char *engine)
+{
+	launch_argv_add(a, "--read-only");
+	/* podman alone mounts writable tmpfs on /tmp, /var/tmp and /run of a
+	 * read-only container, each a path every daemon could write. */
+	if (strcmp(engine, "podman") == 0)
+		launch_argv_add(a, "--read-only-tmpfs=false");
+	/* init's control socket; only init (root) creates files there. */
+	launch_argv_add(a, "--tmpfs=/run/sidecar:mode=0755");
+	/* No /dev/shm, and no message queues: neither is a path the daemons
+	 * could share. */
+	launch_argv_add(a, "--ipc=none");
+	launch_argv_add(a, "--tmpfs=/dev/mqueue:ro");
+	launch_argv_add(a, "--cap-drop=all");
+	/* init (root in the bundle) needs exactly these: SETUID and SETGID to
+	 * drop each daemon to its user, KILL to signal daemons that no longer
+	 * run as its uid.  The daemons keep none (setuid clears them), and
+	 * with no-new-privileges no exec gives any back. */
+	launch_argv_add(a, "--cap-add=setuid");
+	launch_argv_add(a, "--cap-add=setgid");
+	launch_argv_add(a, "--cap-add=kill");
+	launch_argv_add(a, "--security-opt=no-new-privileges");
+}

@@ -84,15 +84,29 @@ static yyjson_mut_val *add_argv(yyjson_mut_doc *doc, yyjson_mut_val *daemon,
 	return arr;
 }
 
+int launch_daemon_uid(const char *name)
+{
+	if (strcmp(name, "egress") == 0)
+		return LAUNCH_EGRESS_UID;
+	if (strcmp(name, "supervise") == 0)
+		return LAUNCH_SUPERVISE_UID;
+	if (strcmp(name, "gitgate") == 0)
+		return LAUNCH_GITGATE_UID;
+	return -ENOENT;
+}
+
 static yyjson_mut_val *add_daemon(yyjson_mut_doc *doc, yyjson_mut_val *daemons,
 				  const char *name, const char *const *argv)
 {
 	yyjson_mut_val *d = yyjson_mut_arr_add_obj(doc, daemons);
-	/* By number: the image's sidecar user, whose ids the launcher hands
-	 * the CA key and the queue to. */
+	int uid = launch_daemon_uid(name);
+	/* By number, the ids the launcher hands the CA key and the queue to:
+	 * the daemon's own uid, the bundle's shared group, no other groups. */
 	char user[32];
 
-	snprintf(user, sizeof(user), "%d:%d", LAUNCH_SIDECAR_UID, LAUNCH_SIDECAR_GID);
+	if (uid < 0)
+		return NULL;
+	snprintf(user, sizeof(user), "%d:%d", uid, LAUNCH_BUNDLE_GID);
 	if (!d || !yyjson_mut_obj_add_str(doc, d, "name", name) || !add_argv(doc, d, argv) ||
 	    !yyjson_mut_obj_add_strcpy(doc, d, "user", user) ||
 	    !yyjson_mut_obj_add_int(doc, d, "ready_fd", 3))

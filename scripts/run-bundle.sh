@@ -41,6 +41,13 @@ free_port() {
 }
 
 scripts/make-demo-pki.sh "$demo"
+# The CA key for egress alone (uid 10002 in the image, group 10001), as
+# bottle-host hands it over; a rootless engine maps ids, so without root
+# the demo key stays readable to all (docs/security.md).
+if [ "$(id -u)" = 0 ]; then
+	chown 10002:10001 "$demo/ca.key"
+	chmod 0400 "$demo/ca.key"
+fi
 
 egress_port=$(free_port)
 origin_port=$(free_port)
@@ -64,7 +71,7 @@ daemons:
            --ca-cert, /etc/sidecar/ca.crt, --ca-key, /etc/sidecar/ca.key,
            --upstream-ca, /etc/sidecar/origin-ca.crt, --ready-fd, "3",
            --canary-env, BOTTLE_CANARY]
-    user: sidecar
+    user: egress
     ready_fd: 3
     env_inherit: [BOTTLE_CANARY]
 EOF
@@ -78,7 +85,14 @@ canary=bottle-canary-$(openssl rand -hex 16)
 origin_pid=$!
 
 echo "run: starting $tag as $name (egress on 127.0.0.1:$egress_port)"
-$ENGINE run --detach --name "$name" --network host --read-only --cap-drop=all \
+# Confined as bottle-host confines it (host/launch_engine.c,
+# launch_bundle_privilege_args): read-only, no writable tmpfs but init's
+# socket folder, no shared memory, no capabilities but the three init
+# needs to drop and signal its daemons, no-new-privileges.
+read_only_tmpfs=()
+[ "$ENGINE" = podman ] && read_only_tmpfs=(--read-only-tmpfs=false)
+$ENGINE run --detach --name "$name" --network host --read-only "${read_only_tmpfs[@]}" \
+	--tmpfs=/run/sidecar:mode=0755 --ipc=none --tmpfs=/dev/mqueue:ro --cap-drop=all \
 	--cap-add=setuid --cap-add=setgid --cap-add=kill \
 	--security-opt=no-new-privileges --volume "$demo:/etc/sidecar:ro" \
 	--env-file "$demo/bundle.env" "$tag" --config /etc/sidecar/init.yaml >/dev/null

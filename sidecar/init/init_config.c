@@ -323,6 +323,22 @@ static int parse_id(const char *s, unsigned long *out)
 	return 0;
 }
 
+/* `user` exists to drop privileges: a daemon configured to run as root, or
+ * with root's group (which can read root's group-readable files), is a
+ * mistake that would silently keep them.  Leaving `user` out runs the
+ * daemon as init's own user, which says so plainly. */
+static int refuse_root(struct config_yaml *cy, const yaml_node_t *node, const char *what,
+		       const struct daemon_config *d)
+{
+	if (d->uid == 0 || d->gid == 0)
+		return config_yaml_error(cy, node,
+					 "%s: '%s' has uid %u and gid %u: a daemon's user must not "
+					 "be root or in root's group (leave user out to run as "
+					 "init's user)",
+					 what, d->user, (unsigned)d->uid, (unsigned)d->gid);
+	return 0;
+}
+
 static int parse_user(struct config_yaml *cy, const yaml_node_t *node, const char *what,
 		      struct daemon_config *d)
 {
@@ -348,7 +364,8 @@ static int parse_user(struct config_yaml *cy, const yaml_node_t *node, const cha
 						 "%s: expected a user name or uid:gid, got '%s'", what, s);
 		d->uid = (uid_t)uid;
 		d->gid = (gid_t)gid;
-		return 0; /* no supplementary groups */
+		/* no supplementary groups */
+		return refuse_root(cy, node, what, d);
 	}
 	errno = 0;
 	pw = getpwnam(s);
@@ -357,6 +374,9 @@ static int parse_user(struct config_yaml *cy, const yaml_node_t *node, const cha
 					 errno ? ": " : "", errno ? strerror(errno) : "");
 	d->uid = pw->pw_uid;
 	d->gid = pw->pw_gid;
+	ret = refuse_root(cy, node, what, d);
+	if (ret < 0)
+		return ret;
 	n = 16;
 	for (;;) {
 		int want = n;

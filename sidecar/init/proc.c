@@ -94,6 +94,8 @@ const char *proc_exec_step_name(int step)
 		return "setgid";
 	case EXEC_STEP_SETUID:
 		return "setuid";
+	case EXEC_STEP_PRIVILEGES:
+		return "checking that root cannot be regained";
 	case EXEC_STEP_EXEC:
 		return "exec";
 	}
@@ -169,6 +171,14 @@ void proc_exec_child(const struct daemon_config *config, char **envp, int ready_
 			child_fail(report_fd, EXEC_STEP_SETGID);
 		if (setuid(config->uid) < 0)
 			child_fail(report_fd, EXEC_STEP_SETUID);
+		/* setuid() from root sets the real, effective and saved ids and
+		 * clears the capabilities; prove it, so a daemon never starts
+		 * with a way back to root (a kept capability, a saved uid). */
+		if (getuid() != config->uid || geteuid() != config->uid ||
+		    getgid() != config->gid || getegid() != config->gid || setuid(0) == 0) {
+			errno = EPERM;
+			child_fail(report_fd, EXEC_STEP_PRIVILEGES);
+		}
 	}
 	execve(config->argv[0], config->argv, envp);
 	child_fail(report_fd, EXEC_STEP_EXEC);

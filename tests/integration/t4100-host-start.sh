@@ -270,7 +270,7 @@ EOF
 	grep -q "remote error: .*lib" ws/ls-lib.err &&
 	# The token reached the gate alone: not the agent, not a file.
 	! grep -rqF "$BOTTLE_TEST_GIT_TOKEN" ws "$STATE/$slug" &&
-	test "$(stat -c %a "$STATE/$slug/bundle/gitgate/lib.key")" = 600 &&
+	test "$(stat -c %a "$STATE/$slug/bundle/gitgate/lib.key")" = 400 &&
 	cmp "$PKI/deploy.pub" "$STATE/$slug/bundle/gitgate/lib.key.pub" &&
 	grep -q "\"deploy_key\": \"/etc/sidecar/gitgate/lib.key\"" "$STATE/$slug/bundle/gitgate.yaml" &&
 	test -d "$STATE/$slug/gitgate-data" &&

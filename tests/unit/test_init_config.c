@@ -67,7 +67,7 @@ static void test_full_config(void **state)
 			       "    give_up: {failures: 7, within: 2m}\n"
 			       "  - name: gitgate-2\n"
 			       "    argv: [/bin/true]\n"
-			       "    user: root\n"
+			       "    user: nobody\n"
 			       "    restart: never\n"
 			       "    reload_signal: TERM\n"),
 			 0);
@@ -103,9 +103,9 @@ static void test_full_config(void **state)
 	d = &config.daemons[1];
 	assert_string_equal(d->name, "gitgate-2");
 	assert_true(d->has_user);
-	assert_int_equal(d->uid, 0);
-	assert_int_equal(d->gid, 0);
-	assert_true(d->group_count >= 1); /* root's groups, from /etc/group */
+	assert_int_equal(d->uid, 65534);
+	assert_int_equal(d->gid, 65534);
+	assert_true(d->group_count >= 1); /* nobody's groups, from /etc/group */
 	assert_int_equal(d->restart, RESTART_NEVER);
 	assert_int_equal(d->reload_signal, SIGTERM);
 
@@ -223,6 +223,17 @@ static void test_daemon_value_errors(void **state)
 		     "init.yaml:2:37: daemons[0].user: no user 'no-such-user-here' in /etc/passwd");
 	expect_error("daemons:\n  - {name: a, argv: [/bin/a], user: '1000:x'}\n",
 		     "init.yaml:2:37: daemons[0].user: expected a user name or uid:gid, got '1000:x'");
+	expect_error("daemons:\n  - {name: a, argv: [/bin/a], user: root}\n",
+		     "init.yaml:2:37: daemons[0].user: 'root' has uid 0 and gid 0: a daemon's user "
+		     "must not be root or in root's group (leave user out to run as init's user)");
+	expect_error("daemons:\n  - {name: a, argv: [/bin/a], user: '0:1000'}\n",
+		     "init.yaml:2:37: daemons[0].user: '0:1000' has uid 0 and gid 1000: a daemon's "
+		     "user must not be root or in root's group (leave user out to run as init's "
+		     "user)");
+	expect_error("daemons:\n  - {name: a, argv: [/bin/a], user: '1000:0'}\n",
+		     "init.yaml:2:37: daemons[0].user: '1000:0' has uid 1000 and gid 0: a daemon's "
+		     "user must not be root or in root's group (leave user out to run as init's "
+		     "user)");
 	expect_error("daemons:\n  - {name: a, argv: [/bin/a], user: '-1:0'}\n",
 		     "init.yaml:2:37: daemons[0].user: expected a user name or uid:gid, got '-1:0'");
 	expect_error("daemons:\n  - {name: a, argv: [/bin/a], workdir: var}\n",

@@ -287,7 +287,11 @@ static void test_render_init(void **state)
 	assert_non_null(find_in(egress->argv, "--upstream-ca"));
 	assert_non_null(find_in(egress->argv, "/run/supervise/queue/routes.yaml"));
 	assert_int_equal(egress->ready_fd, 3);
-	assert_int_equal(egress->uid, LAUNCH_SIDECAR_UID);
+	/* Each daemon as its own uid in the bundle's group, no other group. */
+	assert_true(egress->has_user);
+	assert_int_equal(egress->uid, LAUNCH_EGRESS_UID);
+	assert_int_equal(egress->gid, LAUNCH_BUNDLE_GID);
+	assert_int_equal(egress->group_count, 0);
 	assert_true(egress->required);
 	/* The credentials and the canary reach egress by name, never by value. */
 	assert_non_null(find_in(egress->env_inherit, "ANTHROPIC_API_KEY"));
@@ -305,6 +309,9 @@ static void test_render_init(void **state)
 	assert_string_equal(supervise->name, "supervise");
 	assert_non_null(find_in(supervise->argv, "dev-0011aabb"));
 	assert_false(supervise->required);
+	assert_int_equal(supervise->uid, LAUNCH_SUPERVISE_UID);
+	assert_int_equal(supervise->gid, LAUNCH_BUNDLE_GID);
+	assert_int_equal(supervise->group_count, 0);
 	assert_null(supervise->env_inherit);
 	init_config_release(&config);
 
@@ -343,7 +350,9 @@ static void test_render_init_gitgate(void **state)
 	assert_string_equal(find_after(gate->argv, "--config"), LAUNCH_GITGATE_CONFIG);
 	assert_int_equal(gate->ready_fd, 3);
 	assert_string_equal(find_after(gate->argv, "--ready-fd"), "3");
-	assert_int_equal(gate->uid, LAUNCH_SIDECAR_UID);
+	assert_int_equal(gate->uid, LAUNCH_GITGATE_UID);
+	assert_int_equal(gate->gid, LAUNCH_BUNDLE_GID);
+	assert_int_equal(gate->group_count, 0);
 	assert_true(gate->required);
 	/* Every secret by name, the canary, the queue for its proposals. */
 	assert_string_equal(find_after(gate->argv, "--canary-env"), "BOTTLE_CANARY");
@@ -565,6 +574,80 @@ static void test_git_env(void **state)
 	buf_release(&env);
 }
 
+/* The launcher's ids are the image's: rootfs/etc/passwd gives each daemon
+ * the uid the launcher hands files to, in the group it shares the queue
+ * with, and no two daemons (nor the group) share an id. */
+static void test_daemon_users(void **state)
+{
+	const char *names[] = { "egress", "supervise", "gitgate" };
+	char line[256], user[64];
+	unsigned uid, gid, found = 0, i;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(launch_daemon_uid("egress"), LAUNCH_EGRESS_UID);
+	assert_int_equal(launch_daemon_uid("supervise"), LAUNCH_SUPERVISE_UID);
+	assert_int_equal(launch_daemon_uid("gitgate"), LAUNCH_GITGATE_UID);
+	assert_int_equal(launch_daemon_uid("agent"), -ENOENT);
+	assert_true(LAUNCH_EGRESS_UID != LAUNCH_SUPERVISE_UID);
+	assert_true(LAUNCH_EGRESS_UID != LAUNCH_GITGATE_UID);
+	assert_true(LAUNCH_SUPERVISE_UID != LAUNCH_GITGATE_UID);
+	f = fopen("rootfs/etc/passwd", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63[^:]:x:%u:%u:", user, &uid, &gid) != 3)
+			continue;
+		for (i = 0; i < 3; i++)
+			if (strcmp(user, names[i]) == 0) {
+				assert_int_equal(uid, launch_daemon_uid(names[i]));
+				assert_int_equal(gid, LAUNCH_BUNDLE_GID);
+				found |= 1u << i;
+			}
+		/* Nobody else holds a daemon's uid. */
+		for (i = 0; i < 3; i++)
+			if (strcmp(user, names[i]) != 0)
+				assert_int_not_equal(uid, launch_daemon_uid(names[i]));
+	}
+	fclose(f);
+	assert_int_equal(found, 7);
+}
+
+static void test_privilege_args(void **state)
+{
+	const char *expected[] = { "--read-only", "--tmpfs=/run/sidecar:mode=0755", "--ipc=none",
+				   "--tmpfs=/dev/mqueue:ro", "--cap-drop=all", "--cap-add=setuid",
+				   "--cap-add=setgid", "--cap-add=kill",
+				   "--security-opt=no-new-privileges" };
+	struct launch_argv a = { 0 };
+	size_t i, adds = 0, drop_at = 0;
+
+	(void)state;
+	launch_bundle_privilege_args(&a, "podman");
+	assert_false(a.failed);
+	for (i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		assert_non_null(find_in(a.v, expected[i]));
+	assert_non_null(find_in(a.v, "--read-only-tmpfs=false"));
+	/* Exactly three capabilities come back, after the drop of all. */
+	for (i = 0; i < a.n; i++) {
+		if (strcmp(a.v[i], "--cap-drop=all") == 0)
+			drop_at = i;
+		if (strncmp(a.v[i], "--cap-add=", 10) == 0) {
+			assert_true(i > drop_at && drop_at > 0);
+			adds++;
+		}
+	}
+	assert_int_equal(adds, 3);
+	launch_argv_release(&a);
+
+	/* docker has no --read-only-tmpfs (it adds no writable tmpfs). */
+	memset(&a, 0, sizeof(a));
+	launch_bundle_privilege_args(&a, "docker");
+	assert_null(find_in(a.v, "--read-only-tmpfs=false"));
+	for (i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		assert_non_null(find_in(a.v, expected[i]));
+	launch_argv_release(&a);
+}
+
 static void test_mcp_configs(void **state)
 {
 	yyjson_val *server;
@@ -731,6 +814,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_render_gitgate, setup, teardown),
 		cmocka_unit_test(test_git_spellings),
 		cmocka_unit_test_setup_teardown(test_git_env, setup, teardown),
+		cmocka_unit_test(test_daemon_users),
+		cmocka_unit_test(test_privilege_args),
 		cmocka_unit_test(test_mcp_configs),
 		cmocka_unit_test(test_env_lines),
 		cmocka_unit_test_setup_teardown(test_secret_names, setup, teardown),
