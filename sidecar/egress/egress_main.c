@@ -321,12 +321,16 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t len
 }
 
 /* Over the cap: a short 503 straight from the accept loop, no thread. */
+#define EGRESS_BUSY_BODY "egress: too many connections at once; retry in a moment\n"
+/* The length is written out in the head below: keep the two in step. */
+_Static_assert(sizeof(EGRESS_BUSY_BODY) - 1 == 56, "EGRESS_BUSY_BODY's Content-Length");
+
 static void refuse_connection(int fd)
 {
 	static const char busy[] =
 		"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-		"Content-Length: 58\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
-		"egress: too many connections at once; retry in a moment\n";
+		"Content-Length: 56\r\nConnection: close\r\nRetry-After: 1\r\n"
+		"X-Bottle-Egress: error\r\n\r\n" EGRESS_BUSY_BODY;
 
 	char sink[4096];
 	int n = 16;

@@ -98,3 +98,10 @@ send_tunnel() {
 	printf "$1" | sed "s|TARGET||g; s|HOST|localhost:$TLS_PORT|g" >request.bin &&
 	egress_s_client "localhost:$TLS_PORT" -servername localhost -quiet <request.bin 2>/dev/null
 }
+
+# send_then_stall FORMAT: send_plain's FORMAT, then nothing for 4 s while
+# keeping the connection open; prints egress's answer.
+send_then_stall() {
+	# shellcheck disable=SC2059
+	{ printf "$1"; sleep 4; } | egress_raw
+}
