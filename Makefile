@@ -49,7 +49,7 @@ TESTABLE_OBJ := $(SHARED_OBJ) $(filter-out $(OBJ)/sidecar/main.o,$(SIDECAR_OBJ))
                 $(filter-out $(OBJ)/host/main.o,$(HOST_OBJ))
 
 .PHONY: all help tools deps sidecar host image run test test-unit \
-        test-integration check fuzz fuzz-replay clean distclean
+        test-integration test-hostile test-fault check fuzz fuzz-replay clean distclean
 
 all: $(BUILD)/sidecar $(BUILD)/bottle-host
 
@@ -59,6 +59,8 @@ help:
 	@echo "make image      build the sidecar image (podman or docker) and print its size"
 	@echo "make run        build the image, boot the bundle, print its status, stop it"
 	@echo "make test       run every test suite (unit, style check, integration)"
+	@echo "make test-hostile  hostile clients against egress: smuggling, bombs, slowloris, floods"
+	@echo "make test-fault    kill -9 under init, a full queue disk, upstream and agent faults"
 	@echo "make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 60)"
 	@echo "make fuzz-replay  run every fuzz corpus file once (part of make test)"
 	@echo "make clean      remove our objects and binaries, keep the dependency sysroot"
@@ -131,6 +133,13 @@ test-unit: $(UNIT_BIN)
 
 test-integration: all image $(HELPER_BIN)
 	tests/run.sh integration
+
+# Also part of test-integration (docs/security.md says what each proves).
+test-hostile: all
+	tests/run.sh hostile
+
+test-fault: all
+	tests/run.sh fault
 
 # Style rules a compiler cannot enforce (docs/style.md).
 check:

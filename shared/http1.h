@@ -112,6 +112,9 @@ struct http1_limits http1_limits_resolve(const struct http1_limits *limits);
 
 /* A one-line reason, lowercase, no full stop ("bare LF line ending ..."). */
 const char *http1_strerror(int code);
+/* The code's short name for counters and logs: its enum name after
+ * HTTP1_E, in lower case ("bare_lf", "cl_and_te"); "unknown" otherwise. */
+const char *http1_error_name(int code);
 /* The same reason with the limit that was exceeded, when there is one
  * ("header block exceeds 32768 bytes").  Returns out. */
 char *http1_error_message(int code, const struct http1_limits *limits, char *out, size_t out_len);

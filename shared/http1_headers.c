@@ -101,7 +101,8 @@ static const char *const http1_reasons[] = {
 	[-HTTP1_EHEAD_TOO_LARGE] = "header block too large",
 	[-HTTP1_ETOO_MANY_FIELDS] = "too many header lines",
 	[-HTTP1_EDUP_CONTENT_LENGTH] = "more than one Content-Length (repeated header or list)",
-	[-HTTP1_ECONTENT_LENGTH] = "Content-Length is not a plain decimal number below 2^62",
+	[-HTTP1_ECONTENT_LENGTH] = "Content-Length is not a plain decimal number below 2^62 "
+				   "(no sign, no leading zero)",
 	[-HTTP1_ECL_AND_TE] = "both Content-Length and Transfer-Encoding present",
 	[-HTTP1_ETRANSFER_ENCODING] = "Transfer-Encoding other than exactly one 'chunked' "
 				      "(no parameters, no trailing whitespace)",
@@ -131,6 +132,67 @@ const char *http1_strerror(int code)
 	if (code > 0 || code < HTTP1_ELAST || !http1_reasons[-code])
 		return "unknown error";
 	return http1_reasons[-code];
+}
+
+/* Indexed by -code: the enum names, for counters (egress /stats). */
+static const char *const http1_names[] = {
+	[-HTTP1_EINTERNAL] = "internal",
+	[-HTTP1_EBARE_LF] = "bare_lf",
+	[-HTTP1_EBARE_CR] = "bare_cr",
+	[-HTTP1_ELEADING_EMPTY_LINE] = "leading_empty_line",
+	[-HTTP1_EREQUEST_LINE] = "request_line",
+	[-HTTP1_EMETHOD] = "method",
+	[-HTTP1_ETARGET_CHAR] = "target_char",
+	[-HTTP1_EFRAGMENT] = "fragment",
+	[-HTTP1_EPERCENT] = "percent",
+	[-HTTP1_ETARGET] = "target",
+	[-HTTP1_EVERSION] = "version",
+	[-HTTP1_ESCHEME] = "scheme",
+	[-HTTP1_EHTTPS_ABSOLUTE] = "https_absolute",
+	[-HTTP1_EUSERINFO] = "userinfo",
+	[-HTTP1_EHOST] = "host",
+	[-HTTP1_EPORT] = "port",
+	[-HTTP1_ECONNECT_TARGET] = "connect_target",
+	[-HTTP1_EAUTHORITY_FORM] = "authority_form",
+	[-HTTP1_EASTERISK_FORM] = "asterisk_form",
+	[-HTTP1_EOBS_FOLD] = "obs_fold",
+	[-HTTP1_ESPACE_BEFORE_COLON] = "space_before_colon",
+	[-HTTP1_EFIELD_NAME] = "field_name",
+	[-HTTP1_ENO_COLON] = "no_colon",
+	[-HTTP1_EFIELD_VALUE] = "field_value",
+	[-HTTP1_ESTART_LINE_TOO_LONG] = "start_line_too_long",
+	[-HTTP1_EFIELD_LINE_TOO_LONG] = "field_line_too_long",
+	[-HTTP1_EHEAD_TOO_LARGE] = "head_too_large",
+	[-HTTP1_ETOO_MANY_FIELDS] = "too_many_fields",
+	[-HTTP1_EDUP_CONTENT_LENGTH] = "dup_content_length",
+	[-HTTP1_ECONTENT_LENGTH] = "content_length",
+	[-HTTP1_ECL_AND_TE] = "cl_and_te",
+	[-HTTP1_ETRANSFER_ENCODING] = "transfer_encoding",
+	[-HTTP1_ETE_HTTP10] = "te_http10",
+	[-HTTP1_EHOST_MISSING] = "host_missing",
+	[-HTTP1_EHOST_DUP] = "host_dup",
+	[-HTTP1_EHOST_HEADER] = "host_header",
+	[-HTTP1_EHOST_MISMATCH] = "host_mismatch",
+	[-HTTP1_ECONNECTION] = "connection",
+	[-HTTP1_EEXPECT] = "expect",
+	[-HTTP1_EUPGRADE_DUP] = "upgrade_dup",
+	[-HTTP1_ESTATUS_LINE] = "status_line",
+	[-HTTP1_ESTATUS] = "status",
+	[-HTTP1_EREASON] = "reason",
+	[-HTTP1_ECHUNK_SIZE] = "chunk_size",
+	[-HTTP1_ECHUNK_TOO_LARGE] = "chunk_too_large",
+	[-HTTP1_ECHUNK_EXT] = "chunk_ext",
+	[-HTTP1_ECHUNK_LINE_TOO_LONG] = "chunk_line_too_long",
+	[-HTTP1_ECHUNK_CRLF] = "chunk_crlf",
+	[-HTTP1_ETRAILER_TOO_LARGE] = "trailer_too_large",
+	[-HTTP1_ETOO_MANY_TRAILERS] = "too_many_trailers",
+};
+
+const char *http1_error_name(int code)
+{
+	if (code >= 0 || code < HTTP1_ELAST || !http1_names[-code])
+		return "unknown";
+	return http1_names[-code];
 }
 
 char *http1_error_message(int code, const struct http1_limits *limits, char *out, size_t out_len)
@@ -448,7 +510,9 @@ static int content_length_parse(struct str v, int64_t *out)
 
 	if (memchr(v.p, ',', v.len))
 		return HTTP1_EDUP_CONTENT_LENGTH;
-	if (!v.len)
+	/* "010" is 8 to a peer that reads C literals: egress forwards the
+	 * field as it came, so only one reading may exist. */
+	if (!v.len || (v.len > 1 && v.p[0] == '0'))
 		return HTTP1_ECONTENT_LENGTH;
 	for (i = 0; i < v.len; i++) {
 		if (!http1_is((unsigned char)v.p[i], HTTP1_C_DIGIT))

@@ -2,6 +2,8 @@
 # Run the test suites and end with one summary line per suite.
 #   tests/run.sh                 every suite
 #   tests/run.sh unit style      just those
+#   tests/run.sh hostile fault   the hostile-client (t81NN) or fault (t80NN)
+#                                integration scripts alone (also in integration)
 # Exits non-zero if any test in any suite failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -42,9 +44,12 @@ run_fuzz_replay() {
 	fi
 }
 
+# run_integration [NAME GLOB]: the integration scripts matching GLOB
+# (default: all of them), summed up under NAME.
 run_integration() {
+	local name=${1:-integration} glob=${2:-t[0-9]*.sh}
 	local script out passed=0 failed=0 skipped=0 ok notok
-	for script in tests/integration/t[0-9]*.sh; do
+	for script in tests/integration/$glob; do
 		echo "== integration: $(basename "$script")"
 		out=$(BUILD="$PWD/$BUILD" bash "$script" 2>&1)
 		local status=$?
@@ -59,7 +64,7 @@ run_integration() {
 			failed=$((failed + 1))
 		fi
 	done
-	summary+=("integration: $passed tests passed, $failed failed, $skipped scripts skipped")
+	summary+=("$(printf "%-12s" "$name:") $passed tests passed, $failed failed, $skipped scripts skipped")
 	[ "$failed" -eq 0 ]
 }
 
@@ -67,7 +72,9 @@ for suite in "${suites[@]}"; do
 	case "$suite" in
 	unit | style | integration) "run_$suite" || overall=1 ;;
 	fuzz-replay) run_fuzz_replay || overall=1 ;;
-	*) echo "tests/run.sh: unknown suite '$suite' (unit, style, fuzz-replay, integration)" >&2; exit 2 ;;
+	hostile) run_integration hostile "t81[0-9][0-9]-hostile-*.sh" || overall=1 ;;
+	fault) run_integration fault "t80[0-9][0-9]-fault-*.sh" || overall=1 ;;
+	*) echo "tests/run.sh: unknown suite '$suite' (unit, style, fuzz-replay, integration, hostile, fault)" >&2; exit 2 ;;
 	esac
 done
 

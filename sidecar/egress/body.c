@@ -119,8 +119,10 @@ int body_reader_next(struct body_reader *r, struct str *data)
 			}
 			return -EPIPE;
 		}
-		if (n < 0)
+		if (n < 0) {
+			r->stalled = n == -ETIMEDOUT;
 			return (int)n;
+		}
 	}
 }
 

@@ -4,10 +4,13 @@
 #include "egress_dlp.h"
 #include "egress_tls.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Buffer caps: a request or response head is at most 32 KiB (the parser's
@@ -54,6 +57,37 @@ void egress_connection_idle(struct egress_connection *c)
 	trim_stack();
 }
 
+/* How long and how much an error answer's connection is drained for. */
+#define EGRESS_DRAIN_MS 1000
+#define EGRESS_DRAIN_MAX (16 * 1024 * 1024)
+
+/* Closing a socket with unread bytes sends a reset, and the client's kernel
+ * then drops our answer unread: a client refused while it still sends (a
+ * 1 MiB header) would never see why.  Stop writing, then read and drop
+ * what it sends until it closes, for a bounded time and amount. */
+static void drain_client(int fd)
+{
+	uint64_t deadline = egress_start_clock() + EGRESS_DRAIN_MS;
+	size_t total = 0;
+	char sink[4096];
+
+	if (shutdown(fd, SHUT_WR) < 0)
+		return;
+	while (total < EGRESS_DRAIN_MAX) {
+		uint64_t now = egress_start_clock();
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			return;
+		n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
+			return;
+		if (n > 0)
+			total += (size_t)n;
+	}
+}
+
 void *egress_connection_main(void *arg)
 {
 	struct egress_connection *c = arg;
@@ -76,6 +110,8 @@ void *egress_connection_main(void *arg)
 		free(c->tls_server);
 	}
 	stream_release(&c->client);
+	if (c->drain_before_close)
+		drain_client(c->client.fd);
 	close(c->client.fd);
 	buf_release(&c->in);
 	buf_release(&c->client_out);

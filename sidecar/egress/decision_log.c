@@ -97,6 +97,7 @@ void egress_log_decision(struct egress *egress, enum routes_log mode,
 	char *line = NULL;
 	size_t len = 0;
 
+	egress_stats_decision(egress, d->decision);
 	if (!decision_wanted(mode, d))
 		return;
 	doc = yyjson_mut_doc_new(NULL);

@@ -24,6 +24,7 @@
 #include "../../shared/http1.h"
 #include "../../shared/routes.h"
 
+struct egress;
 struct egress_tls;
 struct dlp_engine;
 struct dlp_findings;
@@ -75,6 +76,39 @@ struct upstream_pool {
 	int idle_timeout_ms;
 };
 
+/* Why egress refused what a client sent, besides the HTTP parser's own
+ * codes (counted by code): the keys of "rejected" in GET /stats next to
+ * http1_error_name()'s (stats.c). */
+enum egress_reject {
+	EGRESS_REJECT_HEAD_TIMEOUT,      /* the head did not arrive within io_timeout */
+	EGRESS_REJECT_BODY_TIMEOUT,      /* the body stalled for io_timeout */
+	EGRESS_REJECT_TLS_ON_PROXY_PORT, /* a TLS handshake where a request belongs */
+	EGRESS_REJECT_TLS_HANDSHAKE,     /* a bumped tunnel's handshake failed */
+	EGRESS_REJECT_CLIENT_HELLO,      /* a passthrough tunnel's ClientHello was bad */
+	EGRESS_REJECT_COUNT
+};
+
+/* Counters for the introspection endpoint, all updated atomically. */
+struct egress_stats {
+	uint64_t connections_accepted;
+	uint64_t connections_refused;    /* over max_connections (or no thread) */
+	uint64_t refusal_logged_ms;      /* the last "refusing" line, monotonic */
+	uint64_t http1[1 - HTTP1_ELAST]; /* indexed by -code */
+	uint64_t rejects[EGRESS_REJECT_COUNT];
+	uint64_t decisions_allow, decisions_deny, decisions_error;
+};
+
+/* Count a request or body the parser rejected with code (< 0). */
+void egress_stats_http1(struct egress *egress, int code);
+void egress_stats_reject(struct egress *egress, enum egress_reject why);
+/* Count a connection refused over the cap; a line on stderr at most every
+ * few seconds says so, so a flood cannot flood the log. */
+void egress_stats_refused(struct egress *egress);
+/* Count a decision line ("allow", "deny", "error"). */
+void egress_stats_decision(struct egress *egress, const char *decision);
+/* {"connections": {...}, "rejected": {...}, "decisions": {...}} */
+int egress_stats_to_json(struct egress *egress, struct buf *out);
+
 /* The ledger of bounded grants (grants.c). */
 struct egress_grants;
 
@@ -88,6 +122,7 @@ struct egress {
 	struct dlp_engine *dlp;       /* NULL: DLP off; survives reloads (approvals kept) */
 	pthread_mutex_t hold_lock;    /* one proposal per held value */
 	struct egress_grants *grants; /* counts survive reloads */
+	struct egress_stats stats;
 	unsigned active_connections;  /* atomically updated */
 	uint64_t connection_serial;   /* atomically updated */
 };
@@ -168,6 +203,7 @@ struct body_reader {
 	uint64_t remaining;         /* LENGTH: bytes still to come */
 	struct http1_chunked chunked;
 	bool done;
+	bool stalled;               /* the peer sent nothing for the stream's timeout */
 	uint64_t total;             /* body bytes handed out */
 };
 
@@ -176,6 +212,10 @@ void body_reader_init(struct body_reader *r, struct stream *stream, struct buf *
 /* 1 with *data set, 0 at the end of the body, or a negative errno /
  * HTTP1_E* code (-EPIPE: the peer closed before the body ended). */
 int body_reader_next(struct body_reader *r, struct str *data);
+/* Count why a request body from the client failed (a chunked error, a
+ * stall) in egress's stats; other failures (the client left) are not
+ * rejections.  Returns the status to answer: 408 for a stall, else 0. */
+int egress_stats_body_error(struct egress *egress, const struct body_reader *r);
 /* Whether the next call can return without waiting for the peer. */
 bool body_reader_has_buffered(const struct body_reader *r);
 /* Drop the bytes handed out from buf, keeping what follows the body (a
@@ -226,6 +266,11 @@ struct egress_connection {
 	char upstream_address[64];
 	struct buf upstream_in;       /* read from upstream, not yet used */
 	struct buf upstream_out;      /* to upstream, not yet written */
+
+	/* An error answer went out while the client may still be sending:
+	 * read and drop its bytes for a moment before closing, or the close
+	 * resets the connection and the client never reads why. */
+	bool drain_before_close;
 
 	/* DLP's per-request state (the scan is ~60 KiB): kept between the
 	 * requests of a busy connection, given back when it idles. */

@@ -467,6 +467,12 @@ too_big:
 	if (ret < 0) {
 		char why[160];
 
+		if (egress_stats_body_error(c->egress, &d->reader) == 408) {
+			snprintf(d->verdict.reason, sizeof(d->verdict.reason),
+				 "the request body stalled: nothing arrived for %ds",
+				 o->io_timeout_ms / 1000);
+			return 408;
+		}
 		if (!d->reader.chunked.err) {
 			snprintf(d->verdict.reason, sizeof(d->verdict.reason),
 				 "the request body did not arrive: %s", strerror(-ret));

@@ -75,7 +75,7 @@ static int propose(struct egress *egress, const struct egress_dlp_hold *h, const
 		log_error("dlp: cannot write the proposal: %s", err);
 		snprintf(reason, reason_len,
 			 "dlp: %s %s in the %s: it was not sent (the proposal to the operator could not "
-			 "be written)", dlp_detector_name(f->detector), f->rule, where);
+			 "be written: %s)", dlp_detector_name(f->detector), f->rule, where, err);
 		return 403;
 	}
 	snprintf(id, QUEUE_ID_MAX, "%s", p.id);

@@ -321,15 +321,58 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t len
 }
 
 /* Over the cap: a short 503 straight from the accept loop, no thread. */
+#define EGRESS_BUSY_BODY "egress: too many connections at once; retry in a moment\n"
+/* The length is written out in the head below: keep the two in step. */
+_Static_assert(sizeof(EGRESS_BUSY_BODY) - 1 == 56, "EGRESS_BUSY_BODY's Content-Length");
+
 static void refuse_connection(int fd)
 {
 	static const char busy[] =
 		"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-		"Content-Length: 58\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
-		"egress: too many connections at once; retry in a moment\n";
+		"Content-Length: 56\r\nConnection: close\r\nRetry-After: 1\r\n"
+		"X-Bottle-Egress: error\r\n\r\n" EGRESS_BUSY_BODY;
+
+	char sink[4096];
+	int n = 16;
 
 	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* A close with unread bytes resets the connection and the client
+	 * loses the answer: drop what already arrived (never waiting). */
+	(void)shutdown(fd, SHUT_WR);
+	while (n-- > 0 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
 	close(fd);
+}
+
+/* Each connection holds up to two descriptors (client, upstream); keep a
+ * reserve for the listener, logs, the CA and routes files and the pool.
+ * Raise the soft limit as far as the hard one allows, and lower the cap if
+ * the descriptors cannot cover it: over the cap a client gets a 503, where
+ * running out of descriptors would fail accept() for everyone. */
+#define EGRESS_FD_RESERVE 64
+
+static void fit_connections_to_fd_limit(struct egress_options *o)
+{
+	struct rlimit limit;
+	rlim_t need = (rlim_t)o->max_connections * 2 + EGRESS_FD_RESERVE;
+	unsigned fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) < 0)
+		return;
+	if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < need) {
+		limit.rlim_cur = limit.rlim_max == RLIM_INFINITY || limit.rlim_max > need ?
+					 need : limit.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &limit);
+		(void)getrlimit(RLIMIT_NOFILE, &limit);
+	}
+	if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= need)
+		return;
+	fit = limit.rlim_cur > 2 * EGRESS_FD_RESERVE ?
+		      (unsigned)((limit.rlim_cur - EGRESS_FD_RESERVE) / 2) : 1;
+	log_warn("--max-connections %u needs %llu file descriptors and the limit is %llu: "
+		 "serving at most %u connections at once",
+		 o->max_connections, (unsigned long long)need, (unsigned long long)limit.rlim_cur, fit);
+	o->max_connections = fit;
 }
 
 static void accept_loop(int listen_fd)
@@ -359,6 +402,7 @@ static void accept_loop(int listen_fd)
 		if (__atomic_load_n(&egress.active_connections, __ATOMIC_RELAXED) >=
 		    egress.options.max_connections) {
 			refuse_connection(fd);
+			egress_stats_refused(&egress);
 			continue;
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -375,8 +419,11 @@ static void accept_loop(int listen_fd)
 		if (pthread_create(&thread, &attr, egress_connection_main, c) != 0) {
 			__atomic_sub_fetch(&egress.active_connections, 1, __ATOMIC_RELAXED);
 			refuse_connection(fd);
+			egress_stats_refused(&egress);
 			free(c);
+			continue;
 		}
+		__atomic_add_fetch(&egress.stats.connections_accepted, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -390,6 +437,7 @@ int egress_main(int argc, char **argv)
 
 	log_set_program("egress");
 	parse_options(argc, argv, &egress.options);
+	fit_connections_to_fd_limit(&egress.options);
 
 	pthread_mutex_init(&egress.routes_lock, NULL);
 	pthread_mutex_init(&egress.log_lock, NULL);

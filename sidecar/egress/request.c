@@ -103,6 +103,7 @@ int egress_send_error(struct egress_connection *c, int status, const char *reaso
 	if (ret == 0)
 		ret = stream_write(&c->client, out->p, out->len);
 	buf_clear(out);
+	c->drain_before_close = true;
 	return ret;
 }
 
@@ -451,18 +452,24 @@ static void serve_introspection(struct request *r, const struct http1_request *r
 				       " answers only inside the bundle");
 		return;
 	}
-	if (!str_equal_cstr(req->target.path, "/routes") || req->method != HTTP1_M_GET) {
-		request_refuse(r, 404, "the introspection endpoint serves only GET /routes");
+	if (req->method != HTTP1_M_GET || (!str_equal_cstr(req->target.path, "/routes") &&
+					   !str_equal_cstr(req->target.path, "/stats"))) {
+		request_refuse(r, 404, "the introspection endpoint serves only GET /routes and GET /stats");
 		return;
 	}
 	consume_in(&c->in, head_len);
 	buf_init(&body, 16 * 1024 * 1024);
-	ret = routes_to_json_with_grants(r->routes, egress_grants_ledger(c->egress->grants), &body);
-	if (ret == 0)
-		ret = buf_append_str(&body, "\n");
+	if (str_equal_cstr(req->target.path, "/stats")) {
+		ret = egress_stats_to_json(c->egress, &body);
+	} else {
+		ret = routes_to_json_with_grants(r->routes, egress_grants_ledger(c->egress->grants),
+						 &body);
+		if (ret == 0)
+			ret = buf_append_str(&body, "\n");
+	}
 	if (ret < 0) {
 		buf_release(&body);
-		request_refuse(r, 503, "cannot render the routes");
+		request_refuse(r, 503, "cannot render the introspection answer");
 		return;
 	}
 	buf_clear(&c->client_out);
@@ -669,6 +676,12 @@ static int request_send_body(struct request *r, struct http1_response *resp, int
 			 "egress cannot check while streaming: it was cut short",
 			 c->egress->options.dlp_body_max / 1024);
 		return -413;
+	}
+	if (ret < 0 && egress_stats_body_error(c->egress, from) == 408) {
+		snprintf(r->reason, sizeof(r->reason),
+			 "the request body stalled: nothing arrived for %ds",
+			 c->egress->options.io_timeout_ms / 1000);
+		return -408;
 	}
 	if (ret < 0 && from->chunked.err) {
 		char why[160];
@@ -920,11 +933,20 @@ static enum serve_next serve_one(struct egress_connection *c, size_t *connect_he
 		}
 
 		if (parse_error == 0) {
-			if (head_len == -ETIMEDOUT)
+			if (head_len == -ETIMEDOUT) {
+				egress_stats_reject(c->egress, EGRESS_REJECT_HEAD_TIMEOUT);
 				request_refuse(&r, 408, "the request head did not arrive in time");
-			else
+			} else {
 				r.close_client = true;
+			}
+		} else if (!c->in_tunnel && (unsigned char)c->in.p[0] == 0x16) {
+			/* A client that took the proxy for a TLS server (an
+			 * https:// proxy URL): say so rather than "bad method". */
+			egress_stats_reject(c->egress, EGRESS_REJECT_TLS_ON_PROXY_PORT);
+			request_refuse(&r, 400, "a TLS handshake arrived on the proxy port: this is a plain "
+						"HTTP proxy (use an http:// proxy URL; https goes through CONNECT)");
 		} else {
+			egress_stats_http1(c->egress, parse_error);
 			request_refuse(&r, http1_error_status(parse_error),
 				       http1_error_message(parse_error, NULL, why, sizeof(why)));
 		}

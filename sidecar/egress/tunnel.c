@@ -101,6 +101,8 @@ static void connect_passthrough(struct egress_connection *c, struct routes *rout
 	if (stream_write(&c->client, CONNECT_ESTABLISHED, sizeof(CONNECT_ESTABLISHED) - 1) < 0)
 		return;
 	if (read_client_hello(c, sni, sizeof(sni), reason, sizeof(reason)) < 0) {
+		if (c->in.len > 0)
+			egress_stats_reject(c->egress, EGRESS_REJECT_CLIENT_HELLO);
 		tunnel_log(c, routes, route, started, "deny", 403, reason, 0, 0, true);
 		return;
 	}
@@ -184,6 +186,7 @@ static void connect_bump(struct egress_connection *c, struct routes *routes,
 		ret = stream_handshake(&c->client);
 	}
 	if (ret != 0) {
+		egress_stats_reject(c->egress, EGRESS_REJECT_TLS_HANDSHAKE);
 		mbedtls_strerror(ret, why, sizeof(why));
 		snprintf(reason, sizeof(reason),
 			 "TLS handshake with the client failed (does it trust the bottle CA?): %s", why);

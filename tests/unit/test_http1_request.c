@@ -252,7 +252,7 @@ static void test_methods(void **state)
 static void test_body_framing(void **state)
 {
 	(void)state;
-	expect_ok("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n");
+	expect_ok("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n");
 	assert_int_equal(one.body, HTTP1_BODY_LENGTH);
 	assert_int_equal(one.content_length, 7);
 	assert_true(http1_request_has_body(&one));
@@ -557,6 +557,9 @@ static void test_content_length(void **state)
 	expect_err("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", HTTP1_ECONTENT_LENGTH);
 	expect_err("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 0\r\n\r\n", HTTP1_ECONTENT_LENGTH);
 	expect_err("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", HTTP1_ECONTENT_LENGTH);
+	/* A peer reading C literals would see 8: egress forwards the field. */
+	expect_err("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 010\r\n\r\n", HTTP1_ECONTENT_LENGTH);
+	expect_err("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 00\r\n\r\n", HTTP1_ECONTENT_LENGTH);
 	expect_err("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4611686018427387904\r\n\r\n",
 		   HTTP1_ECONTENT_LENGTH);
 	expect_err("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999999\r\n\r\n",
@@ -708,11 +711,19 @@ static void test_every_code_has_a_reason(void **state)
 
 	(void)state;
 	for (code = HTTP1_EINTERNAL; code >= HTTP1_ELAST; code--) {
+		int other;
+
 		assert_string_not_equal(http1_strerror(code), "unknown error");
+		assert_string_not_equal(http1_error_name(code), "unknown");
+		for (other = code - 1; other >= HTTP1_ELAST; other--)
+			assert_string_not_equal(http1_error_name(code), http1_error_name(other));
 		assert_true(strlen(http1_error_message(code, NULL, msg, sizeof(msg))) > 0);
 	}
 	assert_string_equal(http1_strerror(HTTP1_ELAST - 1), "unknown error");
 	assert_string_equal(http1_strerror(5), "unknown error");
+	assert_string_equal(http1_error_name(0), "unknown");
+	assert_string_equal(http1_error_name(HTTP1_ELAST - 1), "unknown");
+	assert_string_equal(http1_error_name(HTTP1_ECL_AND_TE), "cl_and_te");
 	assert_string_equal(http1_error_message(HTTP1_EHEAD_TOO_LARGE, NULL, msg, sizeof(msg)),
 			    "header block exceeds 32768 bytes");
 	assert_string_equal(http1_error_message(HTTP1_ECL_AND_TE, NULL, msg, sizeof(msg)),
