@@ -49,7 +49,8 @@ TESTABLE_OBJ := $(SHARED_OBJ) $(filter-out $(OBJ)/sidecar/main.o,$(SIDECAR_OBJ))
                 $(filter-out $(OBJ)/host/main.o,$(HOST_OBJ))
 
 .PHONY: all help tools deps sidecar host image run test test-unit \
-        test-integration test-hostile test-fault check fuzz fuzz-replay clean distclean
+        test-integration test-hostile test-fault git-test-suite check fuzz fuzz-replay \
+        clean distclean
 
 all: $(BUILD)/sidecar $(BUILD)/bottle-host
 
@@ -63,6 +64,7 @@ help:
 	@echo "make test-fault    kill -9 under init, a full queue disk, upstream and agent faults"
 	@echo "make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 60)"
 	@echo "make fuzz-replay  run every fuzz corpus file once (part of make test)"
+	@echo "make git-test-suite  git's own t5570/t5702 against the gate's git:// server"
 	@echo "make clean      remove our objects and binaries, keep the dependency sysroot"
 	@echo "make distclean  remove everything under $(BUILD)/, downloaded sources too"
 
@@ -140,6 +142,10 @@ test-hostile: all
 
 test-fault: all
 	tests/run.sh fault
+
+# git's own tests of a git:// server, against ours (docs/gitgate.md).
+git-test-suite: all
+	scripts/git-test-suite.sh
 
 # Style rules a compiler cannot enforce (docs/style.md).
 check:

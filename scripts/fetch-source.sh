@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Fetch pinned upstream source tarballs into <build-dir>/sources, verified.
 #
-#   scripts/fetch-source.sh [--build-dir DIR] --all
-#   scripts/fetch-source.sh [--build-dir DIR] NAME...
+#   scripts/fetch-source.sh [--build-dir DIR] [--lock FILE --suite SUITE] --all
+#   scripts/fetch-source.sh [--build-dir DIR] [--lock FILE --suite SUITE] NAME...
 #
-# NAME is a first column of scripts/deps.lock.  Prints nothing when every
+# NAME is a first column of the lock file (default scripts/deps.lock, whose
+# tarballs come from trixie).  Another lock file names its own suite: e.g.
+# scripts/test-deps.lock holds the source of the machine's own git, which only
+# bookworm carries.  Prints nothing when every
 # requested tarball is already cached with the right hash; otherwise one line per
 # download on stderr.  The path of each tarball is not printed: it is always
-# <build-dir>/sources/<orig-tarball> as named in deps.lock.
+# <build-dir>/sources/<orig-tarball> as named in the lock file.
 #
 # Where the bytes come from: Debian's source index for $SUITE, through apt with a
-# project-local configuration under <build-dir>/apt/.  The machine's apt setup is
+# project-local configuration under <build-dir>/apt/ (<build-dir>/apt-SUITE/
+# for another suite).  The machine's apt setup is
 # only read (to learn which archive URI it uses), never changed, and no archive
 # host is written down in this repository: every machine uses its own.
 # BOTTLE_DEBIAN_URI=<uri> overrides the URI read from the machine's sources.
@@ -28,26 +32,33 @@ say() { printf 'fetch: %s\n' "$*" >&2; }
 
 BUILD=$ROOT/build
 names=()
+all=0
 while (($#)); do
     case $1 in
         --build-dir) BUILD=${2:?--build-dir needs a directory}; shift 2 ;;
-        --all) mapfile -t names < <(awk '!/^[[:space:]]*(#|$)/ {print $1}' "$LOCKFILE"); shift ;;
-        -h|--help) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --lock) LOCKFILE=${2:?--lock needs a file}; shift 2 ;;
+        --suite) SUITE=${2:?--suite needs a Debian suite name}; shift 2 ;;
+        --all) all=1; shift ;;
+        -h|--help) sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) names+=("$1"); shift ;;
     esac
 done
-((${#names[@]})) || die "nothing to fetch: give dependency names from scripts/deps.lock, or --all"
+[[ -r $LOCKFILE ]] || die "$LOCKFILE: no such lock file"
+((all)) && mapfile -t names < <(awk '!/^[[:space:]]*(#|$)/ {print $1}' "$LOCKFILE")
+((${#names[@]})) || die "nothing to fetch: give dependency names from $LOCKFILE, or --all"
 mkdir -p "$BUILD"
 BUILD=$(cd "$BUILD" && pwd)
 SOURCES=$BUILD/sources
+# Each suite has its own index: switching would throw the other's away.
 APTDIR=$BUILD/apt
+[[ $SUITE == trixie ]] || APTDIR=$BUILD/apt-$SUITE
 
-# lock_field NAME COLUMN: one column of NAME's line in deps.lock.
+# lock_field NAME COLUMN: one column of NAME's line in the lock file.
 lock_field() {
     local v
     v=$(awk -v n="$1" -v c="$2" '!/^[[:space:]]*(#|$)/ && $1 == n {print $c; exit}' "$LOCKFILE")
-    [[ -n $v ]] || die "'$1' is not listed in scripts/deps.lock"
+    [[ -n $v ]] || die "'$1' is not listed in $LOCKFILE"
     printf '%s\n' "$v"
 }
 
@@ -156,7 +167,7 @@ orig_uri() {
         die "$pkg: the pinned version $pinned ($orig) is not in $SUITE's source index.
   The archive offers:
 ${offered:-    (no orig tarball at all)}
-  Pick one of those in scripts/deps.lock (new version, tarball name and sha256; see docs/dependencies.md)."
+  Pick one of those in $LOCKFILE (new version, tarball name and sha256; see docs/dependencies.md)."
     fi
     line=$(apt-get "${APT_OPTS[@]}" -q source --print-uris --only-source "$pkg=$ver" 2>/dev/null |
         awk -v f="$orig" '$2 == f {print; exit}')
@@ -165,7 +176,7 @@ ${offered:-    (no orig tarball at all)}
     # index is an error in the pin (or a changed tarball): say so before fetching.
     local listed=${line##* }
     if [[ $listed == SHA256:* && ${listed#SHA256:} != "$sha" ]]; then
-        die "sha256 mismatch for $orig: scripts/deps.lock expects $sha, $SUITE's index ($pkg $ver) lists ${listed#SHA256:}"
+        die "sha256 mismatch for $orig: $LOCKFILE expects $sha, $SUITE's index ($pkg $ver) lists ${listed#SHA256:}"
     fi
     line=${line%% *}
     printf '%s\n' "${line//\'/}"

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# git's own tests of a git:// server, run against the git gate: a peer's
+# test of our server (docs/gitgate.md, "Git's own test suite").
+#
+#   scripts/git-test-suite.sh [--server=gate|git-daemon] [--keep] [TEST...]
+#   make git-test-suite
+#
+# TEST is a script of git's t/ directory ("t5570" will do); the default is
+# t5570-git-daemon and t5702-protocol-v2.  git's test harness starts its
+# server with $LIB_GIT_DAEMON_COMMAND in place of `git daemon` (see
+# t/lib-git-daemon.sh); this script is that command too (--as-daemon), and
+# starts `build/sidecar gitgate` serving git:// for the repositories the
+# tests create.  --server=git-daemon runs the same tests against git's own
+# daemon through the same wrapper: every test must pass there, which proves
+# the plumbing.
+#
+# The tests are those of the installed git (Debian 12's 2.39.5): its source
+# comes from Debian's archive, pinned in scripts/test-deps.lock and fetched
+# by scripts/fetch-source.sh; only the test helpers are built, under
+# build/git-tests/ (about a minute once, nothing on later runs).  The git
+# under test as the client is the installed one (GIT_TEST_INSTALLED).
+#
+# Tests that fail against the gate for a known reason are listed in
+# EXPECTED_FAILURES below, each with the reason.  The run fails when a test
+# fails that is not listed, and also when a listed test passes (the list
+# must stay true).  --keep keeps the trash directories and logs of a run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SELF=$ROOT/scripts/git-test-suite.sh
+
+die() {
+	printf 'git-test-suite: error: %s\n' "$*" >&2
+	exit 1
+}
+say() { printf 'git-test-suite: %s\n' "$*"; }
+
+# The repositories t5570 and t5702 serve through their daemon, by the name
+# the client asks for, with the directory under the harness's document root
+# that holds it.  The gate serves only configured repositories, and the
+# tests create theirs after the daemon started: the config names them all
+# up front.  (t5570's "nowhere" and "escape" must stay unknown; its
+# "localhost/interp" only exists through --interpolated-path.)
+GATE_REPOS=(
+	"repo:repo.git"
+	"repo_pack:repo_pack.git"
+	"repo_bad1:repo_bad1.git"
+	"repo_bad2:repo_bad2.git"
+	"parent:parent/.git"
+)
+
+# test-number|why it fails against the gate.  Numbers are those of the
+# pinned git version; the run prints each listed test's title next to it.
+EXPECTED_FAILURES=(
+)
+
+# ---- the daemon wrapper: what lib-git-daemon.sh starts -------------------
+#
+# Called as `git daemon` would be: --listen=ADDR --port=N --reuseaddr
+# --verbose --pid-file=FILE --base-path=DIR [test-specific options] DIR.
+# The harness reads the first line of stderr and wants "[pid] Ready to
+# rumble"; it stops the daemon with SIGTERM and expects the process it
+# started to die of that signal.
+
+daemon_wrapper() {
+	local server=$1 listen=127.0.0.1 port="" pid_file="" base="" arg
+	shift
+	if [[ $server == git-daemon ]]; then
+		exec git daemon "$@"
+	fi
+	for arg in "$@"; do
+		case $arg in
+		--listen=*) listen=${arg#--listen=} ;;
+		--port=*) port=${arg#--port=} ;;
+		--pid-file=*) pid_file=${arg#--pid-file=} ;;
+		--base-path=*) base=${arg#--base-path=} ;;
+		# git daemon's access switches have no gate equivalent: the
+		# gate serves every configured repository, for reading and
+		# pushing alike (EXPECTED_FAILURES says which tests notice).
+		--reuseaddr | --verbose | --export-all | --enable=* | --informative-errors | \
+			--interpolated-path=*) ;;
+		-*) die "--as-daemon: git daemon option '$arg' is not handled" ;;
+		*) base=${base:-$arg} ;;
+		esac
+	done
+	[[ -n $port && -n $base ]] || die "--as-daemon: --port and the base path are required"
+	[[ -x ${BOTTLE_GIT_TEST_SIDECAR:-} ]] || die "--as-daemon: BOTTLE_GIT_TEST_SIDECAR is not set"
+
+	# The gate's data dir holds <name>.git; here those are links to where
+	# the tests put their repositories (dangling until a test creates one).
+	local state entry
+	state=$(mktemp -d "${TMPDIR:-/tmp}/git-test-suite-gate.XXXXXX")
+	mkdir -p "$state/data"
+	for entry in "${GATE_REPOS[@]}"; do
+		ln -s "$base/${entry#*:}" "$state/data/${entry%%:*}.git"
+	done
+	{
+		printf 'git_listen: "%s:%s"\n' "$listen" "$port"
+		printf 'http_listen: null\n'
+		printf 'data_dir: "%s"\n' "$state/data"
+		printf 'repos:\n'
+		for entry in "${GATE_REPOS[@]}"; do
+			printf '  - name: %s\n' "${entry%%:*}"
+		done
+	} >"$state/gitgate.yaml"
+
+	local gate_pid tail_pid=""
+	"$BOTTLE_GIT_TEST_SIDECAR" gitgate --config "$state/gitgate.yaml" --no-dlp \
+		2>>"$state/gate.log" &
+	gate_pid=$!
+	# SIGTERM from the harness: stop the gate, then die of the same
+	# signal, as git daemon would.
+	trap 'kill -TERM "$gate_pid" 2>/dev/null; wait "$gate_pid" 2>/dev/null;
+		[[ -z $tail_pid ]] || kill "$tail_pid" 2>/dev/null;
+		rm -rf "$state"; trap - TERM; kill -TERM $$' TERM
+	local tries=200
+	until (exec 3<>"/dev/tcp/$listen/$port") 2>/dev/null; do
+		if ! kill -0 "$gate_pid" 2>/dev/null || ((--tries == 0)); then
+			cat "$state/gate.log" >&2
+			echo "the gate did not start listening on $listen:$port" >&2
+			rm -rf "$state"
+			exit 1
+		fi
+		sleep 0.05
+	done
+	[[ -z $pid_file ]] || echo "$gate_pid" >"$pid_file"
+	echo "[$gate_pid] Ready to rumble" >&2
+	# The gate's log goes to the harness from here on (its verbose log).
+	tail -n +1 -f "$state/gate.log" >&2 &
+	tail_pid=$!
+	wait "$gate_pid"
+}
+
+if [[ ${1:-} == --as-daemon=* ]]; then
+	server=${1#--as-daemon=}
+	shift
+	daemon_wrapper "$server" "$@"
+	exit
+fi
+
+# ---- the runner ----------------------------------------------------------
+
+server=gate
+keep=0
+tests=()
+for arg in "$@"; do
+	case $arg in
+	--server=gate | --server=git-daemon) server=${arg#--server=} ;;
+	--keep) keep=1 ;;
+	-h | --help)
+		sed -n '2,26s/^# \{0,1\}//p' "$SELF"
+		exit 0
+		;;
+	-*) die "unknown option '$arg' (try --help)" ;;
+	*) tests+=("${arg%.sh}") ;;
+	esac
+done
+((${#tests[@]})) || tests=(t5570-git-daemon t5702-protocol-v2)
+
+BUILD=$ROOT/build
+LOCK=$ROOT/scripts/test-deps.lock
+version=$(awk '$1 == "git" {print $2}' "$LOCK")
+orig=$(awk '$1 == "git" {print $4}' "$LOCK")
+installed=$(git --version | awk '{print $3}')
+# Another version's tests would test another client against our server,
+# and may expect behaviour the installed git does not have.
+[[ $installed == "$version" ]] ||
+	die "the installed git is $installed but scripts/test-deps.lock pins git $version's tests"
+
+start=$SECONDS
+"$ROOT/scripts/fetch-source.sh" --build-dir "$BUILD" --lock "$LOCK" --suite bookworm git
+src=$BUILD/git-tests/git-$version
+stamp=$src/.bottle-built
+if [[ ! -f $stamp ]]; then
+	say "building git $version's test helpers (log: $BUILD/git-tests/build.log)"
+	rm -rf "$src"
+	mkdir -p "$src"
+	tar -xf "$BUILD/sources/$orig" -C "$src" --strip-components=1
+	# Only what t/test-lib.sh needs: test-tool, the templates and
+	# GIT-BUILD-OPTIONS; the git under test is the installed one.  No
+	# curl: the http parts of the tests are not about our server.
+	if ! {
+		make -C "$src" -j2 NO_CURL=YesPlease NO_GETTEXT=YesPlease NO_TCLTK=YesPlease \
+			GIT-BUILD-OPTIONS t/helper/test-tool &&
+			make -C "$src/templates" NO_GETTEXT=YesPlease
+	} >"$BUILD/git-tests/build.log" 2>&1; then
+		tail -n 30 "$BUILD/git-tests/build.log" >&2
+		die "building git's test helpers failed; full log: $BUILD/git-tests/build.log"
+	fi
+	touch "$stamp"
+fi
+build_seconds=$((SECONDS - start))
+
+if [[ $server == gate ]]; then
+	sidecar=$BUILD/sidecar
+	[[ -x $sidecar ]] || die "$sidecar is missing: run make all first"
+	"$sidecar" gitgate --help >/dev/null 2>&1 ||
+		die "$sidecar has no working gitgate applet"
+	export BOTTLE_GIT_TEST_SIDECAR=$sidecar
+fi
+
+# A port nobody listens on, below the ephemeral range (a client's source
+# port cannot take it before the server binds).
+free_port() {
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 12000))
+		ss -Htan "sport = :$port" | grep -q . || break
+	done
+	echo "$port"
+}
+
+results=$BUILD/git-tests/results
+rm -rf "$results"
+mkdir -p "$results"
+trash=$(mktemp -d "${TMPDIR:-/tmp}/git-test-suite.XXXXXX")
+if ((keep)); then
+	say "keeping trash directories under $trash"
+else
+	trap 'rm -rf "$trash"' EXIT
+fi
+
+# The expected failures as "t5570.13" -> reason.
+declare -A expected=()
+for entry in "${EXPECTED_FAILURES[@]}"; do
+	expected[${entry%%|*}]=${entry#*|}
+done
+
+failed=0
+run_start=$SECONDS
+for test in "${tests[@]}"; do
+	# "t5570" is enough when it names one script.
+	if [[ ! -f $src/t/$test.sh ]]; then
+		matches=("$src/t/$test"-*.sh)
+		[[ ${#matches[@]} == 1 && -f ${matches[0]} ]] ||
+			die "no single test script $test*.sh in git $version's t/"
+		test=$(basename "${matches[0]}" .sh)
+	fi
+	number=${test%%-*}
+	say "$test against $server"
+	# The harness drops most GIT_* variables from the environment; these
+	# names pass through.
+	set +e
+	(
+		cd "$src/t" &&
+			GIT_TEST_INSTALLED=/usr/bin \
+			GIT_TEST_GIT_DAEMON=true \
+			LIB_GIT_DAEMON_PORT=$(free_port) \
+			LIB_GIT_DAEMON_COMMAND="$SELF --as-daemon=$server" \
+			./"$test.sh" --root="$trash" --verbose-log -x
+	) >"$results/$test.tap" 2>&1
+	set -e
+	cp "$src/t/test-results/$test.out" "$results/$test.log" 2>/dev/null || true
+
+	unexpected=0
+	while IFS= read -r line; do
+		if [[ $line =~ ^(not\ )?ok\ ([0-9]+)\ -\ (.*)$ ]]; then
+			id=$number.${BASH_REMATCH[2]}
+			title=${BASH_REMATCH[3]}
+			reason=""
+			[[ $server == gate ]] && reason=${expected[$id]:-}
+			if [[ -n ${BASH_REMATCH[1]} ]]; then
+				if [[ -n $reason ]]; then
+					printf '  expected failure %s - %s\n      because %s\n' "$id" "$title" "$reason"
+				else
+					printf '  FAIL %s - %s\n' "$id" "$title"
+					unexpected=1
+				fi
+			elif [[ -n $reason ]]; then
+				printf '  PASSED %s - %s: listed as an expected failure; update EXPECTED_FAILURES\n' \
+					"$id" "$title"
+				unexpected=1
+			fi
+		fi
+	done <"$results/$test.tap"
+	grep -E '^# (passed|failed|still have|SKIP|skip)' "$results/$test.tap" | sed 's/^/  /' || true
+	if ! grep -q '^1\.\.[0-9]' "$results/$test.tap"; then
+		echo "  the script did not finish:"
+		tail -n 5 "$results/$test.tap" | sed 's/^/    /'
+		unexpected=1
+	fi
+	if ((unexpected)); then
+		echo "  details: $results/$test.log"
+		failed=1
+	fi
+done
+say "build ${build_seconds}s, tests $((SECONDS - run_start))s"
+if ((failed)); then
+	say "FAILED against $server"
+	exit 1
+fi
+say "all as expected against $server"
