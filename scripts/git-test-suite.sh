@@ -35,18 +35,21 @@ die() {
 }
 say() { printf 'git-test-suite: %s\n' "$*"; }
 
-# The repositories t5570 and t5702 serve through their daemon, by the name
-# the client asks for, with the directory under the harness's document root
-# that holds it.  The gate serves only configured repositories, and the
-# tests create theirs after the daemon started: the config names them all
-# up front.  (t5570's "nowhere" and "escape" must stay unknown; its
-# "localhost/interp" only exists through --interpolated-path.)
+# The repositories t5570 and t5702 serve through their daemon: the name the
+# client asks for, and the directory under the harness's document root that
+# holds it.  The gate serves only configured repositories, each a mirror of
+# its upstream, and the tests create theirs after the daemon started and
+# then change them directly: so each is configured with the test's
+# directory as its upstream, mirrored before every upload-pack
+# (mirror_max_age 0), and pushes go through to it.  t5570's "nowhere" and
+# "escape" stay unknown; its "localhost/interp" exists only through git
+# daemon's --interpolated-path.
 GATE_REPOS=(
 	"repo:repo.git"
 	"repo_pack:repo_pack.git"
 	"repo_bad1:repo_bad1.git"
 	"repo_bad2:repo_bad2.git"
-	"parent:parent/.git"
+	"parent:parent"
 )
 
 # test-number|why it fails against the gate.  Numbers are those of the
@@ -86,43 +89,38 @@ daemon_wrapper() {
 	[[ -n $port && -n $base ]] || die "--as-daemon: --port and the base path are required"
 	[[ -x ${BOTTLE_GIT_TEST_SIDECAR:-} ]] || die "--as-daemon: BOTTLE_GIT_TEST_SIDECAR is not set"
 
-	# The gate's data dir holds <name>.git; here those are links to where
-	# the tests put their repositories (dangling until a test creates one).
+	# The gate's own data (its mirrors) lives outside the harness's tree.
 	local state entry
 	state=$(mktemp -d "${TMPDIR:-/tmp}/git-test-suite-gate.XXXXXX")
-	mkdir -p "$state/data"
-	for entry in "${GATE_REPOS[@]}"; do
-		ln -s "$base/${entry#*:}" "$state/data/${entry%%:*}.git"
-	done
 	{
-		printf 'git_listen: "%s:%s"\n' "$listen" "$port"
-		printf 'http_listen: null\n'
+		printf 'listen:\n  git: "%s:%s"\n  http: "off"\n' "$listen" "$port"
 		printf 'data_dir: "%s"\n' "$state/data"
+		printf 'mirror_max_age: 0s\n'
 		printf 'repos:\n'
 		for entry in "${GATE_REPOS[@]}"; do
-			printf '  - name: %s\n' "${entry%%:*}"
+			printf '  - name: %s\n    upstream: "%s"\n' "${entry%%:*}" "$base/${entry#*:}"
 		done
 	} >"$state/gitgate.yaml"
 
+	# DLP on, with the built-in rules, as a bottle runs it.  The gate
+	# writes a line to fd 3 once it listens.
 	local gate_pid tail_pid=""
-	"$BOTTLE_GIT_TEST_SIDECAR" gitgate --config "$state/gitgate.yaml" --no-dlp \
-		2>>"$state/gate.log" &
+	mkfifo "$state/ready"
+	"$BOTTLE_GIT_TEST_SIDECAR" gitgate --config "$state/gitgate.yaml" --ready-fd 3 \
+		2>>"$state/gate.log" 3>"$state/ready" &
 	gate_pid=$!
 	# SIGTERM from the harness: stop the gate, then die of the same
 	# signal, as git daemon would.
 	trap 'kill -TERM "$gate_pid" 2>/dev/null; wait "$gate_pid" 2>/dev/null;
 		[[ -z $tail_pid ]] || kill "$tail_pid" 2>/dev/null;
 		rm -rf "$state"; trap - TERM; kill -TERM $$' TERM
-	local tries=200
-	until (exec 3<>"/dev/tcp/$listen/$port") 2>/dev/null; do
-		if ! kill -0 "$gate_pid" 2>/dev/null || ((--tries == 0)); then
-			cat "$state/gate.log" >&2
-			echo "the gate did not start listening on $listen:$port" >&2
-			rm -rf "$state"
-			exit 1
-		fi
-		sleep 0.05
-	done
+	if ! read -r -t 20 _ <"$state/ready"; then
+		kill "$gate_pid" 2>/dev/null
+		cat "$state/gate.log" >&2
+		echo "the gate did not start listening on $listen:$port" >&2
+		rm -rf "$state"
+		exit 1
+	fi
 	[[ -z $pid_file ]] || echo "$gate_pid" >"$pid_file"
 	echo "[$gate_pid] Ready to rumble" >&2
 	# The gate's log goes to the harness from here on (its verbose log).

@@ -172,23 +172,32 @@ start_gate() { # name dir dlp(on|off)
 	local name=$1 dir=$2 dlp=$3 git_port http_port repo options=()
 	git_port=$(pick_port)
 	http_port=$(pick_port)
+	# No upstream: the gate's own repositories, as git's servers have
+	# theirs (a push is received, checked and scanned, not forwarded).
 	{
-		echo "git_listen: \"127.0.0.1:$git_port\""
-		echo "http_listen: \"127.0.0.1:$http_port\""
+		echo "listen:"
+		echo "  git: \"127.0.0.1:$git_port\""
+		echo "  http: \"127.0.0.1:$http_port\""
 		echo "data_dir: \"$dir\""
-		# Enough for the pushed branch: more would fail the push closed.
-		echo "scan_max_commits: $((push_commits * 2))"
+		echo "scan:"
+		# Room for the pushed branch: more commits would fail it closed.
+		echo "  max_commits: $((push_commits * 2))"
 		echo "repos:"
 		for repo in "$dir"/*.git; do
-			repo=$(basename "$repo" .git)
-			echo "  - name: $repo"
-			echo "    allow_force_push: true"
+			echo "  - name: $(basename "$repo" .git)"
 		done
 	} >"$T/$name.yaml"
 	[ "$dlp" = on ] || options+=(--no-dlp)
-	start "$T/$name.log" "$sidecar" gitgate --config "$T/$name.yaml" "${options[@]}"
-	wait_port "$git_port" "$name (git://)" "$T/$name.log"
-	wait_port "$http_port" "$name (http)" "$T/$name.log"
+	# It writes a line to fd 3 once both listeners are up.
+	mkfifo "$T/$name.ready"
+	# (Not through start(): opening the fifo waits for the reader below.)
+	setsid "$sidecar" gitgate --config "$T/$name.yaml" --ready-fd 3 "${options[@]}" \
+		>"$T/$name.log" 2>&1 3>"$T/$name.ready" &
+	pgids+=("$!")
+	if ! read -r -t 20 _ <"$T/$name.ready"; then
+		tail -20 "$T/$name.log" >&2
+		die "$name did not start"
+	fi
 	url[$name,git]=git://127.0.0.1:$git_port
 	url[$name,http]=http://127.0.0.1:$http_port
 }
