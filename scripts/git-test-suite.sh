@@ -55,6 +55,13 @@ GATE_REPOS=(
 # test-number|why it fails against the gate.  Numbers are those of the
 # pinned git version; the run prints each listed test's title next to it.
 EXPECTED_FAILURES=(
+	"t5570.16|git daemon --informative-errors says 'no such repository: /nowhere.git'; the gate says \"repository 'nowhere' not found\" (it has one wording, not git daemon's two)"
+	"t5570.17|the gate serves receive-pack over git:// (pushing through the gate is how the agent's work reaches the forge); git daemon refuses it unless --enable=receive-pack"
+	"t5570.18|the gate serves a configured repository from its own mirror, whatever the mode of the upstream's directory (chmod -x); git daemon refuses it"
+	"t5570.19|the gate serves the repositories of its config and has no git-daemon-export-ok files"
+	"t5570.20|the gate has no --interpolated-path (virtual hosts): repository names come from its config"
+	"t5570.22|the same: localhost/interp.git exists only through git daemon's --interpolated-path"
+	"t5702.8|the test's upstream 'parent' is a non-bare repository, and the gate forwards pushes upstream with libgit2, whose local transport refuses to push into a non-bare one; the gate received and scanned the push (forges are bare)"
 )
 
 # ---- the daemon wrapper: what lib-git-daemon.sh starts -------------------
