@@ -18,6 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 quick=0
+keep=0
 standin=0
 rounds=""
 sidecar=$root/build/sidecar
@@ -27,12 +28,14 @@ for arg in "$@"; do
 	case $arg in
 	--quick) quick=1 ;;
 	--standin) standin=1 ;;
+	--keep) keep=1 ;;
 	--rounds=*) rounds=${arg#--rounds=} ;;
 	--sidecar=*) sidecar=${arg#--sidecar=} ;;
 	-h | --help)
 		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 		echo "  --rounds=N     rounds per figure (default 5, 1 with --quick); the best is shown"
 		echo "  --sidecar=PATH the sidecar binary to measure (default build/sidecar)"
+		echo "  --keep         keep the servers' directory and logs (/tmp/bench-gitgate.*)"
 		echo "  --standin      git's own servers in the gate's place too: tests this"
 		echo "                 harness (every ratio should be near 1.0)"
 		exit 0
@@ -101,7 +104,11 @@ cleanup() {
 	for g in "${pgids[@]}"; do
 		kill -KILL -- "-$g" 2>/dev/null || true
 	done
-	rm -rf "$T"
+	if ((keep)); then
+		echo "kept $T"
+	else
+		rm -rf "$T"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
