@@ -617,6 +617,13 @@ static bool handle_request(struct http_conn *c)
 		 transport_service_name(s.service), target.repo,
 		 s.advertise_refs ? " (advertisement)" : "",
 		 (long long)(transport_now_ms() - started));
+	/* A body read to its Content-Length is over even when the service
+	 * never asked past its last byte (receive-pack's 4-byte "0000" probe
+	 * before a large push): closing here, after a head that promised
+	 * keep-alive, made curl sometimes send the push itself on the dead
+	 * connection ("RPC failed; curl 55 Send failure: Broken pipe"). */
+	if (!c->body_done && !c->gzip && c->req.body == HTTP1_BODY_LENGTH && c->length_left == 0)
+		c->body_done = true;
 	/* A body the service left unread would be taken for the next request. */
 	return ret == 0 && c->req.keep_alive && c->req.version_minor >= 1 &&
 	       (!http1_request_has_body(&c->req) || body_drain(c));
