@@ -2,7 +2,7 @@
 # Git gate benchmark: clone and push of one medium repository through the
 # gate (git:// and smart-HTTP) against git's own servers (`git daemon`, and
 # `git http-backend` behind a minimal CGI server) on copies of the same
-# repository, in one run.  Prints one table with the times and the gate's
+# repository, in one run; pushes also without DLP, and forwarded upstream.  Prints one table with the times and the gate's
 # ratios; docs/gitgate-bench.md explains the figures and records a run.
 #
 #   bench/gitgate/run.sh            full run (5 rounds per figure, the best shown)
@@ -175,12 +175,14 @@ start_git_servers() { # name dir
 }
 
 # The gate with its data dir holding the same copies; DLP on or off.
-start_gate() { # name dir dlp(on|off)
-	local name=$1 dir=$2 dlp=$3 git_port http_port repo options=()
+# Without UPSTREAM-DIR the repositories are the gate's own, as git's
+# servers have theirs (a push is received, checked and scanned, not
+# forwarded); with it each is a mirror of the same name there, and a push
+# is forwarded to it before the gate takes it.
+start_gate() { # name dir dlp(on|off) [upstream-dir]
+	local name=$1 dir=$2 dlp=$3 upstream=${4:-} git_port http_port repo options=()
 	git_port=$(pick_port)
 	http_port=$(pick_port)
-	# No upstream: the gate's own repositories, as git's servers have
-	# theirs (a push is received, checked and scanned, not forwarded).
 	{
 		echo "listen:"
 		echo "  git: \"127.0.0.1:$git_port\""
@@ -192,6 +194,7 @@ start_gate() { # name dir dlp(on|off)
 		echo "repos:"
 		for repo in "$dir"/*.git; do
 			echo "  - name: $(basename "$repo" .git)"
+			[ -z "$upstream" ] || echo "    upstream: \"$upstream/$(basename "$repo")\""
 		done
 	} >"$T/$name.yaml"
 	[ "$dlp" = on ] || options+=(--no-dlp)
@@ -210,17 +213,21 @@ start_gate() { # name dir dlp(on|off)
 }
 
 declare -A url=()
-servers=(direct gate gate-nodlp)
+servers=(direct gate gate-nodlp gate-fwd)
 for name in "${servers[@]}"; do
 	make_root "$T/$name"
 done
+# gate-fwd's upstreams: copies too, so its start-up fetch has nothing to do.
+make_root "$T/upstream"
 start_git_servers direct "$T/direct"
 if ((standin)); then
 	start_git_servers gate "$T/gate"
 	start_git_servers gate-nodlp "$T/gate-nodlp"
+	start_git_servers gate-fwd "$T/gate-fwd"
 else
 	start_gate gate "$T/gate" on
 	start_gate gate-nodlp "$T/gate-nodlp" off
+	start_gate gate-fwd "$T/gate-fwd" on "$T/upstream"
 fi
 
 # --- measuring ------------------------------------------------------------
@@ -253,7 +260,9 @@ push_once() {
 	t0=$(now)
 	if ! git -C "$source_repo" push -q "${url[$name,$transport]}/$target.git" \
 		bench-push:refs/heads/bench-push 2>"$T/client.log" ||
-		[ "$(git -C "$T/$name/$target.git" rev-parse bench-push 2>/dev/null)" != "$push_id" ]; then
+		[ "$(git -C "$T/$name/$target.git" rev-parse bench-push 2>/dev/null)" != "$push_id" ] ||
+		{ [ "$name" = gate-fwd ] && ((!standin)) &&
+			[ "$(git -C "$T/upstream/$target.git" rev-parse bench-push 2>/dev/null)" != "$push_id" ]; }; then
 		failures[$name,push-$transport]=$(head -c 300 "$T/client.log")
 		return
 	fi
@@ -296,34 +305,40 @@ seconds_of() { # server figure
 	tr ' ' '\n' <<<"${times[$1,$2]}" | grep . | best
 }
 
+# ratio_of SECONDS DIRECT: "1.23x", or "-" when either is not a time.
+ratio_of() {
+	[[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] || { echo -; return; }
+	awk -v g="$1" -v d="$2" 'BEGIN { printf "%.2fx", g / d }'
+}
+
 echo
-printf '%-22s %10s %10s %10s %8s %8s  %s\n' figure "direct s" "gate s" "no-DLP s" ratio "no-DLP" "pack MiB (direct/gate)"
+row='%-16s %9s %9s %7s %9s %7s %9s %7s  %s\n'
+# shellcheck disable=SC2059 # the format is the variable on purpose
+printf "$row" figure "direct s" "gate s" ratio "no-DLP s" ratio "fwd s" ratio "pack MiB direct/gate"
 status=0
 for figure in "${figures[@]}"; do
 	direct=$(seconds_of direct "$figure") || direct=FAILED
 	gate=$(seconds_of gate "$figure") || gate=FAILED
-	nodlp=-
+	nodlp=- forwarded=- sizes=-
 	if [[ $figure == push-* ]]; then
 		nodlp=$(seconds_of gate-nodlp "$figure") || nodlp=FAILED
-	fi
-	ratio=- nodlp_ratio=- sizes=-
-	if [[ $direct != FAILED && $gate != FAILED ]]; then
-		ratio=$(awk -v d="$direct" -v g="$gate" 'BEGIN { printf "%.2fx", g / d }')
-	fi
-	if [[ $direct != FAILED && $nodlp != FAILED && $nodlp != - ]]; then
-		nodlp_ratio=$(awk -v d="$direct" -v g="$nodlp" 'BEGIN { printf "%.2fx", g / d }')
+		forwarded=$(seconds_of gate-fwd "$figure") || forwarded=FAILED
 	fi
 	if [[ $figure == clone-* && -n ${bytes[direct,$figure]:-} && -n ${bytes[gate,$figure]:-} ]]; then
 		sizes=$(awk -v d="${bytes[direct,$figure]}" -v g="${bytes[gate,$figure]}" \
 			'BEGIN { printf "%.1f/%.1f", d / 1048576, g / 1048576 }')
 	fi
-	printf '%-22s %10s %10s %10s %8s %8s  %s\n' "$figure" "$direct" "$gate" "$nodlp" "$ratio" "$nodlp_ratio" "$sizes"
+	# shellcheck disable=SC2059
+	printf "$row" "$figure" "$direct" "$gate" "$(ratio_of "$gate" "$direct")" \
+		"$nodlp" "$(ratio_of "$nodlp" "$direct")" \
+		"$forwarded" "$(ratio_of "$forwarded" "$direct")" "$sizes"
 done
 for key in "${!failures[@]}"; do
 	echo "FAILED ${key/,/ }: ${failures[$key]}" >&2
 	status=1
 done
 echo
-echo "ratio: gate / direct (target: clone <= 1.5x; push <= 1.5x plus the scan)."
-echo "no-DLP: the gate with --no-dlp; push scan time = gate - no-DLP."
+echo "ratio: to direct (targets: clone <= 1.5x; push <= 1.5x plus the scan)."
+echo "no-DLP: the gate with --no-dlp (push scan time = gate - no-DLP)."
+echo "fwd: the gate with DLP forwarding each push to an upstream (a local bare repository) first."
 exit "$status"
