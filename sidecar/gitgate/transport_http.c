@@ -487,10 +487,11 @@ static void body_start(struct http_conn *c)
 }
 
 /* Read what is left of a request body the service did not need (git's
- * probe before a large push sends a lone flush, and receive-pack stops at
- * it without seeing the body's end): whether it ended within a small
- * bound.  Closing instead would race the client, which reuses the
- * connection the response told it to keep and gets a reset. */
+ * 4-byte "0000" probe before a large push: receive-pack stops at the flush
+ * without asking past its last byte): whether it ended within a small
+ * bound.  Closing instead, after a head that promised keep-alive, made
+ * curl sometimes send the push itself on the dead connection ("RPC
+ * failed; curl 55 Send failure"). */
 static bool body_drain(struct http_conn *c)
 {
 	char scratch[4096];
@@ -617,13 +618,6 @@ static bool handle_request(struct http_conn *c)
 		 transport_service_name(s.service), target.repo,
 		 s.advertise_refs ? " (advertisement)" : "",
 		 (long long)(transport_now_ms() - started));
-	/* A body read to its Content-Length is over even when the service
-	 * never asked past its last byte (receive-pack's 4-byte "0000" probe
-	 * before a large push): closing here, after a head that promised
-	 * keep-alive, made curl sometimes send the push itself on the dead
-	 * connection ("RPC failed; curl 55 Send failure: Broken pipe"). */
-	if (!c->body_done && !c->gzip && c->req.body == HTTP1_BODY_LENGTH && c->length_left == 0)
-		c->body_done = true;
 	/* A body the service left unread would be taken for the next request. */
 	return ret == 0 && c->req.keep_alive && c->req.version_minor >= 1 &&
 	       (!http1_request_has_body(&c->req) || body_drain(c));
