@@ -23,9 +23,13 @@
 #include "bottle_version.h"
 #include "../../shared/log.h"
 
+/* no-thin: the agent is on the gate's own host, where a pack's size costs
+ * little and libgit2 completing a thin pack from the repository costs most
+ * of a push (docs/gitgate.md, "The pack and the quarantine").  A thin pack
+ * a client sends anyway is still completed. */
 #define CAPABILITIES                                                                  \
 	"report-status report-status-v2 delete-refs side-band-64k quiet atomic ofs-delta " \
-	"push-options object-format=sha1 agent=bottle-gitgate/" BOTTLE_VERSION
+	"no-thin push-options object-format=sha1 agent=bottle-gitgate/" BOTTLE_VERSION
 #define MESSAGES_MAX (256 * 1024)
 #define LOG_LINE_MAX 4096
 

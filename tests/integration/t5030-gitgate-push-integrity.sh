@@ -41,7 +41,7 @@ test_expect_success 'atomic push of good refs updates them all' '
 	gate_check_repo ../server.git
 '
 
-test_expect_success 'a thin pack is completed from the repository' '
+test_expect_success 'git sends whole packs: the gate advertises no-thin' '
 	git init -q --bare server.git && git init -q seed && (cd seed &&
 		seq 1 20000 >big && git add big && git commit -q -m big &&
 		git push -q ../server.git main) &&
@@ -49,9 +49,27 @@ test_expect_success 'a thin pack is completed from the repository' '
 	echo 20001 >>big && git commit -q -am "one more line" &&
 	: >"$GATE_LOG" &&
 	git push "$(gate_url ../server.git)" main &&
-	grep -E "[0-9]+ objects \([1-9][0-9]* thin-pack bases from the repository\)" "$GATE_LOG" &&
+	grep -E "[0-9]+ objects \(0 thin-pack bases from the repository\)" "$GATE_LOG" &&
 	test "$(git -C ../server.git rev-parse main)" = "$(git rev-parse main)" &&
 	gate_check_repo ../server.git
+'
+
+test_expect_success 'a thin pack sent anyway is completed from the repository' '
+	git init -q --bare server.git && git init -q seed && (cd seed &&
+		seq 1 20000 >big && git add big && git commit -q -m big &&
+		git push -q ../server.git main) &&
+	git clone -q server.git work &&
+	old=$(git -C work rev-parse main) &&
+	(cd work && echo 20001 >>big && git commit -q -am "one more line") &&
+	new=$(git -C work rev-parse main) &&
+	printf "%s\n^%s\n" "$new" "$old" |
+		git -C work pack-objects --thin --stdout --revs >thin.pack &&
+	: >"$GATE_LOG" &&
+	raw_update_main server.git "$old" "$new" thin.pack &&
+	grep -a "ok refs/heads/main" out &&
+	grep -E "[0-9]+ objects \([1-9][0-9]* thin-pack bases from the repository\)" log &&
+	test "$(git -C server.git rev-parse main)" = "$new" &&
+	gate_check_repo server.git
 '
 
 test_expect_success 'concurrent pushes to one branch: one wins, the other is told why' '
