@@ -167,6 +167,20 @@ test_expect_success 'a push carrying a secret of the bundle is refused with remo
 	! grep -qF "$SECRET" logs.out
 '
 
+test_expect_success 'the operator approves the finding: the retried push arrives upstream' '
+	cd "$TEST_SCRATCH/work" &&
+	id=$(basename "$(grep -l "gitleaks-allow" "$queue"/pending/* | head -n 1)" .json) &&
+	test -n "$id" &&
+	"$BUILD/bottle-host" supervise --queue-root "$(dirname "$queue")" \
+		--audit-log "$TEST_SCRATCH/audit.log" approve "$id" \
+		--note "a test value, not a real secret" >approve.out &&
+	git push "$GATE_HTTP/app.git" leak >out 2>err || { cat err; false; } &&
+	grep -q "approved by the operator in proposal $id" err &&
+	test "$(upstream_has leak)" = "$(git rev-parse HEAD)" &&
+	test "$(git --git-dir="$data/app.git" rev-parse leak)" = "$(git rev-parse HEAD)" &&
+	"$BUILD/bottle-host" supervise verify-log "$TEST_SCRATCH/audit.log"
+'
+
 test_expect_success 'the data directory outlives a restart of the gate' '
 	$ENGINE exec $CONTAINER /bin/sidecar initctl restart gitgate >restart.out 2>&1 ||
 		{ cat restart.out; false; } &&
