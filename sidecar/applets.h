@@ -3,6 +3,8 @@
  * (see docs/adding-an-applet.md).  Keep the rows sorted by name.
  *
  * APPLET(name, main function, one-line summary shown by `sidecar --help`) */
+APPLET(demo-agent, demo_agent_main, "the demo agent of `bottle-host start demo`: one request per rule, git, MCP")
+APPLET(demo-origin, demo_origin_main, "the demo's stand-in internet: an HTTPS origin and a git upstream")
 APPLET(dlp-scan, dlp_scan_main, "scan a file with the DLP engine and print what it finds")
 APPLET(egress,  egress_main,  "the egress proxy: default-deny routes, TLS bump, credential injection")
 APPLET(gitgate, gitgate_main, "the git gate: serves mirrored repos over smart-HTTP and git://, scans pushes")
