@@ -61,6 +61,7 @@ static const char start_usage[] =
 #define MCP_URL "http://" LAUNCH_BUNDLE_HOST ":9100/mcp"
 #define PROXY_URL "http://" LAUNCH_BUNDLE_HOST ":9099"
 #define GATE_URL "http://" LAUNCH_BUNDLE_HOST ":9420"
+#define DEMO_TOKEN_ENV "BOTTLE_DEMO_GIT_TOKEN"
 
 struct start {
 	const char *agent_name, *cwd_flag, *engine_flag;
@@ -82,6 +83,9 @@ struct start {
 	bool gitgate;      /* the bottle has repos: the bundle runs the git gate */
 	char gate_ip[64];  /* its address on the internal network; "": every address */
 	bool host_rootfs;
+	bool sidecar_agent; /* the agent runs in the sidecar image (the demo's) */
+	bool demo;          /* the built-in demo: its origin runs too */
+	char origin_ip[64]; /* the demo origin's address on the egress network */
 	bool created; /* the state directory is ours to remove */
 };
 
@@ -336,6 +340,12 @@ static int pick_agent_image(struct start *s)
 		if (strcmp(s->engine, "podman") != 0)
 			return fail("image %s needs podman (--rootfs)", LAUNCH_HOST_ROOTFS_IMAGE);
 		s->host_rootfs = true;
+	}
+	if (image && strcmp(image, LAUNCH_SIDECAR_IMAGE) == 0) {
+		if (!s->agent.provider_command || !s->agent.provider_command[0])
+			return fail("image %s needs a command: the program in the image to run "
+				    "(e.g. [/bin/sidecar, demo-agent])", LAUNCH_SIDECAR_IMAGE);
+		s->sidecar_agent = true;
 	}
 	return 0;
 }
@@ -675,6 +685,8 @@ static int start_bundle(struct start *s)
 	launch_argv_addf(&a, "--label=%s", label);
 	launch_argv_addf(&a, "--hostname=%s", LAUNCH_BUNDLE_HOST);
 	launch_argv_addf(&a, "--network=%s", s->names.net_egress);
+	if (s->demo)
+		launch_argv_addf(&a, "--add-host=%s:%s", LAUNCH_DEMO_ORIGIN_HOST, s->origin_ip);
 	launch_bundle_privilege_args(&a, s->engine);
 	launch_argv_addf(&a, "--env-file=%s", env_path);
 	launch_argv_addf(&a, "--volume=%s:/etc/sidecar:ro", conf);
@@ -722,38 +734,47 @@ static int inspect(const struct start *s, const char *format, const char *object
 }
 
 /* Ready means `sidecar initctl status` says every daemon is: init's own
- * health check, asked inside the bundle. */
-static int wait_ready(struct start *s)
+ * health check, asked inside the container (the bundle, or the demo's
+ * origin, which runs the same image). */
+static int wait_init_ready(struct start *s, const char *container, const char *what)
 {
 	const char *env = getenv("BOTTLE_READY_TIMEOUT");
 	struct timespec pause = { 0, 200 * 1000 * 1000 };
 	long timeout = env ? strtol(env, NULL, 10) : 60;
 	time_t deadline = time(NULL) + (timeout > 0 ? timeout : 60);
-	char running[16], format[256];
+	char running[16];
 	struct launch_argv logs = { 0 };
 
-	progress("waiting for the bundle's daemons to be ready");
+	progress("waiting for the %s's daemons to be ready", what);
 	for (;;) {
-		if (launch_engine(s->engine, NULL, "exec", s->names.bundle, "/bin/sidecar",
-				  "initctl", "--timeout", "5", "status", NULL) == 0)
-			break;
+		if (launch_engine(s->engine, NULL, "exec", container, "/bin/sidecar", "initctl",
+				  "--timeout", "5", "status", NULL) == 0)
+			return 0;
 		if (interrupted() < 0)
 			return -1;
-		if (inspect(s, "{{.State.Running}}", s->names.bundle, running, sizeof(running)) != 0 ||
+		if (inspect(s, "{{.State.Running}}", container, running, sizeof(running)) != 0 ||
 		    strcmp(running, "true") != 0) {
-			fail("the bundle exited before it was ready; its log:");
+			fail("the %s exited before it was ready; its log:", what);
 			launch_argv_add(&logs, s->engine);
 			launch_argv_add(&logs, "logs");
-			launch_argv_add(&logs, s->names.bundle);
+			launch_argv_add(&logs, container);
 			launch_exec(&logs, NULL, LAUNCH_EXEC_TERMINAL);
 			launch_argv_release(&logs);
 			return -1;
 		}
 		if (time(NULL) >= deadline)
-			return fail("the bundle was not ready after %lds (see %s logs %s)", timeout,
-				    s->engine, s->names.bundle);
+			return fail("the %s was not ready after %lds (see %s logs %s)", what, timeout,
+				    s->engine, container);
 		nanosleep(&pause, NULL);
 	}
+}
+
+static int wait_ready(struct start *s)
+{
+	char format[256];
+
+	if (wait_init_ready(s, s->names.bundle, "bundle") < 0)
+		return -1;
 	snprintf(format, sizeof(format), "{{(index .NetworkSettings.Networks \"%s\").IPAddress}}",
 		 s->names.net_internal);
 	if (inspect(s, format, s->names.bundle, s->bundle_ip, sizeof(s->bundle_ip)) != 0 ||
@@ -869,6 +890,11 @@ static int create_agent(struct start *s, bool tty)
 	if (s->host_rootfs) {
 		launch_argv_add(&a, "--rootfs");
 		launch_argv_add(&a, "/:O");
+	} else if (s->sidecar_agent) {
+		/* Our own binary as the agent: not init, and not root. */
+		launch_argv_addf(&a, "--entrypoint=%s", s->agent.provider_command[0]);
+		launch_argv_add(&a, "--user=65534:65534");
+		launch_argv_add(&a, s->image);
 	} else {
 		launch_argv_add(&a, s->agent.bottle.image ? s->agent.bottle.image
 				    : s->agent.provider_image ? s->agent.provider_image
@@ -876,7 +902,8 @@ static int create_agent(struct start *s, bool tty)
 					    ? "localhost/bottle-claude"
 					    : "localhost/bottle-codex");
 	}
-	for (i = 0; s->agent.provider_command && s->agent.provider_command[i]; i++)
+	for (i = s->sidecar_agent ? 1 : 0;
+	     s->agent.provider_command && s->agent.provider_command[i]; i++)
 		launch_argv_add(&a, s->agent.provider_command[i]);
 	ret = exec_with_env_file(env_path, &env, &a, NULL);
 	if (ret != 0)
@@ -916,6 +943,60 @@ static int run_agent(struct start *s, bool tty)
 	return status >= 0 && status <= 255 ? (int)status : ret;
 }
 
+/* The demo bottle's repo names a token variable, as an https upstream
+ * must; its origin asks for none, so any value does. */
+static int demo_token(void)
+{
+	char token[33];
+
+	if (getenv(DEMO_TOKEN_ENV))
+		return 0;
+	if (launch_random_hex(token, 16) < 0)
+		return fail("cannot read /dev/urandom");
+	return setenv(DEMO_TOKEN_ENV, token, 1) < 0 ? fail("out of memory") : 0;
+}
+
+/* The origin's CA is the bundle's upstream CA for this run: egress and
+ * the git gate verify the origin with it (and trust nothing else). */
+static int demo_files(struct start *s)
+{
+	char dir[PATH_MAX], ca[PATH_MAX], err[512];
+
+	if (path_join(dir, sizeof(dir), s->state_dir, "demo-origin") < 0 ||
+	    path_join(ca, sizeof(ca), dir, "ca.crt") < 0)
+		return -1;
+	if (launch_demo_origin_files(dir, err, sizeof(err)) < 0)
+		return fail("%s", err);
+	return setenv("BOTTLE_UPSTREAM_CA", ca, 1) < 0 ? fail("out of memory") : 0;
+}
+
+/* The origin joins the egress network before the bundle, which then
+ * finds it by name in its /etc/hosts (no DNS server is needed). */
+static int start_origin(struct start *s)
+{
+	struct launch_argv a = { 0 };
+	char dir[PATH_MAX], format[256];
+	int ret;
+
+	if (path_join(dir, sizeof(dir), s->state_dir, "demo-origin") < 0)
+		return -1;
+	launch_demo_origin_args(&a, s->engine, &s->names, dir, s->image);
+	progress("starting the demo's origin %s (%s, on %s)", s->names.origin,
+		 LAUNCH_DEMO_ORIGIN_HOST, s->names.net_egress);
+	ret = launch_exec(&a, NULL, LAUNCH_EXEC_QUIET);
+	launch_argv_release(&a);
+	if (ret != 0)
+		return fail("%s run %s failed (status %d)", s->engine, s->names.origin, ret);
+	if (wait_init_ready(s, s->names.origin, "demo origin") < 0)
+		return -1;
+	snprintf(format, sizeof(format), "{{(index .NetworkSettings.Networks \"%s\").IPAddress}}",
+		 s->names.net_egress);
+	if (inspect(s, format, s->names.origin, s->origin_ip, sizeof(s->origin_ip)) != 0 ||
+	    !s->origin_ip[0])
+		return fail("cannot find the origin's address on %s", s->names.net_egress);
+	return 0;
+}
+
 static int prepare(struct start *s, int argc, char **argv)
 {
 	char err[2048];
@@ -946,6 +1027,9 @@ static int prepare(struct start *s, int argc, char **argv)
 		fprintf(stderr, "bottle-host: start: %s\n", err);
 		exit(EXIT_CONFIG);
 	}
+	s->demo = strcmp(s->agent.path, MANIFEST_BUILTIN_DEMO_AGENT) == 0;
+	if (s->demo && demo_token() < 0)
+		return -1;
 	if (launch_engine_pick(s->engine_flag, s->engine, sizeof(s->engine), err, sizeof(err)) < 0)
 		return fail("%s", err);
 	if (!realpath(s->cwd_flag ? s->cwd_flag : ".", s->cwd))
@@ -1047,6 +1131,8 @@ int cmd_start(int argc, char **argv)
 		ret = build_image(&s);
 	if (ret == 0)
 		ret = interrupted();
+	if (ret == 0 && s.demo)
+		ret = demo_files(&s);
 	if (ret == 0)
 		ret = render_bundle(&s);
 	if (ret == 0)
@@ -1055,6 +1141,8 @@ int cmd_start(int argc, char **argv)
 		ret = create_networks(&s);
 	if (ret == 0 && s.gitgate)
 		ret = render_gitgate(&s);
+	if (ret == 0 && s.demo)
+		ret = start_origin(&s);
 	if (ret == 0)
 		ret = interrupted();
 	if (ret == 0)

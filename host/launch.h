@@ -3,8 +3,9 @@
  * A running bottle is a slug (`<agent>-<8 hex>`), a state directory
  * `~/.bottle/state/<slug>/` (0700: the CA key, the rendered configs, the
  * `state` file naming the engine and the launcher's pid) and four engine
- * objects whose names follow from the slug alone, so `stop` can remove
- * them after a launcher that crashed mid-start.  The queue directory
+ * objects (five for the demo: its origin) whose names follow from the
+ * slug alone, so `stop` can remove them after a launcher that crashed
+ * mid-start.  The queue directory
  * `~/.bottle/queue/<slug>/` outlives the bottle.
  *
  * Functions return 0 or a negative errno with a one-line reason in `err`;
@@ -40,6 +41,7 @@
  * compromised daemon cannot touch another's files, and one shared group,
  * the only one that may write the queue (docs/security.md). */
 #define LAUNCH_BUNDLE_GID 10001
+#define LAUNCH_SIDECAR_UID 10001
 #define LAUNCH_EGRESS_UID 10002
 #define LAUNCH_SUPERVISE_UID 10003
 #define LAUNCH_GITGATE_UID 10004
@@ -50,6 +52,14 @@
  * overlaid (`--rootfs /:O`): a test agent with curl, git and node.  Only
  * honoured when BOTTLE_TEST_HOST_ROOTFS=1. */
 #define LAUNCH_HOST_ROOTFS_IMAGE "host-rootfs"
+/* A provider image of this name is the sidecar image start builds, with
+ * the provider's command as its entrypoint, run as nobody: an agent made
+ * of our own binaries (the demo's: `sidecar demo-agent`). */
+#define LAUNCH_SIDECAR_IMAGE "bottle-sidecar"
+/* The demo's stand-in origin (docs/demo.md): the name the bundle reaches
+ * it by (its /etc/hosts), and where its files are mounted in it. */
+#define LAUNCH_DEMO_ORIGIN_HOST "origin.demo.test"
+#define LAUNCH_DEMO_ORIGIN_DIR "/etc/demo-origin"
 
 struct launch_names {
 	char slug[LAUNCH_SLUG_MAX];
@@ -57,6 +67,7 @@ struct launch_names {
 	char agent[LAUNCH_NAME_MAX];
 	char net_internal[LAUNCH_NAME_MAX];
 	char net_egress[LAUNCH_NAME_MAX];
+	char origin[LAUNCH_NAME_MAX]; /* the demo's stand-in origin (start demo only) */
 };
 
 /* What the `state` file of a bottle records. */
@@ -99,6 +110,12 @@ int launch_write_file(const char *path, const void *data, size_t len, mode_t mod
  * 0600, the certificate 0644. */
 int launch_ca_mint(const char *cert_path, const char *key_path, const char *cn, int days,
 		   char *err, size_t len);
+/* Mint a server certificate for `dns_name` (ECDSA P-256, subjectAltName
+ * DNS) signed by the CA in ca_cert_path / ca_key_path; the key is written
+ * with key_mode.  The demo's origin (docs/demo.md). */
+int launch_leaf_mint(const char *ca_cert_path, const char *ca_key_path, const char *dns_name,
+		     int days, const char *cert_path, const char *key_path, mode_t key_mode,
+		     char *err, size_t len);
 
 /* ---- rendering (launch_render.c) ---- */
 
@@ -160,6 +177,21 @@ int launch_env_line(struct buf *out, const char *name, const char *value);
 /* Random lowercase hex, 2 * nbytes characters. */
 int launch_random_hex(char *out, size_t nbytes);
 
+/* ---- the demo's origin (launch_demo.c) ---- */
+
+struct launch_argv;
+/* Create `dir` (0755) with the origin's files: its CA certificate
+ * `ca.crt` (the bundle's upstream CA for the demo; the CA key is deleted
+ * once it signed), `origin.crt` and `origin.key` for
+ * LAUNCH_DEMO_ORIGIN_HOST (the key handed to the image's sidecar user when
+ * we are root), and `init.yaml` running `sidecar demo-origin`. */
+int launch_demo_origin_files(const char *dir, char *err, size_t len);
+/* `ENGINE run ...` of the origin container: named names->origin, on the
+ * egress network, confined as the bundle is, `dir` mounted read-only at
+ * LAUNCH_DEMO_ORIGIN_DIR. */
+void launch_demo_origin_args(struct launch_argv *a, const char *engine,
+			     const struct launch_names *n, const char *dir, const char *image);
+
 /* ---- running programs (launch_exec.c) ---- */
 
 /* A growing NULL-terminated argv of owned strings. */
@@ -198,7 +230,7 @@ int launch_engine_pick(const char *flag, char *out, size_t len, char *err, size_
 bool launch_on_path(const char *program);
 /* Remove what a bottle made in the engine: the agent, the bundle (stopped
  * with its grace period, its log appended to <queue_dir>/bundle.log when
- * queue_dir is given), both networks.  Missing objects are fine: this
+ * queue_dir is given), the demo's origin, both networks.  Missing objects are fine: this
  * runs after crashes too.  0, or the number of objects left behind. */
 int launch_teardown(const char *engine, const struct launch_names *n, const char *queue_dir);
 /* The bundle's `run` arguments that confine it (docs/security.md): a

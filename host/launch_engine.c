@@ -104,6 +104,11 @@ int launch_teardown(const char *engine, const struct launch_names *n, const char
 		launch_engine(engine, NULL, "rm", "--force", n->bundle, NULL);
 		left += exists(engine, "container", n->bundle);
 	}
+	/* The demo's origin is on the egress network: gone before it. */
+	if (exists(engine, "container", n->origin)) {
+		launch_engine(engine, NULL, "rm", "--force", n->origin, NULL);
+		left += exists(engine, "container", n->origin);
+	}
 	if (exists(engine, "network", n->net_internal)) {
 		launch_engine(engine, NULL, "network", "rm", n->net_internal, NULL);
 		left += exists(engine, "network", n->net_internal);

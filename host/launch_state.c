@@ -83,6 +83,7 @@ void launch_names_init(struct launch_names *n, const char *slug)
 	snprintf(n->agent, sizeof(n->agent), "bottle-%s-agent", slug);
 	snprintf(n->net_internal, sizeof(n->net_internal), "bottle-%s-internal", slug);
 	snprintf(n->net_egress, sizeof(n->net_egress), "bottle-%s-egress", slug);
+	snprintf(n->origin, sizeof(n->origin), "bottle-%s-origin", slug);
 }
 
 static int root_under_home(const char *env, const char *sub, char *out, size_t len)

@@ -138,10 +138,19 @@ bool manifest_name_valid(const char *name);
  * static storage. */
 void manifest_dirs_default(struct manifest_dirs *dirs);
 /* The path of <dir>/{agents,bottles}/<name>.md in the first directory that
- * has it: 0 with *path (caller frees), -ENOENT, or another negative errno.
+ * has it, else of the built-in manifest of that name (below): 0 with *path
+ * (caller frees), -ENOENT, or another negative errno.
  * `err` says which files were tried when none exists. */
 int manifest_find(const struct manifest_dirs *dirs, enum manifest_kind kind,
 		  const char *name, char **path, char *err, size_t err_len);
+
+/* Built-in manifests (manifest_builtin.c): manifest_find() falls back to
+ * them after both directories, per file name, and manifest_read_file()
+ * reads them; their paths start with MANIFEST_BUILTIN_DIR. */
+#define MANIFEST_BUILTIN_DIR "(built-in)"
+#define MANIFEST_BUILTIN_DEMO_AGENT MANIFEST_BUILTIN_DIR "/agents/demo.md"
+/* The text of the built-in manifest at `path`, or NULL. */
+const char *manifest_builtin_text(const char *path);
 
 /* ---- parsing one file (manifest_parse.c) ---- */
 

@@ -83,6 +83,16 @@ int manifest_find(const struct manifest_dirs *dirs, enum manifest_kind kind,
 		}
 		memcpy(tried[ntried++], candidate, sizeof(candidate));
 	}
+	if ((size_t)snprintf(candidate, sizeof(candidate), "%s/%s/%s.md", MANIFEST_BUILTIN_DIR,
+			     kind_dir(kind), name) < sizeof(candidate) &&
+	    manifest_builtin_text(candidate)) {
+		*path = strdup(candidate);
+		if (!*path) {
+			snprintf(err, err_len, "out of memory");
+			return -ENOMEM;
+		}
+		return 0;
+	}
 	if (ntried == 2)
 		snprintf(err, err_len, "no %s named '%s' (looked for %s and %s)",
 			 kind == MANIFEST_AGENT ? "agent" : "bottle", name, tried[0], tried[1]);
@@ -97,10 +107,19 @@ int manifest_find(const struct manifest_dirs *dirs, enum manifest_kind kind,
 
 int manifest_read_file(const char *path, struct buf *out, char *err, size_t err_len)
 {
+	const char *builtin = manifest_builtin_text(path);
 	struct stat st;
 	int fd, ret;
 
 	buf_init(out, MANIFEST_MAX_FILE);
+	if (builtin) {
+		ret = buf_append_str(out, builtin);
+		if (ret < 0) {
+			snprintf(err, err_len, "%s: out of memory", path);
+			buf_release(out);
+		}
+		return ret;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = -errno;

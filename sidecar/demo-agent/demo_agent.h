@@ -26,6 +26,7 @@ struct demo_answer {
 	char session[128];  /* Mcp-Session-Id, "" when absent */
 	char line[200];     /* the body's first line, control bytes replaced */
 	char error[256];
+	bool connect_refused; /* the proxy answered the CONNECT itself */
 	struct buf body;    /* capped; demo_answer_release() frees it */
 };
 

@@ -293,6 +293,7 @@ int demo_https_get(const char *proxy_url, const char *ca_file, const char *host,
 		goto out;
 	/* The proxy refused the tunnel: that is its answer. */
 	if (a->status != 200) {
+		a->connect_refused = true;
 		ret = 0;
 		goto out;
 	}

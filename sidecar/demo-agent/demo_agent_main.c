@@ -74,6 +74,11 @@ static void https_step(struct run *run, const char *step, const char *host, int 
 		       a.error);
 	} else if (a.status == 0) {
 		report(run, false, step, "GET https://%s:%d%s -> %s", host, port, shown, a.error);
+	} else if (a.connect_refused) {
+		/* Refused at the CONNECT: no TLS, no request line. */
+		expected = a.status == want && strcmp(a.egress, "denied") == 0;
+		report(run, expected, step, "CONNECT %s:%d -> %d, X-Bottle-Egress: %s, \"%s\"", host,
+		       port, a.status, a.egress, a.line);
 	} else {
 		expected = a.status == want && (want != 403 || strcmp(a.egress, "denied") == 0);
 		report(run, expected, step, "GET https://%s:%d%s -> %d%s%s, \"%s\"", host, port, shown,
@@ -125,6 +130,7 @@ static void mcp_step(struct run *run)
 	yyjson_doc *doc = NULL, *routes = NULL;
 	yyjson_val *result, *text, *list;
 	char session[128] = "", summary[256] = "";
+	const char *json;
 	bool expected = false;
 	size_t i, n;
 
@@ -166,7 +172,9 @@ static void mcp_step(struct run *run)
 		       yyjson_is_str(text) ? yyjson_get_str(text) : a.line);
 		goto out;
 	}
-	routes = yyjson_read(yyjson_get_str(text), yyjson_get_len(text), 0);
+	/* A sentence for the model, then the routes as JSON. */
+	json = strchr(yyjson_get_str(text), '\n');
+	routes = json ? yyjson_read(json + 1, strlen(json + 1), 0) : NULL;
 	list = yyjson_obj_get(yyjson_doc_get_root(routes), "routes");
 	n = yyjson_arr_size(list);
 	for (i = 0; i < n && strlen(summary) + 80 < sizeof(summary); i++) {
