@@ -58,7 +58,7 @@ help:
 	@echo "make            build build/sidecar and build/bottle-host (builds deps first)"
 	@echo "make deps       build the static dependency sysroot under $(SYSROOT)"
 	@echo "make image      build the sidecar image (podman or docker) and print its size"
-	@echo "make run        build the image, boot the bundle, print its status, stop it"
+	@echo "make run        build what is missing, run the demo agent in a bottle (bottle-host start demo)"
 	@echo "make test       run every test suite (unit, style check, integration)"
 	@echo "make test-hostile  hostile clients against egress: smuggling, bombs, slowloris, floods"
 	@echo "make test-fault    kill -9 under init, a full queue disk, upstream and agent faults"
@@ -124,8 +124,9 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c $(TESTABLE_LIB) | $(DEPS_STAMP)
 image: $(BUILD)/sidecar | tools
 	scripts/build-image.sh $(BUILD)
 
-run: image
-	scripts/run-bundle.sh
+# bottle-host start builds the image when the sidecar changed.
+run: all | tools
+	$(BUILD)/bottle-host start demo
 
 test: all image $(UNIT_BIN) $(HELPER_BIN) | tools
 	tests/run.sh

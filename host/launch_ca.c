@@ -1,6 +1,7 @@
 /* The per-bottle CA: egress signs the leaves it bumps with, and the agent
  * trusts it.  One per bottle, so a key that leaks from one bottle opens no
- * other; ECDSA P-256, as egress's leaves. */
+ * other; ECDSA P-256, as egress's leaves.  Also the demo origin's CA and
+ * its one server certificate (launch_leaf_mint). */
 #include "launch.h"
 
 #include <errno.h>

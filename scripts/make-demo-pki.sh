@@ -8,7 +8,7 @@
 #   DIR/origin-ca.crt, origin-ca.key  a CA for a local stand-in origin
 #   DIR/origin.crt, origin.key        its leaf for localhost
 #
-# Used by `make run` and the image test.  ca.key is left readable (0644) so
+# Used by the image tests.  ca.key is left readable (0644) so
 # the image's unprivileged sidecar user can read it from a mount; bottle-host
 # mounts a real bottle's key for egress alone.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sidecar init as PID 1 of the built sidecar image under podman, run the way
-# scripts/run-bundle.sh runs it (read-only, all capabilities dropped but
+# bottle-host start runs the bundle (read-only, all capabilities dropped but
 # setuid/setgid/kill, no-new-privileges).  The image under test is the real
 # one (build/image/tag) plus tests/helpers/testproc as /bin/testproc; the
 # test's config and log files come in through a bind mount at /t.

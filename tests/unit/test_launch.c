@@ -232,6 +232,59 @@ static void test_ca(void **state)
 	assert_non_null(strstr(err, "ca.key"));
 }
 
+/* The demo origin's certificate: a leaf for its name, signed by its CA,
+ * verified as egress verifies an upstream. */
+static void test_leaf(void **state)
+{
+	struct fixture *f = *state;
+	char ca_crt[256], ca_key[256], crt_path[256], key_path[256], err[512];
+	mbedtls_x509_crt ca, crt;
+	mbedtls_pk_context key;
+	uint32_t flags = 0;
+	struct stat st;
+
+	path_in(f, "ca.crt", ca_crt, sizeof(ca_crt));
+	path_in(f, "ca.key", ca_key, sizeof(ca_key));
+	path_in(f, "origin.crt", crt_path, sizeof(crt_path));
+	path_in(f, "origin.key", key_path, sizeof(key_path));
+	assert_int_equal(launch_ca_mint(ca_crt, ca_key, "demo CA", 2, err, sizeof(err)), 0);
+	assert_int_equal(launch_leaf_mint(ca_crt, ca_key, "origin.demo.test", 2, crt_path, key_path,
+					  0640, err, sizeof(err)),
+			 0);
+	assert_int_equal(stat(key_path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+
+	mbedtls_x509_crt_init(&ca);
+	mbedtls_x509_crt_init(&crt);
+	mbedtls_pk_init(&key);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&ca, ca_crt), 0);
+	assert_int_equal(mbedtls_x509_crt_parse_file(&crt, crt_path), 0);
+	assert_int_equal(mbedtls_pk_parse_keyfile(&key, key_path, NULL, mbedtls_psa_get_random,
+						  MBEDTLS_PSA_RANDOM_STATE),
+			 0);
+	assert_int_equal(mbedtls_pk_check_pair(&crt.pk, &key, mbedtls_psa_get_random,
+					       MBEDTLS_PSA_RANDOM_STATE),
+			 0);
+	assert_int_equal(crt.MBEDTLS_PRIVATE(ca_istrue), 0);
+	assert_int_equal(mbedtls_x509_crt_verify(&crt, &ca, NULL, "origin.demo.test", &flags, NULL,
+						 NULL),
+			 0);
+	/* The name is in the subjectAltName: another name fails. */
+	assert_int_not_equal(mbedtls_x509_crt_verify(&crt, &ca, NULL, "other.demo.test", &flags,
+						     NULL, NULL),
+			     0);
+	assert_true(flags & MBEDTLS_X509_BADCERT_CN_MISMATCH);
+	mbedtls_x509_crt_free(&ca);
+	mbedtls_x509_crt_free(&crt);
+	mbedtls_pk_free(&key);
+
+	/* A missing CA is a message, not a crash. */
+	assert_int_equal(launch_leaf_mint("/nonexistent/ca.crt", ca_key, "x.test", 2, crt_path,
+					  key_path, 0600, err, sizeof(err)),
+			 -EIO);
+	assert_non_null(strstr(err, "read the CA"));
+}
+
 static const char *find_in(char **list, const char *want)
 {
 	for (; list && *list; list++)
@@ -809,6 +862,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_state_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_files_and_trees, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ca, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leaf, setup, teardown),
 		cmocka_unit_test(test_render_init),
 		cmocka_unit_test(test_render_init_gitgate),
 		cmocka_unit_test_setup_teardown(test_render_gitgate, setup, teardown),

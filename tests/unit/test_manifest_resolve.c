@@ -139,6 +139,48 @@ static const struct manifest_env *env_named(const struct manifest_bottle *b, con
 
 /* ---- lookup ---- */
 
+/* The built-in demo resolves from nothing on disk, and a file of the same
+ * name in either directory replaces the built-in one, per file name. */
+static void test_builtin_demo(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest_agent a;
+	char err[1024], *path = NULL;
+
+	load_agent(f, "demo", &a);
+	assert_string_equal(a.path, MANIFEST_BUILTIN_DEMO_AGENT);
+	assert_string_equal(a.bottle.path, MANIFEST_BUILTIN_DIR "/bottles/demo.md");
+	assert_int_equal(a.provider, MANIFEST_PROVIDER_CUSTOM);
+	assert_string_equal(a.provider_image, "bottle-sidecar");
+	assert_string_equal(a.provider_command[1], "demo-agent");
+	assert_int_equal(a.bottle.nrepos, 1);
+	assert_string_equal(a.bottle.repos[0].token_env, "BOTTLE_DEMO_GIT_TOKEN");
+	assert_int_equal(a.bottle.negress, 1);
+	assert_int_equal(a.bottle.supervise, 1);
+	manifest_agent_release(&a);
+
+	/* Only the names built in: others are still "no agent named". */
+	assert_int_equal(manifest_find(&f->dirs, MANIFEST_AGENT, "demo2", &path, err, sizeof(err)),
+			 -ENOENT);
+	assert_int_equal(manifest_find(&f->dirs, MANIFEST_AGENT, "demo", &path, err, sizeof(err)),
+			 0);
+	assert_string_equal(path, MANIFEST_BUILTIN_DEMO_AGENT);
+	free(path);
+
+	write_file(f, "local/bottles/demo.md", "---\nsupervise: false\n---\n");
+	load_agent(f, "demo", &a);
+	assert_string_equal(a.path, MANIFEST_BUILTIN_DEMO_AGENT);
+	assert_int_equal(a.bottle.nrepos, 0);
+	assert_int_equal(a.bottle.supervise, 0);
+	manifest_agent_release(&a);
+
+	write_file(f, "home/agents/demo.md", "---\nbottle: demo\nprovider: claude\n---\n");
+	load_agent(f, "demo", &a);
+	assert_non_null(strstr(a.path, "/home/agents/demo.md"));
+	assert_int_equal(a.provider, MANIFEST_PROVIDER_CLAUDE);
+	manifest_agent_release(&a);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -696,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_default_dirs),
 		cmocka_unit_test_setup_teardown(test_local_overrides_home_per_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_builtin_demo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fold_order_and_every_rule, setup, teardown),
 		cmocka_unit_test(test_credential_swap),
