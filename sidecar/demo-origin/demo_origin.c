@@ -60,12 +60,13 @@ static int fd_write_all(int fd, const char *p, size_t len)
 static int serve_web(mbedtls_ssl_context *ssl)
 {
 	struct http1_request req;
-	struct buf in, out;
+	struct buf in, out, body;
 	unsigned char chunk[4096];
 	int ret = -EIO, parsed = 0, n;
 
 	buf_init(&in, WEB_HEAD_MAX);
 	buf_init(&out, 4096);
+	buf_init(&body, 1024);
 	http1_request_init(&req);
 	while (parsed == 0) {
 		n = mbedtls_ssl_read(ssl, chunk, sizeof(chunk));
@@ -82,19 +83,20 @@ static int serve_web(mbedtls_ssl_context *ssl)
 	}
 	log_info("web: %.*s %.*s", (int)req.method_name.len, req.method_name.p,
 		 (int)req.target.raw.len, req.target.raw.p);
-	if (buf_appendf(&out,
-			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-			"Content-Length: %zu\r\n\r\ndemo origin: %.*s %.*s reached the origin\n",
-			strlen("demo origin:   reached the origin\n") + req.method_name.len +
-				req.target.raw.len,
+	if (buf_appendf(&body, "demo origin: %.*s %.*s reached the origin\n",
 			(int)req.method_name.len, req.method_name.p, (int)req.target.raw.len,
-			req.target.raw.p) < 0)
+			req.target.raw.p) < 0 ||
+	    buf_appendf(&out,
+			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+			"Content-Length: %zu\r\n\r\n%s",
+			body.len, body.p) < 0)
 		goto out;
 	ret = tls_write_all(ssl, out.p, out.len);
 	mbedtls_ssl_close_notify(ssl);
 out:
 	buf_release(&in);
 	buf_release(&out);
+	buf_release(&body);
 	return ret;
 }
 
