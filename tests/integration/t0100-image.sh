@@ -3,6 +3,7 @@
 # config, and the README's main job (scripts/run-bundle.sh) from boot to a
 # clean stop.
 . "$(dirname "$0")/lib.sh"
+test_skip_if_sanitized "the image holds the static musl sidecar"
 test_skip_unless podman
 . "$TEST_ROOT/scripts/engine.sh"
 tag=$(cat "$BUILD/image/tag")
