@@ -44,20 +44,24 @@ LDFLAGS  := -static -Wl,--gc-sections -L$(SYSROOT)/lib
 # The shipped binaries are stripped; the variants keep their symbols for
 # the sanitizers' and valgrind's stack traces.
 INSTALL_BINARY = strip -o $@ $@.unstripped
+# Objects the variant links into every program (the sanitizer options).
+VARIANT_OBJ :=
 ifneq ($(VARIANT),)
-SANITIZE :=
+CC       := gcc
+LDFLAGS  := -Wl,--gc-sections -L$(SYSROOT)/lib
+INSTALL_BINARY = cp $@.unstripped $@
+endif
 ifeq ($(VARIANT),asan)
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
-endif
-CC       := gcc
 CFLAGS   += $(SANITIZE)
-# The sanitizer runtimes linked in statically: with gcc's shared libasan and
-# libubsan each has its own copy of the reporting code and UBSan's reports
-# ignore log_path (they go to stderr, where nobody reads a daemon's).
-LDFLAGS  := -Wl,--gc-sections -L$(SYSROOT)/lib $(SANITIZE) \
-            $(if $(SANITIZE),-static-libasan -static-libubsan)
-INSTALL_BINARY = cp $@.unstripped $@
+# The runtimes linked in statically: with gcc's shared libasan and libubsan
+# each has its own copy of the reporting code, and UBSan's reports ignore
+# log_path (they go to stderr, where nobody reads a daemon's).
+LDFLAGS  += $(SANITIZE) -static-libasan -static-libubsan
+VARIANT_OBJ := $(OBJ)/tests/sanitizers/default_options.o
+$(VARIANT_OBJ): CFLAGS += -DSANITIZER_REPORT_DIR='"$(abspath $(BUILD)/reports)"' \
+	-DSANITIZER_SUPPRESSIONS='"$(abspath tests/sanitizers/lsan.supp)"'
 endif
 # Order matters for static linking: users before the libraries they use.
 SIDECAR_LIBS := -lgit2 -lssh2 -lhttp_parser -lmbedtls -lmbedx509 -lmbedcrypto \
@@ -137,11 +141,11 @@ $(OBJ)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/sidecar: $(SIDECAR_OBJ) $(SHARED_OBJ)
+$(BUILD)/sidecar: $(SIDECAR_OBJ) $(SHARED_OBJ) $(VARIANT_OBJ)
 	$(CC) $(LDFLAGS) -o $@.unstripped $^ $(SIDECAR_LIBS)
 	$(INSTALL_BINARY)
 
-$(BUILD)/bottle-host: $(HOST_OBJ) $(SHARED_OBJ)
+$(BUILD)/bottle-host: $(HOST_OBJ) $(SHARED_OBJ) $(VARIANT_OBJ)
 	$(CC) $(LDFLAGS) -o $@.unstripped $^ $(HOST_LIBS)
 	$(INSTALL_BINARY)
 
@@ -152,15 +156,15 @@ $(TESTABLE_LIB): $(TESTABLE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(TESTABLE_LIB) | $(DEPS_STAMP)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TESTABLE_LIB) $(VARIANT_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -MMD -MP $(LDFLAGS) -o $@ $< \
-		$(TESTABLE_LIB) $(TEST_LIBS) $(SIDECAR_LIBS)
+		$(VARIANT_OBJ) $(TESTABLE_LIB) $(TEST_LIBS) $(SIDECAR_LIBS)
 
 # Helpers may use any project module (the queue, the routes loader ...).
-$(BUILD)/tests/helpers/%: tests/helpers/%.c $(TESTABLE_LIB) | $(DEPS_STAMP)
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(TESTABLE_LIB) $(VARIANT_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(TESTABLE_LIB) $(SIDECAR_LIBS)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(VARIANT_OBJ) $(TESTABLE_LIB) $(SIDECAR_LIBS)
 
 image: $(BUILD)/sidecar | tools
 	scripts/build-image.sh $(BUILD)

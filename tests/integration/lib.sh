@@ -74,6 +74,12 @@ test_skip_if_sanitized() {
 	fi
 }
 
+# Whether this run is on a sanitizer build: for a single check that means
+# nothing there (a memory bound: ASan's shadow and quarantine count in RSS).
+test_sanitized() {
+	[ -n "${BOTTLE_SANITIZER:-}" ]
+}
+
 # test_expect_success_unless_sanitized REASON DESCRIPTION BODY: the test,
 # or under a sanitizer an "ok N - DESCRIPTION # skip REASON" line.
 test_expect_success_unless_sanitized() {
