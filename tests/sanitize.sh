@@ -56,6 +56,7 @@ run_valgrind() {
 		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
 		--suppressions="$SUPPRESSIONS/valgrind.supp")
 	export UNIT_RUNNER="${valgrind[*]}"
+	export BOTTLE_SANITIZER=valgrind
 	BUILD=build/glibc tests/run.sh unit
 }
 
