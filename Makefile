@@ -5,8 +5,24 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 
-BUILD    := build
-SYSROOT  := $(BUILD)/sysroot
+# VARIANT picks the build.  Empty: the shipped one, musl and static, in build/.
+# asan and glibc: the same code built with gcc against glibc and a glibc build
+# of the same pinned dependencies (build/sysroot-glibc), in build/asan/ with
+# AddressSanitizer and UndefinedBehaviorSanitizer, in build/glibc/ plain for
+# valgrind.  `make asan` and `make valgrind` set it (docs/testing.md).
+TOP      := build
+VARIANT  ?=
+ifeq ($(VARIANT),)
+BUILD    := $(TOP)
+SYSROOT  := $(TOP)/sysroot
+DEPS_LIBC := musl
+else ifneq ($(filter asan glibc,$(VARIANT)),)
+BUILD    := $(TOP)/$(VARIANT)
+SYSROOT  := $(TOP)/sysroot-glibc
+DEPS_LIBC := glibc
+else
+$(error VARIANT is empty, asan or glibc, not '$(VARIANT)')
+endif
 OBJ      := $(BUILD)/obj
 DEPS_STAMP := $(SYSROOT)/.complete
 
@@ -25,11 +41,38 @@ CFLAGS   := -std=c11 -D_GNU_SOURCE -O2 -g $(WARNINGS) \
             -ffunction-sections -fdata-sections -fno-common \
             -isystem $(SYSROOT)/include -I$(BUILD)/gen
 LDFLAGS  := -static -Wl,--gc-sections -L$(SYSROOT)/lib
+# The shipped binaries are stripped; the variants keep their symbols for
+# the sanitizers' and valgrind's stack traces.
+INSTALL_BINARY = strip -o $@ $@.unstripped
+# Objects the variant links into every program (the sanitizer options).
+VARIANT_OBJ :=
+ifneq ($(VARIANT),)
+CC       := gcc
+LDFLAGS  := -Wl,--gc-sections -L$(SYSROOT)/lib
+INSTALL_BINARY = cp $@.unstripped $@
+endif
+ifeq ($(VARIANT),asan)
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+CFLAGS   += $(SANITIZE)
+# The runtimes linked in statically: with gcc's shared libasan and libubsan
+# each has its own copy of the reporting code, and UBSan's reports ignore
+# log_path (they go to stderr, where nobody reads a daemon's).
+LDFLAGS  += $(SANITIZE) -static-libasan -static-libubsan
+VARIANT_OBJ := $(OBJ)/tests/sanitizers/default_options.o
+$(VARIANT_OBJ): CFLAGS += -DSANITIZER_REPORT_DIR='"$(abspath $(BUILD)/reports)"' \
+	-DSANITIZER_SUPPRESSIONS='"$(abspath tests/sanitizers/lsan.supp)"'
+endif
 # Order matters for static linking: users before the libraries they use.
 SIDECAR_LIBS := -lgit2 -lssh2 -lhttp_parser -lmbedtls -lmbedx509 -lmbedcrypto \
                 -lyaml -lpcre2-8 -lyyjson -lz
 HOST_LIBS    := -lyaml -lpcre2-8 -lyyjson -lmbedtls -lmbedx509 -lmbedcrypto -lz
 TEST_LIBS    := -lcmocka
+ifneq ($(VARIANT),)
+# musl's libc.a holds the math functions; glibc keeps them in libm.
+SIDECAR_LIBS += -lm
+HOST_LIBS    += -lm
+endif
 
 SHARED_SRC  := $(sort $(wildcard shared/*.c))
 SIDECAR_SRC := $(sort $(wildcard sidecar/*.c sidecar/*/*.c))
@@ -50,7 +93,7 @@ TESTABLE_OBJ := $(SHARED_OBJ) $(filter-out $(OBJ)/sidecar/main.o,$(SIDECAR_OBJ))
 
 .PHONY: all help tools deps sidecar host image run test test-unit \
         test-integration test-hostile test-fault git-test-suite check fuzz fuzz-replay \
-        clean distclean
+        asan valgrind variant-all variant-unit clean distclean
 
 all: $(BUILD)/sidecar $(BUILD)/bottle-host
 
@@ -65,6 +108,8 @@ help:
 	@echo "make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 60)"
 	@echo "make fuzz-replay  run every fuzz corpus file once (part of make test)"
 	@echo "make git-test-suite  git's own t5570/t5702 against the gate's git:// server"
+	@echo "make asan       unit and integration suites on an ASan+UBSan glibc build (build/asan)"
+	@echo "make valgrind   the unit suite under valgrind memcheck (glibc build, build/glibc)"
 	@echo "make clean      remove our objects and binaries, keep the dependency sysroot"
 	@echo "make distclean  remove everything under $(BUILD)/, downloaded sources too"
 
@@ -75,7 +120,7 @@ tools:
 deps: $(DEPS_STAMP)
 
 $(DEPS_STAMP): scripts/build-deps.sh scripts/deps.lock | tools
-	scripts/build-deps.sh $(BUILD)
+	scripts/build-deps.sh --libc $(DEPS_LIBC) $(TOP)
 
 # Rewritten only when the version or commit changed, so a new commit
 # rebuilds the files that print it (those that include it) and nothing else.
@@ -96,13 +141,13 @@ $(OBJ)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/sidecar: $(SIDECAR_OBJ) $(SHARED_OBJ)
+$(BUILD)/sidecar: $(SIDECAR_OBJ) $(SHARED_OBJ) $(VARIANT_OBJ)
 	$(CC) $(LDFLAGS) -o $@.unstripped $^ $(SIDECAR_LIBS)
-	strip -o $@ $@.unstripped
+	$(INSTALL_BINARY)
 
-$(BUILD)/bottle-host: $(HOST_OBJ) $(SHARED_OBJ)
+$(BUILD)/bottle-host: $(HOST_OBJ) $(SHARED_OBJ) $(VARIANT_OBJ)
 	$(CC) $(LDFLAGS) -o $@.unstripped $^ $(HOST_LIBS)
-	strip -o $@ $@.unstripped
+	$(INSTALL_BINARY)
 
 sidecar: $(BUILD)/sidecar
 host: $(BUILD)/bottle-host
@@ -111,15 +156,15 @@ $(TESTABLE_LIB): $(TESTABLE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(TESTABLE_LIB) | $(DEPS_STAMP)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TESTABLE_LIB) $(VARIANT_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -MMD -MP $(LDFLAGS) -o $@ $< \
-		$(TESTABLE_LIB) $(TEST_LIBS) $(SIDECAR_LIBS)
+		$(VARIANT_OBJ) $(TESTABLE_LIB) $(TEST_LIBS) $(SIDECAR_LIBS)
 
 # Helpers may use any project module (the queue, the routes loader ...).
-$(BUILD)/tests/helpers/%: tests/helpers/%.c $(TESTABLE_LIB) | $(DEPS_STAMP)
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(TESTABLE_LIB) $(VARIANT_OBJ) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(TESTABLE_LIB) $(SIDECAR_LIBS)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(VARIANT_OBJ) $(TESTABLE_LIB) $(SIDECAR_LIBS)
 
 image: $(BUILD)/sidecar | tools
 	scripts/build-image.sh $(BUILD)
@@ -159,10 +204,23 @@ fuzz: | tools
 fuzz-replay: | tools
 	tests/run.sh fuzz-replay
 
+# The sanitizer runs (docs/testing.md).  Each builds its variant in a make
+# of its own (VARIANT changes every flag) and then runs the suites on it.
+variant-all: $(BUILD)/sidecar $(BUILD)/bottle-host $(UNIT_BIN) $(HELPER_BIN)
+variant-unit: $(UNIT_BIN)
+
+asan: | tools
+	$(MAKE) VARIANT=asan variant-all
+	tests/sanitize.sh asan
+
+valgrind: | tools
+	$(MAKE) VARIANT=glibc variant-unit
+	tests/sanitize.sh valgrind
+
 clean:
 	rm -rf $(OBJ) $(BUILD)/tests $(BUILD)/sidecar $(BUILD)/sidecar.unstripped \
 		$(BUILD)/bottle-host $(BUILD)/bottle-host.unstripped $(TESTABLE_LIB) \
-		$(BUILD)/image $(BUILD)/fuzz
+		$(BUILD)/image $(BUILD)/fuzz $(TOP)/asan $(TOP)/glibc
 
 distclean:
 	rm -rf $(BUILD)

@@ -2,6 +2,7 @@
 # Build the static musl sysroot the Makefile links against.
 #
 #   scripts/build-deps.sh <build-dir>
+#   scripts/build-deps.sh --libc glibc <build-dir>
 #
 # Every library in scripts/deps.lock is built from its pinned, hash-checked
 # tarball with CC=musl-gcc, static only, into <build-dir>/sysroot/{include,lib}.
@@ -11,6 +12,14 @@
 # holds the sha256 of deps.lock and of this script: when it matches, a run does
 # nothing; when it does not (a pin or a build flag changed), everything is rebuilt
 # from scratch so that no library is left built with old settings.
+#
+# --libc glibc builds the same pinned sources with the host's gcc against glibc
+# into <build-dir>/sysroot-glibc (work in <build-dir>/deps-work-glibc), for the
+# sanitizer and valgrind builds (`make asan`, `make valgrind`): AddressSanitizer
+# and valgrind need glibc.  Those libraries are position-independent (gcc makes
+# PIE executables) and keep their debug info and frame pointers, so a report
+# whose allocation or fault is inside one has its whole stack; they are not
+# instrumented themselves.
 # docs/dependencies.md explains the choices made here.
 set -euo pipefail
 
@@ -19,11 +28,25 @@ LOCKFILE=$ROOT/scripts/deps.lock
 
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 
-(($# == 1)) || die "usage: scripts/build-deps.sh <build-dir>"
+LIBC=musl
+if (($# == 3)) && [[ $1 == --libc ]]; then
+    LIBC=$2
+    shift 2
+fi
+(($# == 1)) || die "usage: scripts/build-deps.sh [--libc musl|glibc] <build-dir>"
 mkdir -p "$1"
 BUILD=$(cd "$1" && pwd)
-SYSROOT=$BUILD/sysroot
-WORK=$BUILD/deps-work
+case $LIBC in
+    musl)
+        SYSROOT=$BUILD/sysroot
+        WORK=$BUILD/deps-work
+        ;;
+    glibc)
+        SYSROOT=$BUILD/sysroot-glibc
+        WORK=$BUILD/deps-work-glibc
+        ;;
+    *) die "--libc takes musl or glibc, not '$LIBC'" ;;
+esac
 STAMP=$SYSROOT/.complete
 
 # What each dependency must leave in $SYSROOT/lib; the Makefile links these names.
@@ -44,7 +67,7 @@ declare -A PRODUCES=(
 exec 8>"$BUILD/.build-deps.flock"
 flock 8
 
-inputs=$(cd "$ROOT" && sha256sum scripts/deps.lock scripts/build-deps.sh)
+inputs=$(cd "$ROOT" && sha256sum scripts/deps.lock scripts/build-deps.sh && echo "libc $LIBC")
 
 # Drop the stamp of any dependency whose library went missing, so that only it is
 # rebuilt.  Cheap enough (a few stat calls) to do on the no-op path too.
@@ -78,25 +101,32 @@ fi
 rm -f "$STAMP"
 mkdir -p "$SYSROOT/include" "$SYSROOT/lib"
 
-# The libraries must see only each other and musl: no glibc headers, libraries
-# or pkg-config files from the build host, and no settings from a calling make.
-export CC=musl-gcc
-export CFLAGS="-O2 -ffunction-sections -fdata-sections"
+# The libraries must see only each other and the C library: no libraries or
+# pkg-config files from the build host (with musl-gcc no glibc headers either),
+# and no settings from a calling make.
+if [[ $LIBC == musl ]]; then
+    export CC=musl-gcc
+    export CFLAGS="-O2 -ffunction-sections -fdata-sections"
+else
+    export CC=gcc
+    export CFLAGS="-O2 -g -fPIC -fno-omit-frame-pointer -ffunction-sections -fdata-sections"
+fi
 export PKG_CONFIG_LIBDIR=$SYSROOT/lib/pkgconfig:$SYSROOT/share/pkgconfig
 export PKG_CONFIG_PATH=
 unset CPPFLAGS LDFLAGS CPATH C_INCLUDE_PATH LIBRARY_PATH MAKEFLAGS MFLAGS MAKELEVEL
 JOBS=2
 
-for tool in musl-gcc cmake make ar pkg-config tar xz bzip2; do
+for tool in "$CC" cmake make ar pkg-config tar xz bzip2; do
     command -v "$tool" >/dev/null || die "$tool not found: run scripts/install-build-tools.sh"
 done
 
 # CMake's find_* would otherwise happily return /usr/lib/x86_64-linux-gnu/libz.so
-# and friends (glibc builds that do not link under musl).  Re-rooting every
+# and friends (glibc builds that do not link under musl, and for the glibc
+# sysroot other versions than the pinned ones).  Re-rooting every
 # library/header/package search at the sysroot makes that impossible; programs
 # (pkg-config, the compiler) still come from the host.
-cat >"$WORK/musl-toolchain.cmake" <<EOF
-set(CMAKE_C_COMPILER musl-gcc)
+cat >"$WORK/toolchain.cmake" <<EOF
+set(CMAKE_C_COMPILER $CC)
 set(CMAKE_FIND_ROOT_PATH "$SYSROOT")
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
@@ -111,7 +141,7 @@ cmake_build() {
     local src=$1
     shift
     cmake -S "$src" -B "$src/_build" -G "Unix Makefiles" \
-        -DCMAKE_TOOLCHAIN_FILE="$WORK/musl-toolchain.cmake" \
+        -DCMAKE_TOOLCHAIN_FILE="$WORK/toolchain.cmake" \
         -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_FLAGS_RELEASE="-DNDEBUG" \
         -DCMAKE_INSTALL_PREFIX="$SYSROOT" \

@@ -24,6 +24,7 @@ PACKAGES=(
     podman runc uidmap  # build and run the sidecar image rootless or as root
     iproute2 util-linux # ip/unshare for network namespaces in the tests
     clang libclang-rt-14-dev  # libFuzzer harnesses (make fuzz)
+    valgrind            # make valgrind: the unit suite under memcheck (on a glibc build: valgrind on static musl is unreliable)
     tmux                # the supervise operator loop is tested on a real terminal (send-keys, capture-pane)
     openssh-server      # the git gate's ssh upstream in tests: sshd checks the deploy key, serves the pinned host key
     python3             # the git gate's https upstream in tests: git http-backend behind TLS and Basic auth

@@ -13,12 +13,15 @@ suites=("$@")
 summary=()
 overall=0
 
+# UNIT_RUNNER, if set, is a command the unit programs run under
+# (tests/sanitize.sh valgrind sets valgrind and its options).
 run_unit() {
-	local bin passed=0 failed=0
+	local bin passed=0 failed=0 runner
+	read -ra runner <<<"${UNIT_RUNNER:-}"
 	for bin in "$BUILD"/tests/unit/test_*; do
 		[ -x "$bin" ] || continue
 		echo "== unit: $(basename "$bin")"
-		if "$bin"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+		if "${runner[@]}" "$bin"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 	done
 	summary+=("unit:        $passed programs passed, $failed failed")
 	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

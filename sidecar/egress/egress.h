@@ -137,6 +137,8 @@ int egress_routes_reload(struct egress *egress, char *err, size_t err_len);
 /* The ledger, keeping counts under queue_dir/grants (NULL: bounded routes
  * never match). */
 int egress_grants_create(const char *queue_dir, struct egress_grants **out);
+/* Close the count files and free the ledger (tests; egress keeps its own). */
+void egress_grants_free(struct egress_grants *g);
 /* What routes_request.grants points at. */
 struct routes_grants *egress_grants_ledger(struct egress_grants *g);
 /* Learn the table's grants (read their counts, notice ends): at start and

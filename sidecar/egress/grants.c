@@ -237,6 +237,22 @@ int egress_grants_create(const char *queue_dir, struct egress_grants **out)
 	return 0;
 }
 
+void egress_grants_free(struct egress_grants *g)
+{
+	struct egress_grant *e, *next;
+
+	if (!g)
+		return;
+	for (e = g->head; e; e = next) {
+		next = e->next;
+		if (e->fd >= 0)
+			close(e->fd);
+		free(e);
+	}
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
 struct routes_grants *egress_grants_ledger(struct egress_grants *g)
 {
 	return g ? &g->ledger : NULL;

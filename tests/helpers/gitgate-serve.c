@@ -100,7 +100,8 @@ int main(int argc, char **argv)
 	struct gitgate gate = { .repos = &repo, .nrepos = 1 };
 	struct scan_options scan = { .nsecret_envs = 0 };
 	enum gitgate_service service;
-	int c;
+	char *path_copy;
+	int c, ret;
 
 	log_set_program("gitgate-serve");
 	gate.config.scan_max_commits = 1000;
@@ -146,7 +147,10 @@ int main(int argc, char **argv)
 	else
 		die(EXIT_USAGE, "unknown service '%s'", argv[optind]);
 	repo.path = argv[optind + 1];
-	repo_config.name = basename(strdup(repo.path));
+	path_copy = strdup(repo.path);
+	if (!path_copy)
+		die(EXIT_SYSTEM, "out of memory");
+	repo_config.name = basename(path_copy);
 	size_t len = strlen(repo_config.name);
 	if (len > 4 && strcmp(repo_config.name + len - 4, ".git") == 0)
 		repo_config.name[len - 4] = '\0';
@@ -161,5 +165,10 @@ int main(int argc, char **argv)
 			die(EXIT_SYSTEM, "%s", err);
 	}
 	git_libgit2_init();
-	return transport_stdio_serve(&gate, service, repo_config.name) < 0 ? 1 : 0;
+	ret = transport_stdio_serve(&gate, service, repo_config.name) < 0 ? 1 : 0;
+	/* Freed so that `make asan` finds what a session itself leaks. */
+	dlp_engine_free(gate.dlp);
+	free(path_copy);
+	git_libgit2_shutdown();
+	return ret;
 }

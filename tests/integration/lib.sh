@@ -63,6 +63,34 @@ test_skip_unless() {
 	fi
 }
 
+# Under `make asan` (tests/sanitize.sh) BOTTLE_SANITIZER names the sanitizer
+# and $BUILD holds dynamic glibc binaries: they cannot run in the FROM scratch
+# image, and they are neither static nor stripped.  A script or a test that
+# needs the shipped binary says so with one of these.
+test_skip_if_sanitized() {
+	if [ -n "${BOTTLE_SANITIZER:-}" ]; then
+		echo "# skip $TEST_NAME: $1 (not under $BOTTLE_SANITIZER)"
+		exit 0
+	fi
+}
+
+# Whether this run is on a sanitizer build: for a single check that means
+# nothing there (a memory bound: ASan's shadow and quarantine count in RSS).
+test_sanitized() {
+	[ -n "${BOTTLE_SANITIZER:-}" ]
+}
+
+# test_expect_success_unless_sanitized REASON DESCRIPTION BODY: the test,
+# or under a sanitizer an "ok N - DESCRIPTION # skip REASON" line.
+test_expect_success_unless_sanitized() {
+	if [ -n "${BOTTLE_SANITIZER:-}" ]; then
+		test_count=$((test_count + 1))
+		echo "ok $test_count - $2 # skip $1 (not under $BOTTLE_SANITIZER)"
+		return 0
+	fi
+	test_expect_success "$2" "$3"
+}
+
 test_done() {
 	echo "# $TEST_NAME: $((test_count - test_failed)) passed, $test_failed failed"
 	[ "$test_failed" -eq 0 ]

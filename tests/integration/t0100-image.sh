@@ -3,6 +3,7 @@
 # without a config.  The README's main job, `bottle-host start demo`, is
 # t4150.
 . "$(dirname "$0")/lib.sh"
+test_skip_if_sanitized "the image holds the static musl sidecar"
 test_skip_unless podman
 . "$TEST_ROOT/scripts/engine.sh"
 tag=$(cat "$BUILD/image/tag")

@@ -6,6 +6,7 @@
 # test's config and log files come in through a bind mount at /t.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/init-lib.sh"
+test_skip_if_sanitized "init runs as PID 1 of the image, which holds the static musl sidecar"
 test_skip_unless podman
 . "$TEST_ROOT/scripts/engine.sh"
 

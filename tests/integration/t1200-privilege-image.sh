@@ -8,6 +8,7 @@
 # the bundle from the host (/proc) and from inside, through
 # tests/helpers/privprobe run with each daemon's ids (`podman exec --user`).
 . "$(dirname "$0")/lib.sh"
+test_skip_if_sanitized "the bundle runs inside the image, which holds the static musl sidecar"
 test_skip_unless podman
 . "$TEST_ROOT/scripts/engine.sh"
 if [ "$(id -u)" != 0 ]; then

@@ -6,6 +6,7 @@
 # container shares the host's network so it can reach a loopback origin
 # (openssl s_server with a test CA); nothing outside this machine is used.
 . "$(dirname "$0")/lib.sh"
+test_skip_if_sanitized "egress runs inside the image, which holds the static musl sidecar"
 test_skip_unless podman
 test_skip_unless openssl
 . "$TEST_ROOT/scripts/engine.sh"

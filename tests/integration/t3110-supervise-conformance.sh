@@ -8,6 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/supervise/lib.sh"
 
+test_skip_if_sanitized "it relinks build/obj into a static musl sidecar with the fixtures"
 test_skip_unless curl
 test_skip_unless openssl
 test_skip_unless musl-gcc

@@ -8,6 +8,7 @@
 # reload egress, and egress lets the new host through.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/supervise/lib.sh"
+test_skip_if_sanitized "the bundle runs inside the image, which holds the static musl sidecar"
 test_skip_unless podman
 test_skip_unless curl
 [ -x "$HOST_CLI" ] || { echo "# skip $TEST_NAME: build/bottle-host missing (make all)"; exit 0; }

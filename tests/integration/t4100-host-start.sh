@@ -7,6 +7,7 @@
 # host.containers.internal.  Real clients: curl, python's urllib, node's
 # tls, git; nothing leaves this machine.
 . "$(dirname "$0")/lib.sh"
+test_skip_if_sanitized "the bundle runs inside the image, which holds the static musl sidecar"
 test_skip_unless podman
 test_skip_unless openssl
 test_skip_unless python3

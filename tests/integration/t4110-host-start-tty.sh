@@ -4,6 +4,7 @@
 # resize, receives Ctrl-C as SIGINT on its own tty, reads what is typed,
 # and start exits with the agent's code after removing everything.
 . "$(dirname "$0")/lib.sh"
+test_skip_if_sanitized "the bundle runs inside the image, which holds the static musl sidecar"
 test_skip_unless podman
 test_skip_unless tmux
 . "$TEST_ROOT/scripts/engine.sh"

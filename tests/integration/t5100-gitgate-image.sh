@@ -12,6 +12,7 @@
 # The gate's services land on their own branches: a clone or push whose
 # service is still a placeholder says so and skips itself.
 . "$(dirname "$0")/lib.sh"
+test_skip_if_sanitized "the bundle runs inside the image, which holds the static musl sidecar"
 test_skip_unless podman
 test_skip_unless git
 . "$TEST_ROOT/scripts/engine.sh"

@@ -39,12 +39,13 @@ static size_t compress_to(const char *in, size_t len, int bits, unsigned char *o
 
 static char *body_with_secret(size_t len, size_t at)
 {
+	static const char filler[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]} ";
 	char *body = malloc(len);
 	size_t i;
 
 	assert_non_null(body);
 	for (i = 0; i < len; i++)
-		body[i] = "{\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]} "[i % 52];
+		body[i] = filler[i % (sizeof(filler) - 1)];
 	memcpy(body + at, SECRET, 32);
 	return body;
 }

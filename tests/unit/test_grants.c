@@ -194,6 +194,7 @@ static void test_ledger_counts_survive_a_restart(void **state)
 	assert_string_equal(read_text(path), "1\n");
 
 	/* A second ledger (egress restarted) reads the count back. */
+	egress_grants_free(g);
 	assert_int_equal(egress_grants_create(f->dir, &g), 0);
 	assert_int_equal(use(g, &grant, false, &used), ROUTE_GRANT_ACTIVE);
 	assert_int_equal(used, 1);
@@ -204,6 +205,7 @@ static void test_ledger_counts_survive_a_restart(void **state)
 	assert_int_equal(used, 2);
 	snprintf(path, sizeof(path), "%s/grants/g-2.ended.json", f->dir);
 	assert_non_null(strstr(read_text(path), "\"reason\": \"max_requests\""));
+	egress_grants_free(g);
 }
 
 static void test_ledger_expiry_and_failing_closed(void **state)
@@ -235,6 +237,8 @@ static void test_ledger_expiry_and_failing_closed(void **state)
 	/* Without a queue nothing can be counted. */
 	assert_int_equal(egress_grants_create(NULL, &none), 0);
 	assert_int_equal(use(none, &later, true, NULL), ROUTE_GRANT_UNUSABLE);
+	egress_grants_free(none);
+	egress_grants_free(g);
 	routes_unref(r);
 }
 

@@ -846,6 +846,7 @@ static void test_exec(void **state)
 	launch_argv_release(&a);
 
 	/* Output past the cap is drained (the child finishes) and reported. */
+	buf_release(&out);
 	buf_init(&out, 16);
 	launch_argv_add(&a, "sh");
 	launch_argv_add(&a, "-c");
