@@ -389,17 +389,13 @@ struct refusal {
 static void *refusal_main(void *arg)
 {
 	struct refusal *r = arg;
-	struct transport_socket socket = { .fd = r->fd, .io_timeout_ms = 1000 };
-	char discard[4096];
+	struct transport_socket socket = { .fd = r->fd };
 
-	socket.deadline_ms = transport_now_ms() + 1000;
 	if (r->kind == LISTENER_HTTP)
 		transport_http_refuse(r->fd, r->reason);
 	else
 		transport_daemon_refuse(r->fd, r->reason);
-	shutdown(r->fd, SHUT_WR);
-	while (transport_socket_read(&socket, discard, sizeof(discard)) > 0)
-		;
+	transport_socket_drain(&socket);
 	close(r->fd);
 	free(r);
 	__atomic_sub_fetch(&active_refusals, 1, __ATOMIC_RELAXED);

@@ -51,6 +51,15 @@ struct transport_socket {
 	int64_t deadline_ms;
 };
 
+/* Before closing a connection whose client may still be sending (a
+ * refusal, an error answer): stop writing, then read and drop what comes
+ * until the client closes, for at most TRANSPORT_DRAIN_MS and
+ * TRANSPORT_DRAIN_MAX bytes.  Closing with unread bytes sends a reset,
+ * and the client's kernel then drops the answer unread. */
+#define TRANSPORT_DRAIN_MS 1000
+#define TRANSPORT_DRAIN_MAX (16 * 1024 * 1024)
+void transport_socket_drain(struct transport_socket *t);
+
 /* Milliseconds on the monotonic clock. */
 int64_t transport_now_ms(void);
 /* Up to len bytes: count, 0 at the client's end, -ETIMEDOUT or another

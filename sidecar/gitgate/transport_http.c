@@ -686,11 +686,23 @@ void transport_http_serve(struct gitgate *gate, int fd, const char *peer_ip,
 	if (!c->zin || inflateInit2(&c->z, 15 + 16) != Z_OK)
 		goto out;
 	c->gzip_ready = true;
-	while (read_head(c) > 0) {
-		inflateReset(&c->z);
-		c->z.avail_in = 0;
-		if (!handle_request(c))
+	for (;;) {
+		int ret = read_head(c);
+		bool keep = false;
+
+		if (ret == 0)
+			break; /* the client closed between requests */
+		if (ret > 0) {
+			inflateReset(&c->z);
+			c->z.avail_in = 0;
+			keep = handle_request(c);
+		}
+		if (!keep) {
+			/* After an error answer, or a request whose body was
+			 * left unread, the client may still be sending. */
+			transport_socket_drain(&c->socket);
 			break;
+		}
 	}
 out:
 	if (c->gzip_ready)

@@ -109,3 +109,20 @@ void transport_address_format(const struct sockaddr_storage *ss, char *ip, size_
 	snprintf(ip, ip_len, "%s", text);
 	snprintf(ip_port, ip_port_len, v6 ? "[%s]:%u" : "%s:%u", text, port);
 }
+
+void transport_socket_drain(struct transport_socket *t)
+{
+	char discard[4096];
+	size_t total = 0;
+
+	if (shutdown(t->fd, SHUT_WR) < 0)
+		return;
+	t->io_timeout_ms = TRANSPORT_DRAIN_MS;
+	t->deadline_ms = transport_now_ms() + TRANSPORT_DRAIN_MS;
+	while (total < TRANSPORT_DRAIN_MAX) {
+		ssize_t n = transport_socket_read(t, discard, sizeof(discard));
+		if (n <= 0)
+			return;
+		total += (size_t)n;
+	}
+}
