@@ -887,6 +887,12 @@ static int create_agent(struct start *s, bool tty)
 	launch_argv_addf(&a, "--network=%s", s->names.net_internal);
 	launch_argv_addf(&a, "--add-host=%s:%s", LAUNCH_BUNDLE_HOST, s->bundle_ip);
 	launch_argv_add(&a, "--cap-drop=NET_RAW");
+	/* The internal network's bridge on the host has an IPv6 link-local
+	 * address even with no IPv4 gateway: an agent with IPv6 reaches every
+	 * host service listening on [::] through it (t4200).  The bundle is
+	 * reached over IPv4, so the agent gets no IPv6 at all. */
+	launch_argv_add(&a, "--sysctl=net.ipv6.conf.all.disable_ipv6=1");
+	launch_argv_add(&a, "--sysctl=net.ipv6.conf.default.disable_ipv6=1");
 	launch_argv_add(&a, "--security-opt=no-new-privileges");
 	launch_argv_addf(&a, "--env-file=%s", env_path);
 	launch_argv_addf(&a, "--volume=%s:/workspace", s->cwd);

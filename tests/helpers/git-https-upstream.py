@@ -3,7 +3,7 @@
 (the real git's smart-HTTP server) behind TLS and HTTP Basic auth.
 
     UPSTREAM_TOKEN=... git-https-upstream.py --port N --cert C --key K \
-        --root DIR --log FILE [--hold FILE2]
+        --root DIR --log FILE [--hold FILE2] [--address ADDR]
 
 Every request must carry "Authorization: Basic base64(any-user:TOKEN)";
 otherwise 401 with a Basic challenge, as forges answer.  The token comes
@@ -11,6 +11,8 @@ from the environment, never argv.  FILE gets one line per request:
 "<method> <path> <auth: none|good|bad>", so a test can count attempts.
 With --hold, an authorised upload-pack request logs "held" and waits until
 FILE2 exists: a fetch kept in progress while a test lines others up.
+It listens on 127.0.0.1 unless --address names another address of this
+machine (0.0.0.0: a bottle's bundle reaches it through its bridge).
 Request bodies may be chunked (libgit2 pushes that way); responses are
 buffered and sent with Content-Length, one request per connection."""
 
@@ -121,8 +123,9 @@ def main():
     for name in ("--port", "--cert", "--key", "--root", "--log"):
         parser.add_argument(name, required=True)
     parser.add_argument("--hold")
+    parser.add_argument("--address", default="127.0.0.1")
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", int(args.port)), Handler)
+    server = ThreadingHTTPServer((args.address, int(args.port)), Handler)
     server.token = os.environ["UPSTREAM_TOKEN"]
     server.root = args.root
     server.log = args.log
