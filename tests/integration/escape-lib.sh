@@ -283,6 +283,51 @@ all_got_through() {
 	fi
 }
 
+# bottle_record WS: note what the engine made for WS's bottle (container
+# ids and network namespaces, network names) for leftovers_none.
+bottle_record() {
+	local slug c
+	slug=$(cat "$1/slug") &&
+	for c in agent bundle; do
+		$ENGINE inspect --format "{{.Id}} {{.NetworkSettings.SandboxKey}}" \
+			"bottle-$slug-$c" >>"$TEST_SCRATCH/engine-objects" || return 1
+	done &&
+	echo "bottle-$slug-internal bottle-$slug-egress" >>"$TEST_SCRATCH/networks"
+}
+
+# leftovers_none SLUG...: nothing of these ended bottles is left: no
+# container, network, state directory, env file, temp file, CNI config,
+# address reservation, container storage, network namespace or firewall
+# rule naming a container.  Prints what it finds.
+leftovers_none() {
+	local slug id sandbox
+	for slug in "$@"; do
+		$ENGINE ps -a --format "{{.Names}}" | grep "$slug" && return 1
+		$ENGINE ps -a --filter "label=bottle.slug=$slug" --format "{{.Names}}" | grep . && return 1
+		$ENGINE network ls --format "{{.Name}}" | grep "$slug" && return 1
+		test ! -e "$STATE/$slug" || { echo "$STATE/$slug is left"; return 1; }
+		ls /tmp /var/tmp /run | grep "$slug" && return 1
+		ls /etc/cni/net.d 2>/dev/null | grep "$slug" && return 1
+		# podman 4's CNI backend leaves host-local IPAM's bookkeeping
+		# (last_reserved_ip.0, lock) of a removed network; no address
+		# reservation may stay (docs/security.md, "Sandbox escape").
+		ls /var/lib/cni/networks/bottle-$slug-* 2>/dev/null |
+			grep -vE "^(/.*:|last_reserved_ip\.0|lock|)$" && return 1
+	done
+	find "$STATE" "$QUEUE" -name "*.env" | grep . && return 1
+	while read -r id sandbox; do
+		test -n "$id" || return 1
+		if [ -n "$sandbox" ] && [ -e "$sandbox" ]; then
+			echo "network namespace $sandbox is left"
+			return 1
+		fi
+		find /var/lib/containers /run/containers /run/libpod /run/netns /tmp -maxdepth 4 \
+			-name "*$id*" 2>/dev/null | grep . && return 1
+		iptables-save | grep "$id" && return 1
+	done <"$TEST_SCRATCH/engine-objects"
+	return 0
+}
+
 suite_cleanup() {
 	local ws
 	for ws in "$TEST_SCRATCH"/a "$TEST_SCRATCH"/b; do

@@ -27,15 +27,9 @@ test_expect_success 'set up the forge, the listeners on the host, the internet a
 '
 
 test_expect_success 'two bottles at once, each with supervise and the git gate' '
-	$ENGINE ps -a --format "{{.Names}}" | sort >"$TEST_SCRATCH/containers.before" &&
 	bottle_start "$A" && bottle_start "$B" &&
 	for ws in "$A" "$B"; do
-		slug=$(cat "$ws/slug") &&
-		for c in agent bundle; do
-			$ENGINE inspect --format "{{.Id}} {{.NetworkSettings.SandboxKey}}" \
-				"bottle-$slug-$c" >>"$TEST_SCRATCH/engine-objects" || exit 1
-		done &&
-		echo "bottle-$slug-internal bottle-$slug-egress" >>"$TEST_SCRATCH/networks" &&
+		slug=$(cat "$ws/slug") && bottle_record "$ws" &&
 		$ENGINE exec "bottle-$slug-bundle" /bin/sidecar initctl status >status.out &&
 		cat status.out &&
 		grep -q "^gitgate .*ready" status.out && grep -q "^supervise .*ready" status.out &&
@@ -261,31 +255,7 @@ test_expect_success 'teardown leaves no container, network, netns, engine file o
 	$ENGINE network ls >networks.out && cat networks.out &&
 	host_objects >objects.after && cat objects.after &&
 	diff -u "$TEST_SCRATCH/objects.before" objects.after &&
-	for slug in "$SLUG_A" "$SLUG_B"; do
-		$ENGINE ps -a --format "{{.Names}}" | grep "$slug" && exit 1
-		$ENGINE ps -a --filter "label=bottle.slug=$slug" --format "{{.Names}}" | grep . && exit 1
-		$ENGINE network ls --format "{{.Name}}" | grep "$slug" && exit 1
-		test ! -e "$STATE/$slug" || exit 1
-		ls /tmp /var/tmp /run | grep "$slug" && exit 1
-		ls /etc/cni/net.d 2>/dev/null | grep "$slug" && exit 1
-		# podman 4 s CNI backend leaves host-local IPAM s bookkeeping
-		# (last_reserved_ip.0, lock) of a removed network; no address
-		# reservation may stay (docs/security.md, "Sandbox escape").
-		ls /var/lib/cni/networks/bottle-$slug-* 2>/dev/null |
-			grep -vE "^(/.*:|last_reserved_ip\.0|lock|)$" && exit 1
-		:
-	done &&
-	! find "$STATE" "$QUEUE" -name "*.env" | grep . &&
-	# Each container: its storage, its netns and its firewall rules gone.
-	while read -r id sandbox; do
-		test -n "$id" &&
-		{ test -z "$sandbox" || test ! -e "$sandbox"; } &&
-		! find /var/lib/containers /run/containers /run/libpod /run/netns /tmp -maxdepth 4 \
-			-name "*$id*" 2>/dev/null | grep . &&
-		! iptables-save | grep "$id" || exit 1
-	done <"$TEST_SCRATCH/engine-objects" &&
-	$ENGINE ps -a --format "{{.Names}}" | sort >containers.after &&
-	! comm -13 "$TEST_SCRATCH/containers.before" containers.after | grep "^bottle-escape-"
+	leftovers_none "$SLUG_A" "$SLUG_B"
 '
 
 test_done

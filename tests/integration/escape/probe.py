@@ -10,6 +10,8 @@ standard library, so it runs in the agent (the host's own userland).
     probe.py resolvers NAME               each nameserver of /etc/resolv.conf, then getaddrinfo
     probe.py raw ADDR                     raw ICMP, ping socket and packet socket
     probe.py scan ADDR                    every TCP port 1-65535: the open ones
+    probe.py proxy ADDR PORT LINE [FIELD]...  one request, exactly these bytes,
+                                          to a proxy: its status code
 
 Addresses are the suite's own (the host's, its bridges', the test hosts it
 made in its network namespaces).  The one exception is `resolvers`: the
@@ -242,6 +244,26 @@ def probe_scan(addr):
     print("scan %s closed %s" % (addr, " ".join("%s=%d" % kv for kv in sorted(other.items()))))
 
 
+def probe_proxy(addr, port, line, fields):
+    """Sends LINE and FIELDS as they are (an odd spelling must reach the
+    proxy untouched, which curl would not do) and reads the status line."""
+    request = "\r\n".join([line] + fields) + "\r\n\r\n"
+    try:
+        with socket.create_connection((addr, int(port)), CONNECT_TIMEOUT) as s:
+            s.settimeout(CONNECT_TIMEOUT)
+            s.sendall(request.encode("latin-1"))
+            head = b""
+            while b"\r\n" not in head:
+                more = s.recv(512)
+                if not more:
+                    break
+                head += more
+        words = head.split(b"\r\n")[0].split()
+        return words[1].decode() if len(words) > 1 else "closed"
+    except OSError as e:
+        return errno_word(e)
+
+
 def main():
     what, args = sys.argv[1], sys.argv[2:]
     if what == "tcp":
@@ -256,6 +278,8 @@ def main():
         probe_raw(args[0])
     elif what == "scan":
         probe_scan(args[0])
+    elif what == "proxy":
+        print("proxy %s -> %s" % (args[2], probe_proxy(args[0], args[1], args[2], args[3:])))
     else:
         sys.exit("probe.py: unknown probe %s" % what)
 
