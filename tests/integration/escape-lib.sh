@@ -32,6 +32,12 @@ if [ "$(id -u)" != 0 ]; then
 	exit 0
 fi
 . "$TEST_ROOT/scripts/engine.sh"
+# t4200 and t4210 use the same test-host addresses and the host's port 53:
+# one at a time (a lock on the suite's folder, so no lock file is left;
+# every process the suite starts closes descriptor 9, so only the script
+# holds it).
+exec 9<"$(dirname "${BASH_SOURCE[0]}")/escape"
+flock -w 600 9 || { echo "another sandbox-escape script holds the lock" >&2; exit 1; }
 
 BOTTLE_HOST=$BUILD/bottle-host
 ESCAPE=$TEST_ROOT/tests/integration/escape
@@ -84,7 +90,7 @@ servers_run() {
 		shift
 	done
 	shift
-	"${prefix[@]}" python3 "$ESCAPE/servers.py" --log "$LOGS/$log" "$@" >"$ready" 2>&1 &
+	"${prefix[@]}" python3 "$ESCAPE/servers.py" --log "$LOGS/$log" "$@" >"$ready" 2>&1 9<&- &
 	server_started $!
 	wait_for 10 "grep -q ready $ready" || { cat "$ready"; return 1; }
 }
@@ -148,10 +154,12 @@ forge_start() {
 	echo "hello" >"$work/README" &&
 	git -C "$work" add README &&
 	git -C "$work" -c user.name=Forge -c user.email=forge@example.com commit -q -m one &&
-	git -C "$work" push -q "$root/acme/app.git" main &&
+	git -C "$work" push -q "$root/acme/app.git" main || return 1
+	# (Its own line: a trailing & would put the whole chain in the
+	# background, and $! would be that subshell, not the server.)
 	UPSTREAM_TOKEN=$FORGE_TOKEN python3 "$TEST_ROOT/tests/helpers/git-https-upstream.py" \
 		--address 0.0.0.0 --port "$FORGE_PORT" --cert "$PKI/host.crt" \
-		--key "$PKI/host.key" --root "$root" --log "$LOGS/forge" >"$LOGS/forge.out" 2>&1 &
+		--key "$PKI/host.key" --root "$root" --log "$LOGS/forge" >"$LOGS/forge.out" 2>&1 9<&- &
 	server_started $!
 	wait_for 10 "grep -q listening $LOGS/forge.out"
 }
@@ -221,8 +229,8 @@ bottle_start() {
 		sleep 0.1
 	done
 	EOF
-	("$BOTTLE_HOST" start escape --cwd "$ws" </dev/null >"$ws.out" 2>"$ws.err"
-	 echo $? >"$ws.code") &
+	("$BOTTLE_HOST" start escape --cwd "$ws" </dev/null >"$ws.out" 2>"$ws.err" 9<&-
+	 echo $? >"$ws.code") 9<&- &
 	wait_for 180 "test -e $ws/started -o -e $ws.code" &&
 	test ! -e "$ws.code" || { cat "$ws.err"; return 1; }
 	sed -n 's/^bottle-host: bottle \([a-z0-9-]*\) (state.*/\1/p' "$ws.err" | head -n 1 >"$ws/slug"
@@ -326,6 +334,14 @@ leftovers_none() {
 		iptables-save | grep "$id" && return 1
 	done <"$TEST_SCRATCH/engine-objects"
 	return 0
+}
+
+# processes_none: no process left whose command line names the scratch
+# directory (the servers, the launchers).  The pattern is read from a file
+# so grep's own command line does not match.
+processes_none() {
+	printf "%s\n" "$TEST_SCRATCH" >"$TEST_SCRATCH/scratch.pattern"
+	! grep -lFf "$TEST_SCRATCH/scratch.pattern" /proc/[0-9]*/cmdline 2>/dev/null
 }
 
 suite_cleanup() {

@@ -252,6 +252,7 @@ test_expect_success 'teardown leaves no container, network, netns, engine file o
 	cat "$A.err" "$B.err" &&
 	servers_stop &&
 	netns_remove "${TAG}i" "$INTERNET" && netns_remove "${TAG}m" "$METADATA" &&
+	wait_for 10 processes_none &&
 	$ENGINE network ls >networks.out && cat networks.out &&
 	host_objects >objects.after && cat objects.after &&
 	diff -u "$TEST_SCRATCH/objects.before" objects.after &&

@@ -209,6 +209,7 @@ test_expect_success 'teardown leaves no container, network, netns, engine file o
 	bottle_end "$A" && cat "$A.err" &&
 	servers_stop &&
 	netns_remove "${TAG}i" "$INTERNET" && netns_remove "${TAG}m" "$METADATA" &&
+	wait_for 10 processes_none &&
 	host_objects >objects.after &&
 	diff -u "$TEST_SCRATCH/objects.before" objects.after &&
 	leftovers_none "$SLUG_A" &&
