@@ -64,9 +64,11 @@ test_expect_success 'set up the origin, its CA and the manifests' '
 		-out origin.csr -subj "/CN=host.containers.internal" 2>/dev/null &&
 	printf "subjectAltName=DNS:host.containers.internal\n" >origin.ext &&
 	openssl x509 -req -in origin.csr -CA origin-ca.crt -CAkey origin-ca.key \
-		-CAcreateserial -days 2 -out origin.crt -extfile origin.ext 2>/dev/null &&
-	(exec python3 "$TEST_ROOT/tests/integration/launch/origin.py" origin.crt origin.key \
-		"$ORIGIN_PORT" >/dev/null 2>&1) &
+		-CAcreateserial -days 2 -out origin.crt -extfile origin.ext 2>/dev/null || exit 1
+	# On its own line: "a && b &" would background the whole list, and
+	# $! would be a subshell that outlives nothing it could be killed for.
+	python3 "$TEST_ROOT/tests/integration/launch/origin.py" origin.crt origin.key \
+		"$ORIGIN_PORT" >/dev/null 2>&1 &
 	echo $! >"$TEST_SCRATCH/origin.pid" &&
 	# The bundle reaches the host through its egress network gateway
 	# (podman hands out 10.89.0.0/16 here): the route names that range.
