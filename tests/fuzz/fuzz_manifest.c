@@ -17,7 +17,7 @@
  *
  * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below; the sources
  * are separate translation units because their statics share names):
- * FUZZ_FLAGS: -isystem build/sysroot/include shared/buf.c shared/config_yaml.c shared/queue_json.c shared/log.c shared/http1_headers.c shared/http1_request.c shared/routes_json.c shared/routes_load.c shared/routes_match.c host/manifest_find.c host/manifest_parse.c host/manifest_resolve.c host/render_routes.c build/sysroot/lib/libpcre2-8.a build/sysroot/lib/libyyjson.a build/sysroot/lib/libyaml.a build/sysroot/lib/libmbedcrypto.a
+ * FUZZ_FLAGS: -isystem build/sysroot/include shared/buf.c shared/config_yaml.c shared/queue_json.c shared/log.c shared/http1_headers.c shared/http1_request.c shared/routes_json.c shared/routes_load.c shared/routes_match.c host/manifest_find.c host/manifest_builtin.c host/manifest_parse.c host/manifest_resolve.c host/render_routes.c build/sysroot/lib/libpcre2-8.a build/sysroot/lib/libyyjson.a build/sysroot/lib/libyaml.a build/sysroot/lib/libmbedcrypto.a
  */
 #include <stdio.h>
 #include <stdlib.h>
