@@ -13,6 +13,8 @@
 #   bench/soak/run.sh --quick         2 minutes
 #   bench/soak/run.sh --out DIR       keep samples.csv, requests.log and
 #                                     summary.txt in DIR (default build/soak)
+#   bench/soak/run.sh --sidecar PATH  the binary to soak (default
+#                                     build/sidecar; a copy lets you rebuild)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,8 +35,13 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--out=*) out=${1#--out=} ;;
+	--sidecar)
+		export SIDECAR=${2:-}
+		shift
+		;;
+	--sidecar=*) export SIDECAR=${1#--sidecar=} ;;
 	-h | --help)
-		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -61,7 +68,12 @@ die() {
 for tool in openssl curl node ss git jq awk; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
-[ -x "$root/build/sidecar" ] || make -C "$root" -j2 all >/dev/null || die "the build failed"
+if [ -n "${SIDECAR:-}" ]; then
+	[ -x "$SIDECAR" ] || die "$SIDECAR is not an executable"
+	SIDECAR=$(cd "$(dirname "$SIDECAR")" && pwd)/$(basename "$SIDECAR")
+else
+	[ -x "$root/build/sidecar" ] || make -C "$root" -j2 all >/dev/null || die "the build failed"
+fi
 mkdir -p "$out" || die "cannot create $out"
 out=$(cd "$out" && pwd)
 
@@ -69,6 +81,8 @@ out=$(cd "$out" && pwd)
 # scratch directory, removed at exit, with everything they started).
 # shellcheck source=../../tests/integration/egress-lib.sh
 . "$root/tests/integration/egress-lib.sh"
+# Stopped early, it still tears everything down (the library's EXIT trap).
+trap 'exit 130' INT TERM
 
 # --- the numbers ----------------------------------------------------------
 
@@ -448,7 +462,7 @@ cat "$TEST_SCRATCH"/log-* >"$out/requests.log"
 		secs="$traffic_seconds" "$out/requests.log"
 	# The gate's repository grows by a pack per push: how clones fared.
 	printf '  git repository: %d packs at the end; clone and fsck, mean of the first 20 / last 20: %s / %s ms\n' \
-		"$(ls "$GATE_DIR/data/app.git/objects/pack/" | grep -c '\.pack$')" \
+		"$(find "$GATE_DIR/data/app.git/objects/pack" -name '*.pack' | wc -l)" \
 		"$(grep -h ' clone-' "$out/requests.log" | sort -n | head -n 20 | sed 's/.*ms=//' |
 			awk '{ s += $1 } END { printf "%d", s / NR }')" \
 		"$(grep -h ' clone-' "$out/requests.log" | sort -n | tail -n 20 | sed 's/.*ms=//' |
