@@ -15,6 +15,7 @@
 #                                     summary.txt in DIR (default build/soak)
 #   bench/soak/run.sh --sidecar PATH  the binary to soak (default
 #                                     build/sidecar; a copy lets you rebuild)
+#   bench/soak/run.sh --analyze DIR   judge the run kept in DIR again
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +23,7 @@ root=$(cd "$here/../.." && pwd)
 
 minutes=30
 out=$root/build/soak
+analyze=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) minutes=2 ;;
@@ -35,13 +37,18 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--out=*) out=${1#--out=} ;;
+	--analyze)
+		analyze=${2:-}
+		shift
+		;;
+	--analyze=*) analyze=${1#--analyze=} ;;
 	--sidecar)
 		export SIDECAR=${2:-}
 		shift
 		;;
 	--sidecar=*) export SIDECAR=${1#--sidecar=} ;;
 	-h | --help)
-		sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -63,6 +70,137 @@ die() {
 	exit 1
 }
 
+# --- the numbers ----------------------------------------------------------
+
+SAMPLE_EVERY=10          # seconds between samples
+SETTLE_SECONDS=60        # how long fds and threads get to return to baseline
+# RSS bound: the least-squares trend of the RSS floor over the second half
+# of the traffic, carried over the whole traffic time, may add at most this
+# much (docs/soak.md says why 1 MiB).
+RSS_GROWTH_MAX_KB=1024
+DAEMONS="egress supervise gitgate"
+TRAFFIC_SECONDS=$((minutes * 60))
+
+# --- the verdict ------------------------------------------------------------
+#
+# From the kept files alone (samples.csv, requests.log, run.txt), so that
+# `--analyze DIR` judges a run again.
+
+# rss_table: per daemon, RSS at the baseline, its floor (the least RSS of
+# the last 6 samples: what the daemon holds between requests, not the
+# working set of those in flight) at the start of the second half and at
+# the end of the traffic, the floor's least-squares trend over the second
+# half (past the warm-up of caches and pools, what is left is growth) per
+# minute and over the whole traffic time, the RSS peak, and fds and
+# threads at the baseline, at peak and once settled.
+rss_table() {
+	printf '%-9s %8s %8s %8s %9s %9s %8s %5s %5s %5s %4s %4s %4s\n' daemon "rss0" "floor½" "floorEnd" \
+		"trend/min" "trend/run" "rssMax" fds0 fdsMax fdsEnd thr0 thrMax thrEnd
+	for d in init $DAEMONS; do
+		awk -F, -v n="$d" -v run="$traffic_seconds" -v bound="$RSS_GROWTH_MAX_KB" '
+			$3 != n { next }
+			$2 == "baseline" { rss0 = $5; fds0 = $7; thr0 = $8 }
+			$2 == "traffic" {
+				t[++k] = $1; r[k] = $5
+				if ($5 > rssmax) rssmax = $5
+				if ($7 > fdsmax) fdsmax = $7
+				if ($8 > thrmax) thrmax = $8
+			}
+			$2 == "settle" { fdsend = $7; thrend = $8 }
+			END {
+				for (i = 1; i <= k; i++) {
+					f[i] = r[i]
+					for (j = i - 5; j < i; j++)
+						if (j >= 1 && r[j] < f[i]) f[i] = r[j]
+				}
+				from = int(k / 2) + 1
+				for (i = from; i <= k; i++) { sx += t[i]; sy += f[i]; m++ }
+				for (i = from; i <= k; i++) {
+					sxx += (t[i] - sx / m)^2
+					sxy += (t[i] - sx / m) * (f[i] - sy / m)
+				}
+				slope = sxx > 0 ? sxy / sxx : 0
+				growth = slope * run
+				printf "%-9s %8d %8d %8d %9.1f %9.0f %8d %5d %5d %5d %4d %4d %4d%s\n", n, rss0, f[from],
+					f[k], slope * 60, growth, rssmax, fds0, fdsmax, fdsend, thr0, thrmax, thrend,
+					(growth > bound ? "  RSS GROWS" : "")
+			}' "$CSV"
+	done
+}
+
+# verdict: print the summary into $out/summary.txt and on stdout; false
+# when the run failed.
+verdict() {
+	local failed=0 d col base end pids
+	local traffic_seconds=0 run_date='' run_cores='' packs='' restarts_before='' restarts_after=''
+	CSV=$out/samples.csv
+	# shellcheck source=/dev/null
+	. "$out/run.txt" || die "no $out/run.txt: not a directory this script wrote"
+	{
+		echo "soak: $traffic_seconds s of traffic ($run_date), $run_cores cores"
+		echo
+		echo "requests (kind: ok / failed):"
+		awk '{ n[$3]++; if ($4 != "ok") f[$3]++ }
+			END { for (k in n) printf "  %-16s %7d / %d\n", k, n[k] - f[k], f[k] + 0 }' \
+			"$out/requests.log" | sort
+		awk -v secs="$traffic_seconds" '{ n++ }
+			END { printf "  %-16s %7d in %d s: %.1f requests/s\n", "total", n, secs, n / secs }' \
+			"$out/requests.log"
+		# The gate's repository grows by a pack per push: how clones fared.
+		printf '  git repository: %d packs at the end; clone and fsck, mean of the first 20 / last 20: %s / %s ms\n' \
+			"$packs" \
+			"$(grep -h ' clone-' "$out/requests.log" | sort -n | head -n 20 | sed 's/.*ms=//' |
+				awk '{ s += $1 } END { printf "%d", s / NR }')" \
+			"$(grep -h ' clone-' "$out/requests.log" | sort -n | tail -n 20 | sed 's/.*ms=//' |
+				awk '{ s += $1 } END { printf "%d", s / NR }')"
+		echo
+		echo "memory in kB, fds, threads:"
+		rss_table
+	} >"$out/summary.txt"
+
+	if grep -q "RSS GROWS" "$out/summary.txt"; then
+		echo "FAIL: an RSS floor trend over the run exceeds $RSS_GROWTH_MAX_KB kB" >>"$out/summary.txt"
+		failed=1
+	fi
+	for d in $DAEMONS; do
+		for col in 7 8; do
+			base=$(awk -F, -v n="$d" -v c="$col" '$2 == "baseline" && $3 == n { print $c }' "$CSV")
+			end=$(awk -F, -v n="$d" -v c="$col" '$2 == "settle" && $3 == n { v = $c } END { print v }' "$CSV")
+			if [ -z "$end" ] || [ "$end" -gt "$base" ]; then
+				echo "FAIL: $d's $([ "$col" = 7 ] && echo fds || echo threads) did not return to the" \
+					"baseline ($base) within ${SETTLE_SECONDS}s: ${end:-none}" >>"$out/summary.txt"
+				failed=1
+			fi
+		done
+		# A restart shows as a second pid, or as none ("-") in a sample.
+		pids=$(awk -F, -v n="$d" '$3 == n { print $4 }' "$CSV" | sort -u)
+		if [ "$(wc -l <<<"$pids")" != 1 ] || [ "$pids" = - ]; then
+			echo "FAIL: $d restarted (pids $(echo $pids))" >>"$out/summary.txt"
+			failed=1
+		fi
+	done
+	if [ "$restarts_before" != "$restarts_after" ]; then
+		echo "FAIL: init restarted a daemon (restarts $restarts_before-> $restarts_after)" >>"$out/summary.txt"
+		failed=1
+	fi
+	if awk '$4 != "ok" { bad = 1 } END { exit !bad }' "$out/requests.log"; then
+		{
+			echo "FAIL: requests failed; the first ones:"
+			awk '$4 != "ok"' "$out/requests.log" | head -n 10 | sed 's/^/  /'
+		} >>"$out/summary.txt"
+		failed=1
+	fi
+	((failed)) || echo "PASS" >>"$out/summary.txt"
+	cat "$out/summary.txt"
+	return "$failed"
+}
+
+if [ -n "$analyze" ]; then
+	out=$analyze
+	verdict
+	exit
+fi
+
 # The test library skips (exit 0) when a tool is missing; a soak that did
 # not run must not look like one that passed.
 for tool in openssl curl node ss git jq awk; do
@@ -83,15 +221,6 @@ out=$(cd "$out" && pwd)
 . "$root/tests/integration/egress-lib.sh"
 # Stopped early, it still tears everything down (the library's EXIT trap).
 trap 'exit 130' INT TERM
-
-# --- the numbers ----------------------------------------------------------
-
-SAMPLE_EVERY=10          # seconds between samples
-SETTLE_SECONDS=60        # how long fds and threads get to return to baseline
-# RSS bound: the least-squares trend of the second half of the traffic
-# samples, over the whole traffic time, may add at most this much.
-RSS_GROWTH_MAX_KB=1024
-TRAFFIC_SECONDS=$((minutes * 60))
 
 # --- the bundle -----------------------------------------------------------
 
@@ -169,8 +298,6 @@ bundle_start() {
 daemon_field() {
 	ctl status | awk -v n="$1" -v c="$2" '$1 == n { print $c }'
 }
-
-DAEMONS="egress supervise gitgate"
 
 # --- the clients ----------------------------------------------------------
 #
@@ -446,78 +573,13 @@ for ((i = 0; i < SETTLE_SECONDS; i++)); do
 	sleep 1
 done
 restarts_after=$(for d in $DAEMONS; do daemon_field "$d" 4; done | tr '\n' ' ')
-
-# --- the verdict ----------------------------------------------------------
-
-failed=0
-cat "$TEST_SCRATCH"/log-* >"$out/requests.log"
 {
-	echo "soak: $traffic_seconds s of traffic ($(date -u +%Y-%m-%dT%H:%MZ)), $(nproc) cores"
-	echo
-	echo "requests (kind: ok / failed):"
-	awk '{ n[$3]++; if ($4 != "ok") f[$3]++ }
-		END { for (k in n) printf "  %-16s %7d / %d\n", k, n[k] - f[k], f[k] + 0 }' \
-		"$out/requests.log" | sort
-	awk '{ n++ } END { printf "  %-16s %7d in %d s: %.1f requests/s\n", "total", n, secs, n / secs }' \
-		secs="$traffic_seconds" "$out/requests.log"
-	# The gate's repository grows by a pack per push: how clones fared.
-	printf '  git repository: %d packs at the end; clone and fsck, mean of the first 20 / last 20: %s / %s ms\n' \
-		"$(find "$GATE_DIR/data/app.git/objects/pack" -name '*.pack' | wc -l)" \
-		"$(grep -h ' clone-' "$out/requests.log" | sort -n | head -n 20 | sed 's/.*ms=//' |
-			awk '{ s += $1 } END { printf "%d", s / NR }')" \
-		"$(grep -h ' clone-' "$out/requests.log" | sort -n | tail -n 20 | sed 's/.*ms=//' |
-			awk '{ s += $1 } END { printf "%d", s / NR }')"
-	echo
-	# Per daemon: the baseline; RSS at the start of the second half, at the
-	# end of the traffic, its fitted trend over the second half (kB/min)
-	# and that trend over the whole traffic time; fds and threads at peak
-	# and once settled.
-	printf '%-9s %9s %9s %9s %10s %10s %6s %6s %6s %6s %6s %6s\n' daemon "rss0 kB" "rss½ kB" \
-		"rssEnd kB" "trend/min" "trend/run" fds0 fdsMax fdsEnd thr0 thrMax thrEnd
-	for d in init $DAEMONS; do
-		awk -F, -v n="$d" -v run="$traffic_seconds" -v bound="$RSS_GROWTH_MAX_KB" '
-			$3 != n { next }
-			$2 == "baseline" { rss0 = $5; fds0 = $7; thr0 = $8 }
-			$2 == "traffic" { t[++k] = $1; r[k] = $5; if ($7 > fdsmax) fdsmax = $7; if ($8 > thrmax) thrmax = $8 }
-			$2 == "settle" { fdsend = $7; thrend = $8 }
-			END {
-				# Least squares over the second half: past the warm-up of
-				# caches and pools, what is left is growth.
-				from = int(k / 2) + 1
-				for (i = from; i <= k; i++) { sx += t[i]; sy += r[i]; m++ }
-				for (i = from; i <= k; i++) { sxx += (t[i] - sx / m)^2; sxy += (t[i] - sx / m) * (r[i] - sy / m) }
-				slope = sxx > 0 ? sxy / sxx : 0
-				growth = slope * run
-				printf "%-9s %9d %9d %9d %10.1f %10.0f %6d %6d %6d %6d %6d %6d%s\n", n, rss0, r[from], r[k],
-					slope * 60, growth, fds0, fdsmax, fdsend, thr0, thrmax, thrend,
-					(growth > bound ? "  RSS GROWS" : "")
-			}' "$CSV"
-	done
-} >"$out/summary.txt"
-
-if grep -q "RSS GROWS" "$out/summary.txt"; then
-	echo "FAIL: an RSS trend over the run exceeds $RSS_GROWTH_MAX_KB kB" >>"$out/summary.txt"
-	failed=1
-fi
-if ! ((settled)); then
-	echo "FAIL: fds or threads did not return to the baseline within ${SETTLE_SECONDS}s" >>"$out/summary.txt"
-	failed=1
-fi
-if [ "$restarts_before" != "$restarts_after" ] || grep -q "^[0-9]*,[a-z]*,[a-z]*,-," "$CSV"; then
-	echo "FAIL: a daemon restarted (restarts $restarts_before-> $restarts_after)" >>"$out/summary.txt"
-	failed=1
-fi
-if awk '$4 != "ok" { bad = 1 } END { exit !bad }' "$out/requests.log"; then
-	{
-		echo "FAIL: requests failed; the first ones:"
-		awk '$4 != "ok"' "$out/requests.log" | head -n 10 | sed 's/^/  /'
-	} >>"$out/summary.txt"
-	failed=1
-fi
-if ((failed)); then
-	cp "$TEST_SCRATCH/init.log" "$out/init.log"
-else
-	echo "PASS" >>"$out/summary.txt"
-fi
-cat "$out/summary.txt"
-exit "$failed"
+	echo "traffic_seconds=$traffic_seconds"
+	echo "run_date=$(date -u +%Y-%m-%dT%H:%MZ)"
+	echo "run_cores=$(nproc)"
+	echo "packs=$(find "$GATE_DIR/data/app.git/objects/pack" -name '*.pack' | wc -l)"
+	echo "restarts_before='$restarts_before'"
+	echo "restarts_after='$restarts_after'"
+} >"$out/run.txt"
+cat "$TEST_SCRATCH"/log-* >"$out/requests.log"
+verdict || { cp "$TEST_SCRATCH/init.log" "$out/init.log"; exit 1; }
