@@ -1,14 +1,24 @@
 /* The pushed pack: followed to its end, indexed into a quarantine object
  * directory inside the repository, seen by the checks through a disk
  * alternate, and moved into objects/pack only when every check passed
- * (git's receive-pack does the same with its tmp_objdir). */
+ * (git's receive-pack does the same with its tmp_objdir).
+ *
+ * A push killed mid-way (kill -9, a crash, the machine going down) leaves
+ * its quarantine behind.  Each quarantine holds an flock on its directory
+ * for as long as its push lives (the kernel drops it when the process
+ * dies), and every new quarantine first removes the ones nobody holds.
+ * Creating and sweeping take turns under an flock on the objects
+ * directory, so a sweep never sees a quarantine made but not yet locked. */
 #include "receive_pack.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,6 +201,7 @@ int pack_stream_feed(struct pack_stream *ps, const unsigned char *p, size_t len,
 void quarantine_init(struct quarantine *q)
 {
 	memset(q, 0, sizeof(*q));
+	q->lock_fd = -1;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -207,22 +218,72 @@ void quarantine_release(struct quarantine *q)
 {
 	if (q->dir && nftw(q->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
 		log_warn("unable to remove the quarantine '%s': %s", q->dir, strerror(errno));
+	/* Unlocked only once removed: a sweep never races the removal. */
+	if (q->lock_fd >= 0)
+		close(q->lock_fd);
 	free(q->objects_dir);
 	free(q->dir);
 	free(q->pack_name);
 	quarantine_init(q);
 }
 
+/* Remove every quarantine in objects_dir (open as objects_fd, its flock
+ * held) whose push is gone: the one whose directory lock is free. */
+static void quarantine_sweep(int objects_fd, const char *objects_dir)
+{
+	struct dirent *entry;
+	struct buf path;
+	DIR *dir;
+	int dup_fd, fd;
+
+	/* fdopendir() owns the descriptor it is given; the caller keeps its own. */
+	dup_fd = fcntl(objects_fd, F_DUPFD_CLOEXEC, 0);
+	dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!dir) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return;
+	}
+	buf_init(&path, 4096);
+	while ((entry = readdir(dir))) {
+		if (strncmp(entry->d_name, "incoming-", 9) != 0)
+			continue;
+		fd = openat(objects_fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			buf_clear(&path);
+			if (buf_appendf(&path, "%s/%s", objects_dir, entry->d_name) == 0 &&
+			    nftw(path.p, remove_entry, 8, FTW_DEPTH | FTW_PHYS) == 0)
+				log_info("removed %s, left by an interrupted push", path.p);
+		}
+		close(fd);
+	}
+	buf_release(&path);
+	closedir(dir);
+}
+
 static int quarantine_create(struct quarantine *q, const char *objects_dir, char *err,
 			     size_t err_len)
 {
 	struct buf path;
-	int ret = -ENOMEM;
+	int ret = -ENOMEM, objects_fd = -1;
 
 	buf_init(&path, 4096);
 	q->objects_dir = strdup(objects_dir);
 	if (!q->objects_dir || buf_appendf(&path, "%s/incoming-XXXXXX", objects_dir) < 0)
 		goto out;
+	objects_fd = open(objects_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ret = objects_fd < 0 ? -errno : 0;
+	while (ret == 0 && flock(objects_fd, LOCK_EX) < 0)
+		ret = errno == EINTR ? 0 : -errno;
+	if (ret < 0) {
+		error_format(err, err_len, "unable to lock the objects directory: %s",
+			     strerror(-ret));
+		goto out;
+	}
+	ret = -ENOMEM;
+	quarantine_sweep(objects_fd, objects_dir);
 	if (!mkdtemp(path.p)) {
 		ret = -errno;
 		error_format(err, err_len, "unable to create a quarantine directory: %s",
@@ -232,6 +293,13 @@ static int quarantine_create(struct quarantine *q, const char *objects_dir, char
 	q->dir = strdup(path.p);
 	if (!q->dir) {
 		rmdir(path.p);
+		goto out;
+	}
+	q->lock_fd = open(q->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (q->lock_fd < 0 || flock(q->lock_fd, LOCK_EX) < 0) {
+		ret = -errno;
+		error_format(err, err_len, "unable to lock the quarantine directory: %s",
+			     strerror(errno));
 		goto out;
 	}
 	if (buf_append_str(&path, "/pack") < 0)
@@ -246,6 +314,8 @@ static int quarantine_create(struct quarantine *q, const char *objects_dir, char
 out:
 	if (ret == -ENOMEM)
 		error_format(err, err_len, "out of memory");
+	if (objects_fd >= 0)
+		close(objects_fd);
 	buf_release(&path);
 	return ret;
 }

@@ -100,6 +100,7 @@ struct quarantine {
 	char *pack_name;   /* "pack-<hash>" once indexed; NULL: no objects came */
 	uint32_t objects;  /* in the pack, thin bases included */
 	uint32_t thin_bases; /* objects a thin pack left out, copied from the repository */
+	int lock_fd;       /* dir, flocked while the push lives; -1 until created */
 };
 
 /* Bytes of a pack, bounded: what quarantine_receive() reads from. */

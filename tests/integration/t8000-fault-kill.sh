@@ -4,7 +4,7 @@
 # request held for the operator when its daemon dies fails closed (the
 # origin never sees it, no route is added); every file in the queue and
 # every decision line parses whole.  Egress and supervise run as the bundle
-# runs them, from an init config; the git gate is in no init config yet.
+# runs them, from an init config; t8030 does the same for the git gate.
 . "$(dirname "$0")/egress-lib.sh"
 . "$TEST_ROOT/tests/integration/supervise/lib.sh"
 test_skip_unless jq

@@ -3,6 +3,7 @@
  * old-id checks. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <git2/sys/commit.h>
@@ -500,6 +503,43 @@ static void test_quarantine_refusals_leave_nothing(void **state)
 	assert_int_equal(count_incoming(t->target.path), 0);
 }
 
+/* A quarantine left by a push that was killed is removed by the next
+ * push; one whose push still runs (its directory locked) is not. */
+static void test_quarantine_sweeps_interrupted_pushes(void **state)
+{
+	struct two_repos *t = *state;
+	struct quarantine q;
+	char err[256] = "", stale[192], live[192], file[224];
+	int live_fd, fd;
+
+	snprintf(stale, sizeof(stale), "%s/objects/incoming-stale1", t->target.path);
+	snprintf(live, sizeof(live), "%s/objects/incoming-live01", t->target.path);
+	snprintf(file, sizeof(file), "%s/tmp_pack_half", stale);
+	assert_int_equal(mkdir(stale, 0700), 0);
+	assert_int_equal(mkdir(live, 0700), 0);
+	fd = open(file, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "PACK", 4), 4);
+	close(fd);
+	live_fd = open(live, O_RDONLY | O_DIRECTORY);
+	assert_true(live_fd >= 0);
+	assert_int_equal(flock(live_fd, LOCK_EX), 0);
+
+	assert_int_equal(receive(t, &q, t->pack.size, 0, 1 << 20, err, sizeof(err)), 0);
+	assert_int_equal(access(stale, F_OK), -1);
+	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(count_incoming(t->target.path), 2); /* live01 and q's own */
+	quarantine_release(&q);
+	assert_int_equal(count_incoming(t->target.path), 1);
+
+	/* its push gone, the next one removes it */
+	close(live_fd);
+	assert_int_equal(receive(t, &q, t->pack.size, 0, 1 << 20, err, sizeof(err)), 0);
+	assert_int_equal(access(live, F_OK), -1);
+	quarantine_release(&q);
+	assert_int_equal(count_incoming(t->target.path), 0);
+}
+
 /* ---- connectivity and the old id ---- */
 
 static void expect_connected(git_repository *repo, const git_oid *id, const char *want_reason)
@@ -664,6 +704,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quarantine_receive_and_migrate, setup_two,
 						teardown_two),
 		cmocka_unit_test_setup_teardown(test_quarantine_refusals_leave_nothing, setup_two,
+						teardown_two),
+		cmocka_unit_test_setup_teardown(test_quarantine_sweeps_interrupted_pushes, setup_two,
 						teardown_two),
 		cmocka_unit_test_setup_teardown(test_connectivity, setup_one, teardown_one),
 		cmocka_unit_test_setup_teardown(test_old_id, setup_one, teardown_one),
