@@ -27,6 +27,7 @@
 #include "../../shared/exit_codes.h"
 #include "../../shared/listen.h"
 #include "../../shared/log.h"
+#include "../../shared/options.h"
 
 static const char egress_usage[] =
 	"usage: sidecar egress [options]\n"
@@ -107,37 +108,6 @@ int egress_routes_reload(struct egress *e, char *err, size_t err_len)
 	return 0;
 }
 
-static int parse_duration_option(const char *name, const char *text)
-{
-	uint64_t ms;
-
-	if (config_parse_duration_ms(text, &ms) < 0 || ms == 0 || ms > 24ULL * 3600 * 1000)
-		die(EXIT_USAGE, "--%s: invalid duration '%s' (e.g. 500ms, 30s, 5m)", name, text);
-	return (int)ms;
-}
-
-static unsigned parse_count_option(const char *name, const char *text, long long min, long long max)
-{
-	long long n;
-
-	if (config_parse_integer(text, &n) < 0 || n < min || n > max)
-		die(EXIT_USAGE, "--%s: expected an integer from %lld to %lld, got '%s'", name, min, max,
-		    text);
-	return (unsigned)n;
-}
-
-/* Append to a NULL-terminated list of argv strings (start-up only). */
-static void name_list_add(const char ***list, size_t *n, const char *name)
-{
-	const char **grown = realloc(*list, (*n + 2) * sizeof(**list));
-
-	if (!grown)
-		die(EXIT_SYSTEM, "out of memory");
-	grown[(*n)++] = name;
-	grown[*n] = NULL;
-	*list = grown;
-}
-
 static void parse_options(int argc, char **argv, struct egress_options *o)
 {
 	enum { OPT_LISTEN = 1, OPT_ROUTES, OPT_CA_CERT, OPT_CA_KEY, OPT_UPSTREAM_CA, OPT_READY_FD,
@@ -198,40 +168,44 @@ static void parse_options(int argc, char **argv, struct egress_options *o)
 		case OPT_CA_KEY: o->ca_key_path = optarg; break;
 		case OPT_UPSTREAM_CA: o->upstream_ca_path = optarg; break;
 		case OPT_READY_FD:
-			o->ready_fd = (int)parse_count_option("ready-fd", optarg, 1, 1023);
+			o->ready_fd = (int)option_count("ready-fd", optarg, 1, 1023);
 			break;
 		case OPT_MAX_CONNECTIONS:
-			o->max_connections = parse_count_option("max-connections", optarg, 1, 1000000);
+			o->max_connections = option_count("max-connections", optarg, 1, 1000000);
 			break;
 		case OPT_UPSTREAM_POOL:
-			o->upstream_pool_max = parse_count_option("upstream-pool", optarg, 0, 4096);
+			o->upstream_pool_max = option_count("upstream-pool", optarg, 0, 4096);
 			break;
-		case OPT_IO_TIMEOUT: o->io_timeout_ms = parse_duration_option("io-timeout", optarg); break;
+		case OPT_IO_TIMEOUT:
+			o->io_timeout_ms = option_duration_ms("io-timeout", optarg, OPTION_DAY_MS);
+			break;
 		case OPT_UPSTREAM_TIMEOUT:
-			o->upstream_timeout_ms = parse_duration_option("upstream-timeout", optarg);
+			o->upstream_timeout_ms = option_duration_ms("upstream-timeout", optarg, OPTION_DAY_MS);
 			break;
-		case OPT_IDLE_TIMEOUT: o->idle_timeout_ms = parse_duration_option("idle-timeout", optarg); break;
+		case OPT_IDLE_TIMEOUT:
+			o->idle_timeout_ms = option_duration_ms("idle-timeout", optarg, OPTION_DAY_MS);
+			break;
 		case OPT_TUNNEL_TIMEOUT:
-			o->tunnel_idle_timeout_ms = parse_duration_option("tunnel-timeout", optarg);
+			o->tunnel_idle_timeout_ms = option_duration_ms("tunnel-timeout", optarg, OPTION_DAY_MS);
 			break;
 		case OPT_SECRET_ENV:
-			name_list_add(&o->secret_envs, &o->nsecret_envs, optarg);
+			option_list_add(&o->secret_envs, &o->nsecret_envs, optarg);
 			break;
 		case OPT_SECRET_PREFIX:
-			name_list_add(&o->secret_prefixes, &o->nsecret_prefixes, optarg);
+			option_list_add(&o->secret_prefixes, &o->nsecret_prefixes, optarg);
 			break;
 		case OPT_CANARY_ENV: o->canary_env = optarg; break;
 		case OPT_DLP_RULES: o->dlp_rules_path = optarg; break;
 		case OPT_QUEUE: o->queue_dir = optarg; break;
 		case OPT_BOTTLE: o->bottle = optarg; break;
 		case OPT_HOLD_TIMEOUT:
-			o->hold_timeout_ms = parse_duration_option("hold-timeout", optarg);
+			o->hold_timeout_ms = option_duration_ms("hold-timeout", optarg, OPTION_DAY_MS);
 			break;
 		case OPT_DLP_BODY_MAX:
-			o->dlp_body_max = parse_count_option("dlp-body-max", optarg, 1024, 1024 * 1024 * 1024);
+			o->dlp_body_max = option_count("dlp-body-max", optarg, 1024, 1024 * 1024 * 1024);
 			break;
 		case OPT_PROVIDER_HOST:
-			name_list_add(&o->provider_hosts, &o->nprovider_hosts, optarg);
+			option_list_add(&o->provider_hosts, &o->nprovider_hosts, optarg);
 			break;
 		case OPT_NO_DLP: o->dlp_off = true; break;
 		case OPT_HELP:

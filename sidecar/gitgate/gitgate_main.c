@@ -24,6 +24,7 @@
 #include "../../shared/exit_codes.h"
 #include "../../shared/listen.h"
 #include "../../shared/log.h"
+#include "../../shared/options.h"
 #include "../../shared/queue.h"
 
 static const char gitgate_usage[] =
@@ -90,37 +91,6 @@ static bool stopping;
 
 #define STOP_GRACE_MS 5000
 
-static int parse_duration_option(const char *name, const char *text)
-{
-	uint64_t ms;
-
-	if (config_parse_duration_ms(text, &ms) < 0 || ms == 0 || ms > 24ULL * 3600 * 1000)
-		die(EXIT_USAGE, "--%s: invalid duration '%s' (e.g. 500ms, 30s, 5m)", name, text);
-	return (int)ms;
-}
-
-static unsigned parse_count_option(const char *name, const char *text, long long min, long long max)
-{
-	long long n;
-
-	if (config_parse_integer(text, &n) < 0 || n < min || n > max)
-		die(EXIT_USAGE, "--%s: expected an integer from %lld to %lld, got '%s'", name, min, max,
-		    text);
-	return (unsigned)n;
-}
-
-/* Append to a NULL-terminated list of argv strings (start-up only). */
-static void name_list_add(const char ***list, size_t *n, const char *name)
-{
-	const char **grown = realloc(*list, (*n + 2) * sizeof(**list));
-
-	if (!grown)
-		die(EXIT_SYSTEM, "out of memory");
-	grown[(*n)++] = name;
-	grown[*n] = NULL;
-	*list = grown;
-}
-
 static enum gitgate_service parse_service(const char *text)
 {
 	if (strcmp(text, "upload-pack") == 0 || strcmp(text, "git-upload-pack") == 0)
@@ -174,12 +144,14 @@ static void parse_options(int argc, char **argv, struct gitgate_options *o)
 			o->data_dir = optarg;
 			break;
 		case OPT_READY_FD:
-			o->ready_fd = (int)parse_count_option("ready-fd", optarg, 1, 1023);
+			o->ready_fd = (int)option_count("ready-fd", optarg, 1, 1023);
 			break;
 		case OPT_MAX_CONNECTIONS:
-			o->max_connections = parse_count_option("max-connections", optarg, 1, 100000);
+			o->max_connections = option_count("max-connections", optarg, 1, 100000);
 			break;
-		case OPT_IO_TIMEOUT: o->io_timeout_ms = parse_duration_option("io-timeout", optarg); break;
+		case OPT_IO_TIMEOUT:
+			o->io_timeout_ms = option_duration_ms("io-timeout", optarg, OPTION_DAY_MS);
+			break;
 		case OPT_STDIO:
 			/* Two arguments: the service here, the repository next. */
 			o->stdio = true;
@@ -188,9 +160,9 @@ static void parse_options(int argc, char **argv, struct gitgate_options *o)
 				die(EXIT_USAGE, "--stdio: expected a repository after the service");
 			o->stdio_repo = argv[optind++];
 			break;
-		case OPT_SECRET_ENV: name_list_add(&o->secret_envs, &o->nsecret_envs, optarg); break;
+		case OPT_SECRET_ENV: option_list_add(&o->secret_envs, &o->nsecret_envs, optarg); break;
 		case OPT_SECRET_PREFIX:
-			name_list_add(&o->secret_prefixes, &o->nsecret_prefixes, optarg);
+			option_list_add(&o->secret_prefixes, &o->nsecret_prefixes, optarg);
 			break;
 		case OPT_CANARY_ENV: o->canary_env = optarg; break;
 		case OPT_DLP_RULES: o->dlp_rules_path = optarg; break;

@@ -19,6 +19,7 @@
 #include "../../shared/exit_codes.h"
 #include "../../shared/listen.h"
 #include "../../shared/log.h"
+#include "../../shared/options.h"
 #include "../../shared/queue.h"
 #include "proposal.h"
 
@@ -60,26 +61,6 @@ static const char supervise_usage[] =
 	"signals: SIGTERM and SIGINT stop the server.\n";
 
 static struct supervise_options options;
-
-static uint64_t parse_duration_option(const char *name, const char *text)
-{
-	uint64_t ms;
-
-	if (config_parse_duration_ms(text, &ms) < 0 || ms == 0 || ms > 7 * 24ULL * 3600 * 1000)
-		die(EXIT_USAGE, "--%s: invalid duration '%s' (e.g. 500ms, 30s, 5m)", name, text);
-	return ms;
-}
-
-static unsigned parse_count_option(const char *name, const char *text, long long min,
-				   long long max)
-{
-	long long n;
-
-	if (config_parse_integer(text, &n) < 0 || n < min || n > max)
-		die(EXIT_USAGE, "--%s: expected an integer from %lld to %lld, got '%s'", name, min,
-		    max, text);
-	return (unsigned)n;
-}
 
 /* The token's first line; the file, not argv, so it never shows in ps. */
 static char *read_token(const char *path)
@@ -166,33 +147,35 @@ static void parse_options(int argc, char **argv, struct supervise_options *o)
 			break;
 		case OPT_TOKEN_FILE: o->token = read_token(optarg); break;
 		case OPT_APPROVAL_TIMEOUT:
-			o->approval_timeout_ms = parse_duration_option("approval-timeout", optarg);
+			o->approval_timeout_ms = option_duration_ms("approval-timeout", optarg, 7 * OPTION_DAY_MS);
 			break;
 		case OPT_PROGRESS:
 			o->progress_interval_ms =
-				(int)parse_duration_option("progress-interval", optarg);
+				(int)option_duration_ms("progress-interval", optarg, 7 * OPTION_DAY_MS);
 			if (o->progress_interval_ms > 30 * 1000)
 				die(EXIT_USAGE, "--progress-interval: at most 30s (clients give up "
 						"on silent calls)");
 			break;
 		case OPT_QUEUE_POLL:
-			o->queue_poll_ms = (int)parse_duration_option("queue-poll", optarg);
+			o->queue_poll_ms = (int)option_duration_ms("queue-poll", optarg, 7 * OPTION_DAY_MS);
 			break;
 		case OPT_EGRESS_TIMEOUT:
-			o->egress_timeout_ms = (int)parse_duration_option("egress-timeout", optarg);
+			o->egress_timeout_ms = (int)option_duration_ms("egress-timeout", optarg, 7 * OPTION_DAY_MS);
 			break;
-		case OPT_IO_TIMEOUT: o->io_timeout_ms = (int)parse_duration_option("io-timeout", optarg); break;
+		case OPT_IO_TIMEOUT:
+			o->io_timeout_ms = (int)option_duration_ms("io-timeout", optarg, 7 * OPTION_DAY_MS);
+			break;
 		case OPT_IDLE_TIMEOUT:
-			o->idle_timeout_ms = (int)parse_duration_option("idle-timeout", optarg);
+			o->idle_timeout_ms = (int)option_duration_ms("idle-timeout", optarg, 7 * OPTION_DAY_MS);
 			break;
 		case OPT_MAX_CONNECTIONS:
-			o->max_connections = parse_count_option("max-connections", optarg, 1, 100000);
+			o->max_connections = option_count("max-connections", optarg, 1, 100000);
 			break;
 		case OPT_MAX_SESSIONS:
-			o->max_sessions = parse_count_option("max-sessions", optarg, 1, 100000);
+			o->max_sessions = option_count("max-sessions", optarg, 1, 100000);
 			break;
 		case OPT_READY_FD:
-			o->ready_fd = (int)parse_count_option("ready-fd", optarg, 1, 1023);
+			o->ready_fd = (int)option_count("ready-fd", optarg, 1, 1023);
 			break;
 		case OPT_HELP:
 			fputs(supervise_usage, stdout);
