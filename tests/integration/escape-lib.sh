@@ -20,6 +20,7 @@
 # workspace's cmd/ folder (agent_run), so probes can use addresses known
 # only once the bottles run.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+test_skip_if_sanitized "the bottles run the image, which holds the static musl sidecar"
 test_skip_unless podman
 test_skip_unless openssl
 test_skip_unless python3

@@ -3,6 +3,7 @@
 # in a real bottle under podman, its stand-in internet on the egress
 # network, each decision it prints, and the teardown (docs/demo.md).
 . "$(dirname "$0")/lib.sh"
+test_skip_if_sanitized "the demo runs in the image, which holds the static musl sidecar"
 test_skip_unless podman
 . "$TEST_ROOT/scripts/engine.sh"
 
