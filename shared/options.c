@@ -2,10 +2,12 @@
 #include "options.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "config_yaml.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "queue.h"
 
 uint64_t option_duration_ms(const char *name, const char *text, uint64_t max_ms)
 {
@@ -35,4 +37,18 @@ void option_list_add(const char ***list, size_t *n, const char *name)
 	grown[(*n)++] = name;
 	grown[*n] = NULL;
 	*list = grown;
+}
+
+const char *option_bottle_name(const char *queue_dir, const char *bottle)
+{
+	if (!queue_dir)
+		return bottle;
+	if (!bottle) {
+		const char *slash = strrchr(queue_dir, '/');
+
+		bottle = slash && slash[1] ? slash + 1 : queue_dir;
+	}
+	if (!queue_bottle_valid(bottle))
+		die(EXIT_USAGE, "--bottle: '%s' is not a bottle name ([A-Za-z0-9_.-], 1-63)", bottle);
+	return bottle;
 }

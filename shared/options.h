@@ -16,4 +16,9 @@ unsigned option_count(const char *name, const char *text, long long min, long lo
 /* Append name to a NULL-terminated list (a repeatable option). */
 void option_list_add(const char ***list, size_t *n, const char *name);
 
+/* The bottle named in proposals: --bottle, else the queue directory's last
+ * component (the launcher names it after the bottle).  NULL without a
+ * queue.  A name queue_bottle_valid() refuses is a usage error. */
+const char *option_bottle_name(const char *queue_dir, const char *bottle);
+
 #endif

@@ -179,13 +179,7 @@ static void parse_options(int argc, char **argv, struct gitgate_options *o)
 	}
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument '%s'; run 'sidecar gitgate --help'", argv[optind]);
-	if (o->queue_dir && !o->bottle) {
-		const char *slash = strrchr(o->queue_dir, '/');
-
-		o->bottle = slash && slash[1] ? slash + 1 : o->queue_dir;
-	}
-	if (o->queue_dir && !queue_bottle_valid(o->bottle))
-		die(EXIT_USAGE, "--bottle: '%s' is not a bottle name ([A-Za-z0-9_.-], 1-63)", o->bottle);
+	o->bottle = option_bottle_name(o->queue_dir, o->bottle);
 }
 
 /* An option's address over the config's: "off" turns the listener off. */
