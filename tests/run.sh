@@ -51,15 +51,18 @@ run_fuzz_replay() {
 # (default: all of them), summed up under NAME.
 run_integration() {
 	local name=${1:-integration} glob=${2:-t[0-9]*.sh}
-	local script out passed=0 failed=0 skipped=0 ok notok
+	local script out passed=0 failed=0 skipped=0 skipped_tests=0 ok notok skip
 	for script in tests/integration/$glob; do
 		echo "== integration: $(basename "$script")"
 		out=$(BUILD="$PWD/$BUILD" bash "$script" 2>&1)
 		local status=$?
 		echo "$out"
-		ok=$(grep -c '^ok ' <<<"$out")
+		# "ok N - what # skip why" is a test that did not run: not a pass.
+		skip=$(grep -c '^ok .* # skip ' <<<"$out")
+		ok=$(($(grep -c '^ok ' <<<"$out") - skip))
 		notok=$(grep -c '^not ok ' <<<"$out")
 		passed=$((passed + ok))
+		skipped_tests=$((skipped_tests + skip))
 		failed=$((failed + notok))
 		grep -q '^# skip' <<<"$out" && skipped=$((skipped + 1))
 		if [ "$status" -ne 0 ] && [ "$notok" -eq 0 ]; then
@@ -67,7 +70,7 @@ run_integration() {
 			failed=$((failed + 1))
 		fi
 	done
-	summary+=("$(printf "%-12s" "$name:") $passed tests passed, $failed failed, $skipped scripts skipped")
+	summary+=("$(printf "%-12s" "$name:") $passed tests passed, $failed failed, $skipped_tests tests and $skipped scripts skipped")
 	[ "$failed" -eq 0 ]
 }
 

@@ -60,6 +60,31 @@ chmod 0755 "$TEST_SCRATCH" "$HOME"
 TAG=esc$$
 INTERNET=203.0.113.10
 METADATA=169.254.169.254
+
+# A run killed before its cleanup (Ctrl-C twice, a CI timeout) leaves its
+# namespaces, veths and /32 routes behind, and the next run's "nothing of
+# ours on the host" would fail on them.  Whoever holds the lock above is
+# the only live run, so any esc<pid> object is such a leftover: remove it,
+# and say so, before anything is asserted.
+leftovers_remove() {
+	local ns link
+	for ns in $(ip netns list | grep -oE '^esc[0-9]+[a-z]*'); do
+		echo "# removing network namespace $ns left by an earlier killed run"
+		ip netns del "$ns" 2>/dev/null
+	done
+	for link in $(ip -o link | grep -oE 'esc[0-9]+[a-z]*-h' | sort -u); do
+		echo "# removing veth $link left by an earlier killed run"
+		ip link del "$link" 2>/dev/null
+	done
+	ip route | grep -E "^($INTERNET|$METADATA) .* dev esc[0-9]+[a-z]*-h" |
+	while read -r route; do
+		echo "# removing route $route left by an earlier killed run"
+		# shellcheck disable=SC2086
+		ip route del $route 2>/dev/null
+	done
+	return 0
+}
+leftovers_remove
 HOST_PORT=$(free_port)
 FORGE_PORT=$(free_port)
 SINK_PORT=$(free_port)
