@@ -79,6 +79,15 @@ static int config_yaml_error_at(struct config_yaml *cy, const yaml_mark_t *mark,
 	return ret;
 }
 
+void config_yaml_describe(char *out, size_t size, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(out, size, fmt, args);
+	va_end(args);
+}
+
 int config_yaml_error(struct config_yaml *cy, const yaml_node_t *node, const char *fmt, ...)
 {
 	va_list args;

@@ -49,6 +49,12 @@ int config_yaml_load_file(struct config_yaml *cy, const char *path);
 int config_yaml_load_string(struct config_yaml *cy, const char *name,
 			    const char *text, size_t len);
 
+/* Name a value for messages, e.g. "routes[0].matches[2].path", as the
+ * loaders pass it to the getters below.  Truncation only shortens a
+ * message (a plain snprintf here would trip -Wformat-truncation). */
+void config_yaml_describe(char *out, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* The last error message; "" if there was none. */
 const char *config_yaml_message(const struct config_yaml *cy);
 

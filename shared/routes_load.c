@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,20 +170,6 @@ void routes_unref(struct routes *r)
 }
 
 /* ---- loading ---- */
-
-/* Name a value for messages: "routes[0].matches[2].path".  Truncation only
- * shortens a message. */
-static void describe(char *out, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void describe(char *out, size_t size, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(out, size, fmt, args);
-	va_end(args);
-}
 
 /* A value for a message: shortened, with control and non-ASCII bytes
  * replaced so a hostile file cannot forge log lines. */
@@ -359,7 +344,7 @@ static int parse_ports(struct config_yaml *cy, const yaml_node_t *node, const ch
 	for (i = 0; i < n; i++) {
 		yaml_node_t *item = config_yaml_item(cy, node, i);
 
-		describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
+		config_yaml_describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
 		ret = config_yaml_integer(cy, item, item_what, 1, 65535, &v);
 		if (ret < 0)
 			return ret;
@@ -421,7 +406,7 @@ static int parse_auth(struct config_yaml *cy, const yaml_node_t *node, const cha
 	route->auth = auth;
 
 	v = config_yaml_get(cy, node, "header");
-	describe(key_what, sizeof(key_what), "%s.header", what);
+	config_yaml_describe(key_what, sizeof(key_what), "%s.header", what);
 	ret = config_yaml_nonempty_string(cy, v, key_what, &s);
 	if (ret < 0)
 		return ret;
@@ -440,7 +425,7 @@ static int parse_auth(struct config_yaml *cy, const yaml_node_t *node, const cha
 
 	v = config_yaml_get(cy, node, "scheme");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.scheme", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.scheme", what);
 		ret = config_yaml_nonempty_string(cy, v, key_what, &s);
 		if (ret < 0)
 			return ret;
@@ -455,7 +440,7 @@ static int parse_auth(struct config_yaml *cy, const yaml_node_t *node, const cha
 	}
 
 	v = config_yaml_get(cy, node, "env");
-	describe(key_what, sizeof(key_what), "%s.env", what);
+	config_yaml_describe(key_what, sizeof(key_what), "%s.env", what);
 	ret = config_yaml_nonempty_string(cy, v, key_what, &s);
 	if (ret < 0)
 		return ret;
@@ -537,7 +522,7 @@ static int parse_methods(struct config_yaml *cy, const yaml_node_t *node, const 
 	for (i = 0; i < n; i++) {
 		yaml_node_t *item = config_yaml_item(cy, node, i);
 
-		describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
+		config_yaml_describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
 		ret = config_yaml_nonempty_string(cy, item, item_what, &s);
 		if (ret < 0)
 			return ret;
@@ -591,7 +576,7 @@ static int parse_headers(struct config_yaml *cy, const yaml_node_t *node, const 
 							 "%s: header '%s' given twice (names are "
 							 "case-insensitive)",
 							 what, quoted);
-		describe(pair_what, sizeof(pair_what), "%s.%s", what, quoted);
+		config_yaml_describe(pair_what, sizeof(pair_what), "%s.%s", what, quoted);
 		ret = config_yaml_string(cy, value, pair_what, &v);
 		if (ret < 0)
 			return ret;
@@ -643,7 +628,7 @@ static int parse_match(struct config_yaml *cy, const yaml_node_t *node, const ch
 		v = config_yaml_get(cy, node, path_keys[i]);
 		if (!v)
 			continue;
-		describe(key_what, sizeof(key_what), "%s.%s", what, path_keys[i]);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.%s", what, path_keys[i]);
 		if (first)
 			return config_yaml_error(cy, key_node(cy, node, path_keys[i]),
 						 "%s: give at most one of path, path_prefix, "
@@ -666,14 +651,14 @@ static int parse_match(struct config_yaml *cy, const yaml_node_t *node, const ch
 	}
 	v = config_yaml_get(cy, node, "methods");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.methods", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.methods", what);
 		ret = parse_methods(cy, v, key_what, m);
 		if (ret < 0)
 			return ret;
 	}
 	v = config_yaml_get(cy, node, "headers");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.headers", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.headers", what);
 		ret = parse_headers(cy, v, key_what, m);
 		if (ret < 0)
 			return ret;
@@ -701,7 +686,7 @@ static int parse_matches(struct config_yaml *cy, const yaml_node_t *node, const 
 	if (!route->matches)
 		return out_of_memory(cy);
 	for (i = 0; i < n; i++) {
-		describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
+		config_yaml_describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
 		route->nmatches = i + 1;
 		ret = parse_match(cy, config_yaml_item(cy, node, i), item_what,
 				  &route->matches[i]);
@@ -814,7 +799,7 @@ static int parse_addresses(struct config_yaml *cy, const yaml_node_t *node, cons
 	if (!route->addresses)
 		return out_of_memory(cy);
 	for (i = 0; i < n; i++) {
-		describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
+		config_yaml_describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
 		ret = parse_address(cy, config_yaml_item(cy, node, i), item_what,
 				    &route->addresses[i]);
 		if (ret < 0)
@@ -835,7 +820,7 @@ static int check_grant_view(struct config_yaml *cy, const yaml_node_t *node, con
 
 	v = config_yaml_get(cy, node, "state");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.state", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.state", what);
 		ret = config_yaml_string(cy, v, key_what, &s);
 		if (ret < 0)
 			return ret;
@@ -850,7 +835,7 @@ static int check_grant_view(struct config_yaml *cy, const yaml_node_t *node, con
 	}
 	v = config_yaml_get(cy, node, "requests_used");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.requests_used", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.requests_used", what);
 		ret = config_yaml_integer(cy, v, key_what, 0, ROUTES_GRANT_MAX_REQUESTS, &used);
 		if (ret < 0)
 			return ret;
@@ -885,7 +870,7 @@ static int parse_grant(struct config_yaml *cy, const yaml_node_t *node, const ch
 	route->grant = g;
 
 	v = config_yaml_get(cy, node, "id");
-	describe(key_what, sizeof(key_what), "%s.id", what);
+	config_yaml_describe(key_what, sizeof(key_what), "%s.id", what);
 	ret = config_yaml_nonempty_string(cy, v, key_what, &s);
 	if (ret < 0)
 		return ret;
@@ -898,7 +883,7 @@ static int parse_grant(struct config_yaml *cy, const yaml_node_t *node, const ch
 
 	v = config_yaml_get(cy, node, "expires_at");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.expires_at", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.expires_at", what);
 		ret = config_yaml_nonempty_string(cy, v, key_what, &s);
 		if (ret < 0)
 			return ret;
@@ -910,7 +895,7 @@ static int parse_grant(struct config_yaml *cy, const yaml_node_t *node, const ch
 	}
 	v = config_yaml_get(cy, node, "max_requests");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.max_requests", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.max_requests", what);
 		ret = config_yaml_integer(cy, v, key_what, 1, ROUTES_GRANT_MAX_REQUESTS, &max);
 		if (ret < 0)
 			return ret;
@@ -958,7 +943,7 @@ static int parse_bool_key(struct config_yaml *cy, const yaml_node_t *mapping,
 
 	if (!v)
 		return 0;
-	describe(what, sizeof(what), "%s.%s", route_what, key);
+	config_yaml_describe(what, sizeof(what), "%s.%s", route_what, key);
 	return config_yaml_boolean(cy, v, what, out);
 }
 
@@ -1002,34 +987,34 @@ static int parse_route(struct config_yaml *cy, const yaml_node_t *node, const ch
 	ret = config_yaml_require_key(cy, node, what, "host");
 	if (ret < 0)
 		return ret;
-	describe(key_what, sizeof(key_what), "%s.host", what);
+	config_yaml_describe(key_what, sizeof(key_what), "%s.host", what);
 	ret = parse_host(cy, config_yaml_get(cy, node, "host"), key_what, route);
 	if (ret < 0)
 		return ret;
 	v = config_yaml_get(cy, node, "ports");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.ports", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.ports", what);
 		ret = parse_ports(cy, v, key_what, route);
 		if (ret < 0)
 			return ret;
 	}
 	v = config_yaml_get(cy, node, "outbound_on_match");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.outbound_on_match", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.outbound_on_match", what);
 		ret = parse_outbound(cy, v, key_what, route);
 		if (ret < 0)
 			return ret;
 	}
 	v = config_yaml_get(cy, node, "auth");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.auth", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.auth", what);
 		ret = parse_auth(cy, v, key_what, route);
 		if (ret < 0)
 			return ret;
 	}
 	v = config_yaml_get(cy, node, "matches");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.matches", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.matches", what);
 		ret = parse_matches(cy, v, key_what, route);
 		if (ret < 0)
 			return ret;
@@ -1042,14 +1027,14 @@ static int parse_route(struct config_yaml *cy, const yaml_node_t *node, const ch
 		return ret;
 	v = config_yaml_get(cy, node, "addresses");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.addresses", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.addresses", what);
 		ret = parse_addresses(cy, v, key_what, route);
 		if (ret < 0)
 			return ret;
 	}
 	v = config_yaml_get(cy, node, "grant");
 	if (v) {
-		describe(key_what, sizeof(key_what), "%s.grant", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.grant", what);
 		ret = parse_grant(cy, v, key_what, route);
 		if (ret < 0)
 			return ret;
@@ -1125,7 +1110,7 @@ static int parse_document(struct config_yaml *cy, struct routes *r)
 	if (!r->v)
 		return out_of_memory(cy);
 	for (i = 0; i < n; i++) {
-		describe(what, sizeof(what), "routes[%zu]", i);
+		config_yaml_describe(what, sizeof(what), "routes[%zu]", i);
 		r->n = i + 1;
 		ret = parse_route(cy, config_yaml_item(cy, v, i), what, &r->v[i]);
 		if (ret < 0)

@@ -8,7 +8,6 @@
 #include "gitgate.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +28,6 @@
 #define GITGATE_DEFAULT_SCAN_MAX_COMMITS 1000
 #define GITGATE_DEFAULT_SCAN_MAX_BLOB (10 * 1024 * 1024)
 #define PROTECTED_MAX 256 /* refs listed under one repository's protected */
-
-static void describe(char *out, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void describe(char *out, size_t size, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(out, size, fmt, args);
-	va_end(args);
-}
 
 /* A value the file holds, fit for a one-line message: at most 80 bytes,
  * control bytes as '?'.  Only values that are not secrets are shown. */
@@ -395,7 +382,7 @@ static int parse_protected(struct config_yaml *cy, const yaml_node_t *node, cons
 		yaml_node_t *item = config_yaml_item(cy, node, i);
 		const char *s;
 
-		describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
+		config_yaml_describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
 		ret = config_yaml_nonempty_string(cy, item, item_what, &s);
 		if (ret < 0)
 			return ret;
@@ -493,7 +480,7 @@ static int parse_repo(struct config_yaml *cy, const yaml_node_t *node, size_t in
 	size_t i;
 	int ret;
 
-	describe(what, sizeof(what), "repos[%zu]", index);
+	config_yaml_describe(what, sizeof(what), "repos[%zu]", index);
 	r->allow_delete = true;
 	r->line = config_yaml_line(node);
 	ret = config_yaml_expect_mapping(cy, node, what);
@@ -510,7 +497,7 @@ static int parse_repo(struct config_yaml *cy, const yaml_node_t *node, size_t in
 
 		if (!value)
 			continue;
-		describe(key_what, sizeof(key_what), "%s.%s", what, repo_keys[i].key);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.%s", what, repo_keys[i].key);
 		ret = repo_keys[i].parse(cy, value, key_what, r);
 	}
 	if (ret < 0)

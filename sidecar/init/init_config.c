@@ -6,7 +6,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,20 +114,6 @@ void init_config_release(struct init_config *config)
 	init_config_init(config);
 }
 
-/* Name a value for messages: "daemons[0].backoff.max".  Truncation
- * only shortens a message. */
-static void describe(char *out, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void describe(char *out, size_t size, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	vsnprintf(out, size, fmt, args);
-	va_end(args);
-}
-
 static int out_of_memory(struct config_yaml *cy)
 {
 	config_yaml_error(cy, NULL, "out of memory");
@@ -200,7 +185,7 @@ static int parse_argv(struct config_yaml *cy, const yaml_node_t *node, const cha
 	for (i = 0; i < n; i++) {
 		yaml_node_t *item = config_yaml_item(cy, node, i);
 
-		describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
+		config_yaml_describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
 		ret = config_yaml_string(cy, item, item_what, &s);
 		if (ret < 0)
 			return ret;
@@ -244,7 +229,7 @@ static int parse_env(struct config_yaml *cy, const yaml_node_t *node, const char
 		for (size_t j = 0; j < i; j++)
 			if (strncmp(d->env[j], k, strlen(k)) == 0 && d->env[j][strlen(k)] == '=')
 				return config_yaml_error(cy, key, "%s: '%s' is set twice", what, k);
-		describe(pair_what, sizeof(pair_what), "%s.%s", what, k);
+		config_yaml_describe(pair_what, sizeof(pair_what), "%s.%s", what, k);
 		/* The value may be a secret: only its type is checked, and it
 		 * never appears in a message. */
 		ret = config_yaml_string(cy, value, pair_what, &v);
@@ -290,7 +275,7 @@ static int parse_env_inherit(struct config_yaml *cy, const yaml_node_t *node,
 	for (i = 0; i < n; i++) {
 		yaml_node_t *item = config_yaml_item(cy, node, i);
 
-		describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
+		config_yaml_describe(item_what, sizeof(item_what), "%s[%zu]", what, i);
 		ret = config_yaml_nonempty_string(cy, item, item_what, &s);
 		if (ret < 0)
 			return ret;
@@ -450,7 +435,7 @@ static int parse_backoff(struct config_yaml *cy, const yaml_node_t *node, const 
 		return ret;
 	value = config_yaml_get(cy, node, "initial");
 	if (value) {
-		describe(key_what, sizeof(key_what), "%s.initial", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.initial", what);
 		ret = config_yaml_duration_ms(cy, value, key_what, 1, MS_PER_HOUR,
 					      &d->backoff_initial_ms);
 		if (ret < 0)
@@ -458,7 +443,7 @@ static int parse_backoff(struct config_yaml *cy, const yaml_node_t *node, const 
 	}
 	value = config_yaml_get(cy, node, "max");
 	if (value) {
-		describe(key_what, sizeof(key_what), "%s.max", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.max", what);
 		ret = config_yaml_duration_ms(cy, value, key_what, 1, 24 * MS_PER_HOUR,
 					      &d->backoff_max_ms);
 		if (ret < 0)
@@ -487,7 +472,7 @@ static int parse_give_up(struct config_yaml *cy, const yaml_node_t *node, const 
 		return ret;
 	value = config_yaml_get(cy, node, "failures");
 	if (value) {
-		describe(key_what, sizeof(key_what), "%s.failures", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.failures", what);
 		ret = config_yaml_integer(cy, value, key_what, 1, INIT_GIVE_UP_MAX, &failures);
 		if (ret < 0)
 			return ret;
@@ -495,7 +480,7 @@ static int parse_give_up(struct config_yaml *cy, const yaml_node_t *node, const 
 	}
 	value = config_yaml_get(cy, node, "within");
 	if (value) {
-		describe(key_what, sizeof(key_what), "%s.within", what);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.within", what);
 		ret = config_yaml_duration_ms(cy, value, key_what, 1, 24 * MS_PER_HOUR,
 					      &d->give_up_within_ms);
 		if (ret < 0)
@@ -574,7 +559,7 @@ static int parse_daemon(struct config_yaml *cy, const yaml_node_t *node, size_t 
 	size_t i;
 	int ret;
 
-	describe(what, sizeof(what), "daemons[%zu]", index);
+	config_yaml_describe(what, sizeof(what), "daemons[%zu]", index);
 	d->ready_fd = -1;
 	d->restart = RESTART_ALWAYS;
 	d->reload_signal = SIGHUP;
@@ -595,7 +580,7 @@ static int parse_daemon(struct config_yaml *cy, const yaml_node_t *node, size_t 
 		return ret;
 
 	value = config_yaml_get(cy, node, "name");
-	describe(key_what, sizeof(key_what), "%s.name", what);
+	config_yaml_describe(key_what, sizeof(key_what), "%s.name", what);
 	ret = config_yaml_string(cy, value, key_what, &s);
 	if (ret < 0)
 		return ret;
@@ -611,7 +596,7 @@ static int parse_daemon(struct config_yaml *cy, const yaml_node_t *node, size_t 
 	if (ret < 0)
 		return ret;
 
-	describe(key_what, sizeof(key_what), "%s.argv", what);
+	config_yaml_describe(key_what, sizeof(key_what), "%s.argv", what);
 	ret = parse_argv(cy, config_yaml_get(cy, node, "argv"), key_what, d);
 	if (ret < 0)
 		return ret;
@@ -623,7 +608,7 @@ static int parse_daemon(struct config_yaml *cy, const yaml_node_t *node, size_t 
 		value = config_yaml_get(cy, node, daemon_optional_keys[i].key);
 		if (!value)
 			continue;
-		describe(key_what, sizeof(key_what), "%s.%s", what, daemon_optional_keys[i].key);
+		config_yaml_describe(key_what, sizeof(key_what), "%s.%s", what, daemon_optional_keys[i].key);
 		ret = daemon_optional_keys[i].parse(cy, value, key_what, d);
 		if (ret < 0)
 			return ret;
