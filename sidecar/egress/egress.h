@@ -240,6 +240,10 @@ int body_writer_flush(struct body_writer *w);
 int body_writer_finish(struct body_writer *w);
 /* Copy a whole body from r to w, flushing whenever r would wait. */
 int body_relay(struct body_reader *r, struct body_writer *w);
+/* body_relay for a body that may be large (body_pipeline.c): one of 1 MiB
+ * or more is read and written by two threads, so decrypting one side and
+ * encrypting the other run on two cores.  Same results as body_relay. */
+int body_relay_large(struct body_reader *r, struct body_writer *w);
 
 /* ---- one client connection ---- */
 

@@ -749,7 +749,7 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 		down.done = true;
 	body_writer_init(&to_client, &c->client, &c->client_out, client_chunked);
 	c->upstream.timeout_ms = c->egress->options.upstream_timeout_ms;
-	ret = body_relay(&down, &to_client);
+	ret = body_relay_large(&down, &to_client);
 	r->log.bytes_received = down.total;
 	if (ret < 0) {
 		if (ret == -ECONNABORTED)

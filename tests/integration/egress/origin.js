@@ -11,6 +11,8 @@
 //                noting "complete PATH" once the whole body is in
 //   */keep*      as /upload, and appends the body to DIR/bodies (small bodies only)
 //   /slow*       sends 64 KiB, then waits for the file DIR/release, then 64 KiB more
+//   /download/N  N bytes with a Content-Length: the lines 0000000000\n, 0000000001\n, ...
+//                cut at N (the same bytes as `seq -f %010.0f 0 M | head -c N`)
 //   /ws*         a WebSocket echo (Upgrade), text and binary frames; data
 //                payloads are appended to DIR/frames
 //   /status/N*   answers status N with an empty body
@@ -94,6 +96,9 @@ function handle(req, res) {
 		return upload(req, res);
 	if (req.url.startsWith('/slow'))
 		return slow(req, res);
+	const download = /^\/download\/(\d+)$/.exec(req.url);
+	if (download)
+		return counted(res, Number(download[1]));
 	req.resume();
 	req.on('end', () => {
 		if (status) {
@@ -103,6 +108,29 @@ function handle(req, res) {
 		// HEAD gets the same head as GET; node leaves the body out.
 		sendJson(res, 200, { method: req.method, path: req.url, headers: req.rawHeaders });
 	});
+}
+
+// N bytes of numbered lines, written as fast as the reader takes them: a
+// lost, doubled or reordered block changes the reader's digest.
+function counted(res, total) {
+	let line = 0;
+	let sent = 0;
+	res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': total });
+	const more = () => {
+		while (sent < total) {
+			const lines = [];
+			for (let i = 0; i < 6000; i++)
+				lines.push(String(line++).padStart(10, '0') + '\n');
+			let block = Buffer.from(lines.join(''));
+			if (block.length > total - sent)
+				block = block.subarray(0, total - sent);
+			sent += block.length;
+			if (!res.write(block))
+				return res.once('drain', more);
+		}
+		res.end();
+	};
+	more();
 }
 
 // RFC 6455 server side: accept, then echo each data frame unmasked.  A
