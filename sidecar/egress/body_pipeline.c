@@ -151,7 +151,13 @@ static int body_pipeline_write(struct body_pipeline *p, struct body_writer *w)
 		if (p->filled == 0) {
 			ret = p->reader_result;
 			pthread_mutex_unlock(&p->lock);
-			return ret < 0 ? ret : body_writer_finish(w);
+			if (ret == 0)
+				return body_writer_finish(w);
+			/* Cut short: what arrived still goes out first, as
+			 * body_relay would have sent it before its failing
+			 * read. */
+			(void)body_writer_flush(w);
+			return ret;
 		}
 		index = p->first;
 		pthread_mutex_unlock(&p->lock);
