@@ -1,29 +1,30 @@
-/* A large body relayed on two threads.
+/* A large body sent by a second thread.
  *
  * A bumped transfer pays two ciphers for every byte: it decrypts what one
  * side sent and encrypts it again for the other.  On one thread the sum of
- * the two is the ceiling (docs/egress-bench.md, "crypto ceiling").  Here a
- * reader thread reads (and decrypts) the body from its stream into a small
- * ring of slots while the connection's own thread writes (and encrypts)
- * them, so the two ciphers run on two cores at once.
+ * the two is the ceiling (docs/egress-bench.md, "crypto ceiling").  While a
+ * large body flows, a sender thread takes over a body_writer's sends (and
+ * so the encryption for the receiving side), and the connection's thread
+ * only reads, decrypts and, for a request body, scans.  The two ciphers
+ * then run on two cores at once.
+ *
+ * The connection's thread hands the bytes over through a ring of
+ * BODY_PIPELINE_SLOTS slots of BODY_PIPELINE_SLOT_SIZE bytes (so memory
+ * stays bounded, and the reader waits when the receiving side is slow, as
+ * it would on one thread).  Each stream is used by one thread only: the
+ * writer's stream belongs to the sender until body_writer_send_end().
  *
  * Only bodies whose length is known and large take this path: for a small
- * one a thread costs more than it saves.  The number of relays running at
- * once is capped near the number of cores, past which a second thread only
- * competes for the same cores; over the cap, or when no thread can be made,
- * the body is relayed on one thread as usual.
- *
- * Each stream is used by one thread only: the reader thread owns the
- * reader's stream and buffer until it ends, the calling thread the
- * writer's.  Memory stays bounded: BODY_PIPELINE_SLOTS slots of
- * BODY_PIPELINE_SLOT_SIZE bytes, freed when the relay ends. */
+ * one the thread costs more than it saves.  The relays running a sender at
+ * once are capped near the number of cores, past which a second thread
+ * only competes for them; over the cap, or when no thread can be made,
+ * the writer sends on the connection's thread as usual. */
 #include "egress.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define BODY_PIPELINE_MIN_BODY (1024 * 1024)
@@ -34,19 +35,19 @@
 struct body_pipeline {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	struct body_reader *reader;
+	pthread_t sender;
+	struct stream *stream;
 	char *slot[BODY_PIPELINE_SLOTS];
 	size_t slot_len[BODY_PIPELINE_SLOTS];
 	unsigned first;        /* the oldest filled slot */
-	unsigned filled;       /* slots holding body bytes, from first on */
-	bool reader_finished;  /* no more slots will be filled */
-	int reader_result;     /* body_reader_next's last result: 0 (end) or < 0 */
-	bool writer_stopped;   /* the writer failed: the reader must stop */
+	unsigned filled;       /* slots waiting to be sent, from first on */
+	bool ending;           /* nothing more will be handed over */
+	int send_result;       /* the first failed send's code, else 0 */
 };
 
 static unsigned running_pipelines;
 
-/* How many relays may run two threads at once: twice the cores, so a
+/* How many bodies may have a sender at once: twice the cores, so that a
  * second large transfer still overlaps while the first waits on its
  * peer. */
 static unsigned body_pipeline_max(void)
@@ -56,70 +57,34 @@ static unsigned body_pipeline_max(void)
 	return cores > 1 ? 2 * (unsigned)cores : 0;
 }
 
-/* Fill one free slot: take slices from the reader until the slot is full
- * or the reader would have to wait for its peer (what arrived so far must
- * reach the writer now: a slow upstream's bytes are not held back). */
-static int body_pipeline_fill(struct body_pipeline *p, unsigned index, struct str *pending)
-{
-	char *slot = p->slot[index];
-	size_t len = 0;
-	int ret = 1;
-
-	for (;;) {
-		size_t take;
-
-		if (pending->len == 0) {
-			if (len > 0 && !body_reader_has_buffered(p->reader))
-				break;
-			ret = body_reader_next(p->reader, pending);
-			if (ret <= 0)
-				break;
-		}
-		take = pending->len < BODY_PIPELINE_SLOT_SIZE - len ?
-			       pending->len : BODY_PIPELINE_SLOT_SIZE - len;
-		memcpy(slot + len, pending->p, take);
-		len += take;
-		pending->p += take;
-		pending->len -= take;
-		if (len == BODY_PIPELINE_SLOT_SIZE)
-			break;
-	}
-	p->slot_len[index] = len;
-	return ret;
-}
-
-static void *body_pipeline_reader_main(void *arg)
+static void *body_pipeline_sender_main(void *arg)
 {
 	struct body_pipeline *p = arg;
-	struct str pending = { NULL, 0 };
-	int ret = 1;
+	int ret = 0;
 
-	while (ret > 0) {
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
 		unsigned index;
 
-		pthread_mutex_lock(&p->lock);
-		while (p->filled == BODY_PIPELINE_SLOTS && !p->writer_stopped)
+		while (p->filled == 0 && !p->ending)
 			pthread_cond_wait(&p->changed, &p->lock);
-		if (p->writer_stopped) {
-			pthread_mutex_unlock(&p->lock);
-			ret = -EPIPE;
+		if (p->filled == 0)
+			break;
+		index = p->first;
+		pthread_mutex_unlock(&p->lock);
+
+		/* A filled slot is the sender's alone until it is released. */
+		ret = stream_write(p->stream, p->slot[index], p->slot_len[index]);
+
+		pthread_mutex_lock(&p->lock);
+		if (ret < 0) {
+			p->send_result = ret;
 			break;
 		}
-		index = (p->first + p->filled) % BODY_PIPELINE_SLOTS;
-		pthread_mutex_unlock(&p->lock);
-
-		/* A free slot is the reader's alone until it is counted. */
-		ret = body_pipeline_fill(p, index, &pending);
-
-		pthread_mutex_lock(&p->lock);
-		if (p->slot_len[index] > 0)
-			p->filled++;
+		p->first = (p->first + 1) % BODY_PIPELINE_SLOTS;
+		p->filled--;
 		pthread_cond_broadcast(&p->changed);
-		pthread_mutex_unlock(&p->lock);
 	}
-	pthread_mutex_lock(&p->lock);
-	p->reader_finished = true;
-	p->reader_result = ret;
 	pthread_cond_broadcast(&p->changed);
 	pthread_mutex_unlock(&p->lock);
 	/* mbedTLS blocks this thread freed are cached per thread. */
@@ -127,71 +92,35 @@ static void *body_pipeline_reader_main(void *arg)
 	return NULL;
 }
 
-/* The writer's side, on the calling thread: send each filled slot in turn.
- * Returns 0 when the whole body went out, else a negative code. */
-static int body_pipeline_write(struct body_pipeline *p, struct body_writer *w)
+int body_pipeline_send(struct body_pipeline *p, const void *data, size_t len)
 {
-	int ret;
+	const char *cursor = data;
+	int ret = 0;
 
-	for (;;) {
+	while (len > 0) {
+		size_t take = len < BODY_PIPELINE_SLOT_SIZE ? len : BODY_PIPELINE_SLOT_SIZE;
 		unsigned index;
 
 		pthread_mutex_lock(&p->lock);
-		if (p->filled == 0 && !p->reader_finished) {
-			/* Nothing to send: what is batched goes out before we
-			 * wait, as in body_relay. */
-			pthread_mutex_unlock(&p->lock);
-			ret = body_writer_flush(w);
-			if (ret < 0)
-				return ret;
-			pthread_mutex_lock(&p->lock);
-			while (p->filled == 0 && !p->reader_finished)
-				pthread_cond_wait(&p->changed, &p->lock);
-		}
-		if (p->filled == 0) {
-			ret = p->reader_result;
-			pthread_mutex_unlock(&p->lock);
-			if (ret == 0)
-				return body_writer_finish(w);
-			/* Cut short: what arrived still goes out first, as
-			 * body_relay would have sent it before its failing
-			 * read. */
-			(void)body_writer_flush(w);
-			return ret;
-		}
-		index = p->first;
+		while (p->filled == BODY_PIPELINE_SLOTS && p->send_result == 0)
+			pthread_cond_wait(&p->changed, &p->lock);
+		ret = p->send_result;
+		index = (p->first + p->filled) % BODY_PIPELINE_SLOTS;
 		pthread_mutex_unlock(&p->lock);
-
-		ret = body_writer_put(w, p->slot[index], p->slot_len[index]);
 		if (ret < 0)
-			return ret;
+			break;
+
+		/* A free slot is ours alone until it is counted. */
+		memcpy(p->slot[index], cursor, take);
+		p->slot_len[index] = take;
+		cursor += take;
+		len -= take;
 
 		pthread_mutex_lock(&p->lock);
-		p->first = (p->first + 1) % BODY_PIPELINE_SLOTS;
-		p->filled--;
+		p->filled++;
 		pthread_cond_broadcast(&p->changed);
 		pthread_mutex_unlock(&p->lock);
 	}
-}
-
-/* Start the reader thread; < 0 when the relay should run on one thread. */
-static int body_pipeline_start(struct body_pipeline *p, pthread_t *thread)
-{
-	pthread_attr_t attr;
-	int ret = -ENOMEM;
-	unsigned i;
-
-	for (i = 0; i < BODY_PIPELINE_SLOTS; i++) {
-		p->slot[i] = malloc(BODY_PIPELINE_SLOT_SIZE);
-		if (!p->slot[i])
-			goto out;
-	}
-	if (pthread_attr_init(&attr) != 0)
-		goto out;
-	pthread_attr_setstacksize(&attr, BODY_PIPELINE_THREAD_STACK);
-	ret = -pthread_create(thread, &attr, body_pipeline_reader_main, p);
-	pthread_attr_destroy(&attr);
-out:
 	return ret;
 }
 
@@ -203,42 +132,63 @@ static void body_pipeline_free(struct body_pipeline *p)
 		free(p->slot[i]);
 	pthread_cond_destroy(&p->changed);
 	pthread_mutex_destroy(&p->lock);
+	free(p);
+	__atomic_sub_fetch(&running_pipelines, 1, __ATOMIC_RELAXED);
 }
 
-int body_relay_large(struct body_reader *r, struct body_writer *w)
+void body_writer_send_behind(struct body_writer *w, const struct body_reader *r)
 {
-	struct body_pipeline p;
-	pthread_t thread;
+	struct body_pipeline *p;
+	pthread_attr_t attr;
+	unsigned i;
 	int ret;
 
-	if (r->kind != HTTP1_BODY_LENGTH || r->remaining < BODY_PIPELINE_MIN_BODY)
-		return body_relay(r, w);
+	if (w->pipeline || r->kind != HTTP1_BODY_LENGTH || r->remaining < BODY_PIPELINE_MIN_BODY)
+		return;
 	if (__atomic_add_fetch(&running_pipelines, 1, __ATOMIC_RELAXED) > body_pipeline_max()) {
 		__atomic_sub_fetch(&running_pipelines, 1, __ATOMIC_RELAXED);
-		return body_relay(r, w);
+		return;
 	}
-	memset(&p, 0, sizeof(p));
-	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.changed, NULL);
-	p.reader = r;
-	if (body_pipeline_start(&p, &thread) < 0) {
-		body_pipeline_free(&p);
+	p = calloc(1, sizeof(*p));
+	if (!p) {
 		__atomic_sub_fetch(&running_pipelines, 1, __ATOMIC_RELAXED);
-		return body_relay(r, w);
+		return;
 	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	p->stream = w->stream;
+	for (i = 0; i < BODY_PIPELINE_SLOTS; i++)
+		if (!(p->slot[i] = malloc(BODY_PIPELINE_SLOT_SIZE)))
+			goto fail;
+	if (pthread_attr_init(&attr) != 0)
+		goto fail;
+	pthread_attr_setstacksize(&attr, BODY_PIPELINE_THREAD_STACK);
+	ret = pthread_create(&p->sender, &attr, body_pipeline_sender_main, p);
+	pthread_attr_destroy(&attr);
+	if (ret != 0)
+		goto fail;
+	w->pipeline = p;
+	return;
+fail:
+	body_pipeline_free(p);
+}
 
-	ret = body_pipeline_write(&p, w);
-	if (ret < 0) {
-		pthread_mutex_lock(&p.lock);
-		p.writer_stopped = true;
-		pthread_cond_broadcast(&p.changed);
-		pthread_mutex_unlock(&p.lock);
-		/* The reader may be waiting on its peer: end that wait.  The
-		 * caller closes this stream after a failed relay anyway. */
-		shutdown(r->stream->fd, SHUT_RDWR);
-	}
-	pthread_join(thread, NULL);
-	body_pipeline_free(&p);
-	__atomic_sub_fetch(&running_pipelines, 1, __ATOMIC_RELAXED);
+int body_writer_send_end(struct body_writer *w)
+{
+	struct body_pipeline *p = w->pipeline;
+	int ret;
+
+	if (!p)
+		return 0;
+	/* Everything handed over is sent (or the send failed) before the
+	 * caller reads the answer or reuses the stream. */
+	pthread_mutex_lock(&p->lock);
+	p->ending = true;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->sender, NULL);
+	ret = p->send_result;
+	w->pipeline = NULL;
+	body_pipeline_free(p);
 	return ret;
 }

@@ -269,8 +269,8 @@ static void test_relay_large_body_in_bounded_memory(void **state)
 	pair_close(&in);
 }
 
-/* The two-thread relay (body_pipeline.c).  Byte i of a body is
- * pattern_byte(i), so a lost, doubled or reordered slot is seen. */
+/* A large body sent by a second thread (body_pipeline.c).  Byte i of a
+ * body is pattern_byte(i), so a lost, doubled or reordered slot is seen. */
 static unsigned char pattern_byte(size_t i)
 {
 	return (unsigned char)(i * 7 + i / 4093);
@@ -344,15 +344,16 @@ struct pipeline_run {
 	struct body_writer w;
 	struct patterned feeder, checker;
 	pthread_t feed_thread, check_thread;
+	bool had_sender;
 };
 
 /* Relay a Content-Length body of `length` bytes of which the upstream sends
  * `sent` (then closes, or holds the connection open when `hold`); the agent
  * side reads `close_after` bytes and leaves (0: reads all). */
-static int pipeline_run(struct pipeline_run *t, size_t length, size_t sent, bool hold,
+static int pipeline_run(struct pipeline_run *t, size_t length, size_t upstream_sends, bool hold,
 			size_t close_after)
 {
-	int ret;
+	int ret, sent;
 
 	memset(t, 0, sizeof(*t));
 	pair_open(&t->in, "");
@@ -363,15 +364,26 @@ static int pipeline_run(struct pipeline_run *t, size_t length, size_t sent, bool
 	/* A feeder the relay stopped reading gives up rather than hang the test. */
 	assert_int_equal(setsockopt(t->in.writer_fd, SOL_SOCKET, SO_SNDTIMEO,
 				    &(struct timeval){ .tv_sec = 5 }, sizeof(struct timeval)), 0);
-	t->feeder = (struct patterned){ .fd = t->in.writer_fd, .bytes = sent,
-					.hold_after = hold ? sent : 0,
+	t->feeder = (struct patterned){ .fd = t->in.writer_fd, .bytes = upstream_sends,
+					.hold_after = hold ? upstream_sends : 0,
 					.release_fd = t->release_fds[0] };
 	t->checker = (struct patterned){ .fd = t->out_fds[1], .close_after = close_after };
 	assert_int_equal(pthread_create(&t->feed_thread, NULL, feed_pattern, &t->feeder), 0);
 	assert_int_equal(pthread_create(&t->check_thread, NULL, check_pattern, &t->checker), 0);
+	/* As egress waits on an upstream: it stops when the agent leaves. */
+	t->in.stream.hangup_fd = t->out_fds[0];
 	body_reader_init(&t->r, &t->in.stream, &t->in.buf, HTTP1_BODY_LENGTH, (int64_t)length);
 	body_writer_init(&t->w, &t->out_stream, &t->out, false);
-	ret = body_relay_large(&t->r, &t->w);
+	body_writer_send_behind(&t->w, &t->r);
+	t->had_sender = t->w.pipeline != NULL;
+	ret = body_relay(&t->r, &t->w);
+	sent = body_writer_send_end(&t->w);
+	if (ret == 0)
+		ret = sent;
+	assert_null(t->w.pipeline);
+	/* egress closes the upstream after a failed relay: so does the test,
+	 * which also ends a feeder still sending. */
+	shutdown(t->in.reader_fd, SHUT_RDWR);
 	shutdown(t->out_fds[0], SHUT_WR);
 	assert_int_equal(write(t->release_fds[1], "x", 1), 1);
 	pthread_join(t->feed_thread, NULL);
@@ -397,6 +409,7 @@ static void test_large_body_two_threads_arrives_whole_in_order(void **state)
 
 	(void)state;
 	assert_int_equal(pipeline_run(&t, total, total, false, 0), 0);
+	assert_true(t.had_sender);
 	assert_int_equal(t.checker.bytes, total);
 	assert_true(t.checker.in_order);
 	assert_int_equal(t.r.total, total);
@@ -416,21 +429,36 @@ static void test_large_body_cut_by_upstream_is_an_error(void **state)
 	pipeline_done(&t);
 }
 
+/* A body under 1 MiB is sent on the caller's thread, as before. */
+static void test_small_body_has_no_sender(void **state)
+{
+	struct pipeline_run t;
+
+	(void)state;
+	assert_int_equal(pipeline_run(&t, 1000000, 1000000, false, 0), 0);
+	assert_false(t.had_sender);
+	assert_int_equal(t.checker.bytes, 1000000);
+	assert_true(t.checker.in_order);
+	pipeline_done(&t);
+}
+
 static void test_large_body_agent_leaving_stops_the_reader(void **state)
 {
 	struct pipeline_run t;
 
 	(void)state;
 	/* The upstream sends 4 MiB of 16 and then keeps the connection open
-	 * without a byte; the agent leaves after 1 MiB. */
+	 * without a byte; the agent leaves after 1 MiB: the sender's failure
+	 * stops the relay. */
 	assert_true(pipeline_run(&t, 16u << 20, 4u << 20, true, 1u << 20) < 0);
+	assert_true(t.had_sender);
 	assert_false(t.r.stalled);
 	assert_true(t.checker.in_order);
 	pipeline_done(&t);
 
 	/* The agent is gone before the first write; the upstream sends
 	 * 100 KiB and goes silent, so the reader ends up waiting in a read.
-	 * The relay must end that wait at once, not when the read times out
+	 * It must stop when the agent leaves, not when the read times out
 	 * (which would mark the body stalled). */
 	assert_true(pipeline_run(&t, 16u << 20, 100u << 10, true, 1) < 0);
 	assert_false(t.r.stalled);
@@ -450,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_relay_large_body_in_bounded_memory),
 		cmocka_unit_test(test_large_body_two_threads_arrives_whole_in_order),
 		cmocka_unit_test(test_large_body_cut_by_upstream_is_an_error),
+		cmocka_unit_test(test_small_body_has_no_sender),
 		cmocka_unit_test(test_large_body_agent_leaving_stops_the_reader),
 	};
 
