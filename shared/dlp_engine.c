@@ -79,13 +79,16 @@ int dlp_engine_build(struct dlp_engine *e, char *err, size_t err_len)
 		unsigned lower = (c >= 'A' && c <= 'Z') ? c + 32 : c;
 
 		if ((lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9'))
-			e->norm_cls[c] = e->secret_ac.cls[lower];
-		e->norm_slow[c] = c >= 0x80 || c == '%' || c == '\\';
+			e->norm_step[c] = e->secret_ac.cls[lower];
+		if (c >= 0x80 || c == '%' || c == '\\')
+			e->norm_step[c] = DLP_NORM_SLOW;
 		e->token_char[c] = (lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') ||
 				   c == '+' || c == '/' || c == '=' || c == '_' || c == '-';
 	}
 	if ((ret = dlp_rules_build(e, err, err_len)) < 0)
 		goto out;
+	for (c = 0; c < e->nrules; c++)
+		e->has_keywordless |= !e->rules[c].has_keywords;
 	ret = -ENOMEM;
 	e->secret_exempt = calloc(e->nsecrets + 1, 1);
 	if (!e->secret_exempt)

@@ -166,9 +166,13 @@ struct dlp_engine {
 	uint32_t *keyword_rule; /* keyword pattern id -> rule */
 	size_t nkeywords;
 	uint16_t *keyword_len;
-	uint8_t norm_cls[256];    /* ASCII alphanumerics: their secret_ac class, else 0 */
+	/* Per byte: its secret_ac class (ASCII alphanumerics; 0 for the
+	 * separators the projection drops), or DLP_NORM_SLOW for a byte the
+	 * normaliser must see ('%', '\\', non-ASCII).  One load tells the scan
+	 * loop both. */
+	uint8_t norm_step[256];
 	bool token_char[256];     /* bytes an entropy token may hold */
-	bool norm_slow[256];      /* bytes the normaliser must see: '%' and non-ASCII */
+	bool has_keywordless;     /* a rule without keywords: regexes run on every batch */
 	struct dlp_ac secret_ac;  /* over the normalised stream */
 	struct dlp_ac keyword_ac; /* over raw bytes, case folded */
 	void *match_context;      /* pcre2_match_context * (limits), shared */
@@ -187,6 +191,7 @@ struct dlp_engine {
  * fullwidth forms and confusables folded to ASCII, zero-width and bidi
  * controls dropped, ASCII lower-cased, everything but [0-9a-z] dropped. */
 #define DLP_NORM_ALPHABET "0123456789abcdefghijklmnopqrstuvwxyz"
+#define DLP_NORM_SLOW 0xff /* in norm_step: not a class (there are 37) */
 
 enum {
 	DLP_NORM_PERCENT = 1,   /* the character came from a %XX escape */

@@ -64,8 +64,14 @@ struct dlp_scan_state {
 
 	/* rules */
 	struct dlp_pending *pending;
+	size_t npending;     /* active entries of pending */
 	uint64_t *rule_done; /* per rule: matches starting before this are handled */
 	pcre2_match_data *md;
+
+	/* Whether a part wrote the per-secret and per-rule arrays: the next
+	 * part clears only what was written (egress scans a dozen small
+	 * parts per request, most of which write nothing). */
+	bool secrets_dirty, rules_dirty;
 
 	/* entropy: the current token started here */
 	uint64_t run_start;
@@ -342,6 +348,7 @@ static void secret_hit(struct dlp_scan *s, uint32_t state, uint64_t end)
 	const struct dlp_engine *e = s->engine;
 	uint32_t pat;
 
+	st->secrets_dirty = true;
 	DLP_AC_FOREACH_OUT(&e->secret_ac, state, pat)
 	{
 		const struct dlp_pattern *p = &e->patterns[pat];
@@ -477,6 +484,7 @@ static void rule_run(struct dlp_scan *s, uint32_t ri, uint64_t from, uint64_t to
 	uint64_t limit = to + r->max_len;
 	size_t length, at;
 
+	st->rules_dirty = true;
 	if (from < st->rule_done[ri])
 		from = st->rule_done[ri];
 	if (from < st->hist_start)
@@ -540,6 +548,7 @@ static void keyword_hit(struct dlp_scan *s, uint32_t state, uint64_t end)
 	const struct dlp_engine *e = s->engine;
 	uint32_t k;
 
+	st->rules_dirty = true;
 	DLP_AC_FOREACH_OUT(&e->keyword_ac, state, k)
 	{
 		uint32_t ri = e->keyword_rule[k];
@@ -555,6 +564,8 @@ static void keyword_hit(struct dlp_scan *s, uint32_t state, uint64_t end)
 		}
 		if (pd->active) /* entirely behind us: its data is all here */
 			rule_run(s, ri, pd->from, pd->to, st->pos);
+		else
+			st->npending++;
 		pd->active = true;
 		pd->from = from;
 		pd->to = end;
@@ -570,6 +581,8 @@ static void rules_advance(struct dlp_scan *s, uint64_t batch_start, bool final)
 	uint64_t avail = st->pos;
 	size_t i;
 
+	if (!st->npending && !e->has_keywordless)
+		return;
 	for (i = 0; i < e->nrules; i++) {
 		const struct dlp_rule *r = &e->rules[i];
 		struct dlp_pending *pd = &st->pending[i];
@@ -586,6 +599,7 @@ static void rules_advance(struct dlp_scan *s, uint64_t batch_start, bool final)
 		if (final || pd->to <= safe) {
 			rule_run(s, (uint32_t)i, pd->from, pd->to + (final ? 1 : 0), avail);
 			pd->active = false;
+			st->npending--;
 		} else if (pd->from < safe) {
 			rule_run(s, (uint32_t)i, pd->from, safe, avail);
 			pd->from = safe;
@@ -647,6 +661,39 @@ static void hist_trim(struct dlp_scan_state *st)
 	st->hist_start += drop;
 }
 
+/* One byte the normaliser must see, with the keyword matcher and the
+ * entropy tokeniser as the fast loop would have stepped them. */
+static void scan_slow_byte(struct dlp_scan *s, unsigned char b, uint64_t at)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	const struct dlp_ac *ka = &e->keyword_ac;
+	uint64_t min_run = e->opt.entropy_min_len ? e->opt.entropy_min_len : 1;
+	struct norm_ctx nctx = { s, at + 1 };
+	struct dlp_norm_sink sink = { norm_emit, norm_invisible, &nctx };
+
+	st->kstate = dlp_ac_step(ka, st->kstate, ka->cls[b]);
+	if (dlp_ac_has_out(ka, st->kstate)) {
+		st->pos = at + 1;
+		keyword_hit(s, st->kstate, at + 1);
+	}
+	dlp_norm_byte(&st->norm, &sink, b, at);
+	st->norm_busy = st->norm.pct || st->norm.need || st->norm.esc;
+	if (!e->token_char[b] && at - st->run_start >= min_run)
+		run_end(s, at);
+	if (!e->token_char[b])
+		st->run_start = at + 1;
+}
+
+/* One batch in one pass: the keyword matcher over the raw bytes, the
+ * secret matcher over the normalised stream and the entropy tokeniser
+ * advance together, byte by byte, so that the two matchers' steps (each a
+ * load that depends on the one before: what bounds the pass) overlap.
+ * Branch-free on the common path: separators step the secret matcher with
+ * class 0 (which keeps its state) and leave npos alone; a byte outside
+ * every keyword steps the keyword matcher to the root.  Bytes the
+ * normaliser must see ('%', '\\', non-ASCII, and every byte while an escape
+ * or a UTF-8 sequence is open) leave the loop for scan_slow_byte(). */
 static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 {
 	struct dlp_scan_state *st = s->st;
@@ -654,18 +701,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 	const struct dlp_ac *ka = &e->keyword_ac, *sa = &e->secret_ac;
 	const unsigned char *q;
 	uint64_t base, batch_start = st->pos;
-	/* Everything the loop reads in locals: the ring store could alias. */
-	const uint32_t *krows = ka->rows, *srows = sa->rows;
-	size_t ks = st->kstate, ss = st->sstate;
-	const size_t ksparse = ka->sparse_min, kout = ka->out_min;
-	const size_t ssparse = sa->sparse_min, sout = sa->out_min;
-	struct norm_ctx nctx = { s, 0 };
-	struct dlp_norm_sink sink = { norm_emit, norm_invisible, &nctx };
-	const bool *token = e->token_char, *slow = e->norm_slow;
-	uint64_t *ring = st->ring, npos = st->npos, run_start = st->run_start;
-	uint64_t min_run = e->opt.entropy_min_len ? e->opt.entropy_min_len : 1;
-	size_t i, mask = st->ring_mask;
-	bool busy = st->norm_busy;
+	size_t i = 0;
 
 	hist_trim(st);
 	memcpy(st->hist.p + st->hist.len, p, n);
@@ -673,50 +709,61 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 	st->hist.p[st->hist.len] = '\0';
 	q = (const unsigned char *)st->hist.p + (st->pos - st->hist_start);
 	base = st->pos;
-	/* Branch-free on the common path: separators step the secret matcher
-	 * with class 0 (which keeps its state) and leave npos alone; a byte
-	 * outside every keyword steps the keyword matcher to the root. */
-	for (i = 0; i < n; i++) {
-		unsigned char b = q[i];
-		unsigned kc = ka->cls[b], sc = e->norm_cls[b];
+	while (i < n) {
+		if (!st->norm_busy) {
+			/* Everything the loop reads in locals: the ring store could alias. */
+			const uint32_t *krows = ka->rows, *srows = sa->rows;
+			const uint8_t *kcls = ka->cls, *step = e->norm_step;
+			const bool *token = e->token_char;
+			const uint32_t ksparse = ka->sparse_min, kout = ka->out_min;
+			const uint32_t ssparse = sa->sparse_min, sout = sa->out_min;
+			uint64_t *ring = st->ring, npos = st->npos, run_start = st->run_start;
+			uint64_t min_run = e->opt.entropy_min_len ? e->opt.entropy_min_len : 1;
+			uint32_t ks = st->kstate, ss = st->sstate;
+			size_t mask = st->ring_mask;
 
-		ks = __builtin_expect(ks < ksparse, 1) ? krows[ks + kc] :
-							       dlp_ac_step_sparse(ka, (uint32_t)ks, kc);
-		if (__builtin_expect(ks >= kout, 0) && dlp_ac_has_out(ka, (uint32_t)ks)) {
-			st->pos = base + i + 1;
-			keyword_hit(s, (uint32_t)ks, base + i + 1);
-		}
-		if (__builtin_expect(!(slow[b] | busy), 1)) {
-			ring[npos & mask] = base + i;
-			npos += sc != 0;
-			ss = __builtin_expect(ss < ssparse, 1) ? srows[ss + sc] :
-								 dlp_ac_step_sparse(sa, (uint32_t)ss, sc);
-			if (__builtin_expect(ss >= sout, 0) && sc && dlp_ac_has_out(sa, (uint32_t)ss)) {
-				st->npos = npos;
-				st->sstate = (uint32_t)ss;
-				secret_hit(s, (uint32_t)ss, base + i + 1);
+			for (; i < n; i++) {
+				unsigned char b = q[i];
+				unsigned kc = kcls[b], sc = step[b];
+
+				if (__builtin_expect(sc == DLP_NORM_SLOW, 0))
+					break;
+				ks = __builtin_expect(ks < ksparse, 1) ?
+					     krows[ks + kc] :
+					     dlp_ac_step_sparse(ka, ks, kc);
+				if (__builtin_expect(ks >= kout, 0) && dlp_ac_has_out(ka, ks)) {
+					st->pos = base + i + 1;
+					keyword_hit(s, ks, base + i + 1);
+				}
+				ring[npos & mask] = base + i;
+				npos += sc != 0;
+				ss = __builtin_expect(ss < ssparse, 1) ?
+					     srows[ss + sc] :
+					     dlp_ac_step_sparse(sa, ss, sc);
+				if (__builtin_expect(ss >= sout, 0) && sc &&
+				    dlp_ac_has_out(sa, ss)) {
+					st->npos = npos;
+					st->sstate = ss;
+					secret_hit(s, ss, base + i + 1);
+				}
+				/* An entropy token ends at a byte that cannot be in one. */
+				if (__builtin_expect(!token[b] && base + i - run_start >= min_run,
+						     0)) {
+					st->run_start = run_start;
+					run_end(s, base + i);
+				}
+				run_start = token[b] ? run_start : base + i + 1;
 			}
-		} else {
 			st->npos = npos;
-			st->sstate = (uint32_t)ss;
-			nctx.end = base + i + 1;
-			dlp_norm_byte(&st->norm, &sink, b, base + i);
-			ss = st->sstate;
-			npos = st->npos;
-			busy = st->norm.pct || st->norm.need || st->norm.esc;
-		}
-		/* An entropy token ends at a byte that cannot be in one. */
-		if (__builtin_expect(!token[b] && base + i - run_start >= min_run, 0)) {
+			st->sstate = ss;
+			st->kstate = ks;
 			st->run_start = run_start;
-			run_end(s, base + i);
+			if (i == n)
+				break;
 		}
-		run_start = token[b] ? run_start : base + i + 1;
+		scan_slow_byte(s, q[i], base + i);
+		i++;
 	}
-	st->npos = npos;
-	st->norm_busy = busy;
-	st->run_start = run_start;
-	st->kstate = (uint32_t)ks;
-	st->sstate = (uint32_t)ss;
 	st->pos = base + n;
 	if (st->npartials_active)
 		partials_expire(s, false);
@@ -744,6 +791,7 @@ int dlp_scan_begin(struct dlp_scan *s, enum dlp_where where, const char *header,
 {
 	struct dlp_scan_state *st = s->st;
 	const struct dlp_engine *e = s->engine;
+	size_t header_len = header ? strnlen(header, sizeof(st->header) - 1) : 0;
 	int ret;
 
 	if (!st)
@@ -751,7 +799,8 @@ int dlp_scan_begin(struct dlp_scan *s, enum dlp_where where, const char *header,
 	if (st->active && (ret = dlp_scan_end(s)) < 0)
 		return ret;
 	st->where = where;
-	snprintf(st->header, sizeof(st->header), "%s", header ? header : "");
+	memcpy(st->header, header ? header : "", header_len);
+	st->header[header_len] = '\0';
 	st->active = true;
 	st->first_finding = s->findings.n;
 	st->decoding_failed = false;
@@ -762,13 +811,20 @@ int dlp_scan_begin(struct dlp_scan *s, enum dlp_where where, const char *header,
 	st->norm_busy = false;
 	st->npos = 0;
 	st->last_unicode = st->last_invisible = st->last_percent = st->last_escape = 0;
-	memset(st->partials, 0, (e->nsecrets + 1) * sizeof(*st->partials));
+	if (st->secrets_dirty) {
+		memset(st->partials, 0, (e->nsecrets + 1) * sizeof(*st->partials));
+		memset(st->full_start, 0, (e->nsecrets + 1) * sizeof(*st->full_start));
+		memset(st->full_end, 0, (e->nsecrets + 1) * sizeof(*st->full_end));
+		st->secrets_dirty = false;
+	}
 	st->npartials_active = 0;
 	st->napproved = 0;
-	memset(st->full_start, 0, (e->nsecrets + 1) * sizeof(*st->full_start));
-	memset(st->full_end, 0, (e->nsecrets + 1) * sizeof(*st->full_end));
-	memset(st->pending, 0, (e->nrules + 1) * sizeof(*st->pending));
-	memset(st->rule_done, 0, (e->nrules + 1) * sizeof(*st->rule_done));
+	if (st->rules_dirty) {
+		memset(st->pending, 0, (e->nrules + 1) * sizeof(*st->pending));
+		memset(st->rule_done, 0, (e->nrules + 1) * sizeof(*st->rule_done));
+		st->rules_dirty = false;
+	}
+	st->npending = 0;
 	st->run_start = offset_base;
 	if (encoding == DLP_ENCODING_GZIP || encoding == DLP_ENCODING_DEFLATE) {
 		ret = dlp_decoder_new(&st->decoder, encoding, e->opt.decode_max);
