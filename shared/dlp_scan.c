@@ -103,26 +103,44 @@ static double count_log(unsigned c)
 	return c < COUNT_LOG_TABLE ? count_log_table[c] : (double)c * log2((double)c);
 }
 
-/* H = log2(n) - (1/n) * sum(c * log2(c)), visiting only the bytes present. */
-static double shannon(const unsigned char *p, size_t len)
+/* Whether log2(k) < floor - 1e-9, from the table (log2 itself is slow):
+ * k * log2(k) < k * (floor - 1e-9).  Past the table, false. */
+static bool log2_below(size_t k, double floor)
 {
-	unsigned counts[256];
-	double sum = 0;
+	return k < COUNT_LOG_TABLE && count_log_table[k] < (double)k * (floor - 1e-9);
+}
+
+/* Whether the Shannon entropy of p reaches `floor` bits per byte:
+ * H = log2(n) - (1/n) * sum(c * log2(c)), visiting only the bytes present.
+ * H is at most log2 of the number of distinct bytes (and of n), so a run
+ * too short or of too few symbols, such as a git SHA's 16 hex digits
+ * against 4.5 bits, is refused without the sum.  The margin keeps that
+ * test on the safe side of H's rounding: it refuses only what the sum
+ * would refuse too. */
+static bool shannon_reaches(const unsigned char *p, size_t len, double floor)
+{
+	unsigned counts[256], distinct = 0;
+	double sum = 0, h;
 	size_t i;
 
 	if (len == 0)
-		return 0;
+		return 0 >= floor;
 	pthread_once(&count_log_once, count_log_fill);
+	if (log2_below(len, floor))
+		return false;
 	for (i = 0; i < len; i++)
 		counts[p[i]] = 0;
 	for (i = 0; i < len; i++)
-		counts[p[i]]++;
+		distinct += counts[p[i]]++ == 0;
+	if (log2_below(distinct, floor))
+		return false;
 	for (i = 0; i < len; i++)
 		if (counts[p[i]]) {
 			sum += count_log(counts[p[i]]);
 			counts[p[i]] = 0;
 		}
-	return count_log((unsigned)len) / (double)len - sum / (double)len;
+	h = count_log((unsigned)len) / (double)len - sum / (double)len;
+	return !(h < floor);
 }
 
 /* ---- lifecycle ---- */
@@ -528,8 +546,8 @@ static void rule_run(struct dlp_scan *s, uint32_t ri, uint64_t from, uint64_t to
 		if (se == ss)
 			continue;
 		if (r->entropy > 0 &&
-		    shannon((const unsigned char *)st->hist.p + (ss - st->hist_start),
-			    (size_t)(se - ss)) < r->entropy)
+		    !shannon_reaches((const unsigned char *)st->hist.p + (ss - st->hist_start),
+				     (size_t)(se - ss), r->entropy))
 			continue;
 		if (rule_allowed(e, r, st->md, st->hist.p + (ss - st->hist_start),
 				 (size_t)(se - ss)))
@@ -638,7 +656,7 @@ static void run_end(struct dlp_scan *s, uint64_t end)
 	raw = hist_at(st, st->run_start, end, &avail);
 	if (!raw || avail != len)
 		return;
-	if (shannon((const unsigned char *)raw, avail) < o->entropy_bits)
+	if (!shannon_reaches((const unsigned char *)raw, avail, o->entropy_bits))
 		return;
 	if (approved_overlaps(st, st->run_start, end) || covered(s, st->run_start, end) ||
 	    span_exempt(s, st->run_start, end))
@@ -719,8 +737,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 			const uint32_t ssparse = sa->sparse_min, sout = sa->out_min;
 			uint64_t *ring = st->ring, npos = st->npos, run_start = st->run_start;
 			uint64_t min_run = e->opt.entropy_min_len ? e->opt.entropy_min_len : 1;
-			uint32_t ks = st->kstate, ss = st->sstate;
-			size_t mask = st->ring_mask;
+			size_t ks = st->kstate, ss = st->sstate, mask = st->ring_mask;
 
 			for (; i < n; i++) {
 				unsigned char b = q[i];
@@ -728,23 +745,26 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 
 				if (__builtin_expect(sc == DLP_NORM_SLOW, 0))
 					break;
+				/* The row's column first: the state is then the
+				 * only thing the load waits for. */
 				ks = __builtin_expect(ks < ksparse, 1) ?
-					     krows[ks + kc] :
-					     dlp_ac_step_sparse(ka, ks, kc);
-				if (__builtin_expect(ks >= kout, 0) && dlp_ac_has_out(ka, ks)) {
+					     (krows + kc)[ks] :
+					     dlp_ac_step_sparse(ka, (uint32_t)ks, kc);
+				if (__builtin_expect(ks >= kout, 0) &&
+				    dlp_ac_has_out(ka, (uint32_t)ks)) {
 					st->pos = base + i + 1;
-					keyword_hit(s, ks, base + i + 1);
+					keyword_hit(s, (uint32_t)ks, base + i + 1);
 				}
 				ring[npos & mask] = base + i;
 				npos += sc != 0;
 				ss = __builtin_expect(ss < ssparse, 1) ?
-					     srows[ss + sc] :
-					     dlp_ac_step_sparse(sa, ss, sc);
+					     (srows + sc)[ss] :
+					     dlp_ac_step_sparse(sa, (uint32_t)ss, sc);
 				if (__builtin_expect(ss >= sout, 0) && sc &&
-				    dlp_ac_has_out(sa, ss)) {
+				    dlp_ac_has_out(sa, (uint32_t)ss)) {
 					st->npos = npos;
-					st->sstate = ss;
-					secret_hit(s, ss, base + i + 1);
+					st->sstate = (uint32_t)ss;
+					secret_hit(s, (uint32_t)ss, base + i + 1);
 				}
 				/* An entropy token ends at a byte that cannot be in one. */
 				if (__builtin_expect(!token[b] && base + i - run_start >= min_run,
@@ -755,8 +775,8 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 				run_start = token[b] ? run_start : base + i + 1;
 			}
 			st->npos = npos;
-			st->sstate = ss;
-			st->kstate = ks;
+			st->sstate = (uint32_t)ss;
+			st->kstate = (uint32_t)ks;
 			st->run_start = run_start;
 			if (i == n)
 				break;
