@@ -729,54 +729,57 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 	base = st->pos;
 	while (i < n) {
 		if (!st->norm_busy) {
-			/* Everything the loop reads in locals: the ring store could alias. */
-			const uint32_t *krows = ka->rows, *srows = sa->rows;
-			const uint8_t *kcls = ka->cls, *step = e->norm_step;
-			const bool *token = e->token_char;
-			const uint32_t ksparse = ka->sparse_min, kout = ka->out_min;
-			const uint32_t ssparse = sa->sparse_min, sout = sa->out_min;
+			/* The state in locals (the ring store could alias it);
+			 * the engine's tables and bounds read through e, so that
+			 * they need no registers of their own: sixteen are too
+			 * few for the loop otherwise, and each spill is an
+			 * instruction more per byte in a loop bounded by
+			 * instructions. */
 			uint64_t *ring = st->ring, npos = st->npos, run_start = st->run_start;
-			uint64_t min_run = e->opt.entropy_min_len ? e->opt.entropy_min_len : 1;
-			size_t ks = st->kstate, ss = st->sstate, mask = st->ring_mask;
+			uint64_t at = base + i, min_run = e->opt.entropy_min_len ?
+								  e->opt.entropy_min_len : 1;
+			uint32_t ks = st->kstate, ss = st->sstate;
+			size_t mask = st->ring_mask;
 
-			for (; i < n; i++) {
+			for (; i < n; i++, at++) {
 				unsigned char b = q[i];
-				unsigned kc = kcls[b], sc = step[b];
+				unsigned sc = e->norm_step[b];
 
 				if (__builtin_expect(sc == DLP_NORM_SLOW, 0))
 					break;
-				/* The row's column first: the state is then the
-				 * only thing the load waits for. */
-				ks = __builtin_expect(ks < ksparse, 1) ?
-					     (krows + kc)[ks] :
-					     dlp_ac_step_sparse(ka, (uint32_t)ks, kc);
-				if (__builtin_expect(ks >= kout, 0) &&
-				    dlp_ac_has_out(ka, (uint32_t)ks)) {
-					st->pos = base + i + 1;
-					keyword_hit(s, (uint32_t)ks, base + i + 1);
+				ks = __builtin_expect(ks < e->keyword_ac.sparse_min, 1) ?
+					     e->keyword_ac.rows[(size_t)ks + e->keyword_ac.cls[b]] :
+					     dlp_ac_step_sparse(ka, ks, e->keyword_ac.cls[b]);
+				if (__builtin_expect(ks >= e->keyword_ac.out_min, 0) &&
+				    dlp_ac_has_out(ka, ks)) {
+					st->pos = at + 1;
+					keyword_hit(s, ks, at + 1);
 				}
-				ring[npos & mask] = base + i;
-				npos += sc != 0;
-				ss = __builtin_expect(ss < ssparse, 1) ?
-					     (srows + sc)[ss] :
-					     dlp_ac_step_sparse(sa, (uint32_t)ss, sc);
-				if (__builtin_expect(ss >= sout, 0) && sc &&
-				    dlp_ac_has_out(sa, (uint32_t)ss)) {
-					st->npos = npos;
-					st->sstate = (uint32_t)ss;
-					secret_hit(s, (uint32_t)ss, base + i + 1);
+				ring[npos & mask] = at;
+				/* One for a character, none for a separator (class 0):
+				 * classes are below 64. */
+				npos += (sc + 63) >> 6;
+				ss = __builtin_expect(ss < e->secret_ac.sparse_min, 1) ?
+					     e->secret_ac.rows[(size_t)ss + sc] :
+					     dlp_ac_step_sparse(sa, ss, sc);
+				if (__builtin_expect(ss >= e->secret_ac.out_min, 0)) {
+					if (sc && dlp_ac_has_out(sa, ss)) {
+						st->npos = npos;
+						st->sstate = ss;
+						secret_hit(s, ss, at + 1);
+					}
 				}
 				/* An entropy token ends at a byte that cannot be in one. */
-				if (__builtin_expect(!token[b] && base + i - run_start >= min_run,
+				if (__builtin_expect(!e->token_char[b] && at - run_start >= min_run,
 						     0)) {
 					st->run_start = run_start;
-					run_end(s, base + i);
+					run_end(s, at);
 				}
-				run_start = token[b] ? run_start : base + i + 1;
+				run_start = e->token_char[b] ? run_start : at + 1;
 			}
 			st->npos = npos;
-			st->sstate = (uint32_t)ss;
-			st->kstate = (uint32_t)ks;
+			st->sstate = ss;
+			st->kstate = ks;
 			st->run_start = run_start;
 			if (i == n)
 				break;
