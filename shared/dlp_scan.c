@@ -744,11 +744,21 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 			for (; i < n; i++, at++) {
 				unsigned char b = q[i];
 				unsigned sc = e->norm_step[b];
+				const uint32_t *kcol = e->keyword_ac.rows + e->keyword_ac.cls[b], *scol;
 
 				if (__builtin_expect(sc == DLP_NORM_SLOW, 0))
 					break;
+				scol = e->secret_ac.rows + sc;
+				/* Each matcher's step is a load whose address waits
+				 * for the state the step before loaded: the chain
+				 * that bounds the loop.  The byte's column is added
+				 * first, off that chain; the empty asm keeps the
+				 * compiler from folding it back into "state + class"
+				 * (an add on the chain for every byte). */
+				__asm__("" : "+r"(kcol));
+				__asm__("" : "+r"(scol));
 				ks = __builtin_expect(ks < e->keyword_ac.sparse_min, 1) ?
-					     e->keyword_ac.rows[(size_t)ks + e->keyword_ac.cls[b]] :
+					     kcol[ks] :
 					     dlp_ac_step_sparse(ka, ks, e->keyword_ac.cls[b]);
 				if (__builtin_expect(ks >= e->keyword_ac.out_min, 0) &&
 				    dlp_ac_has_out(ka, ks)) {
@@ -760,7 +770,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 				 * classes are below 64. */
 				npos += (sc + 63) >> 6;
 				ss = __builtin_expect(ss < e->secret_ac.sparse_min, 1) ?
-					     e->secret_ac.rows[(size_t)ss + sc] :
+					     scol[ss] :
 					     dlp_ac_step_sparse(sa, ss, sc);
 				if (__builtin_expect(ss >= e->secret_ac.out_min, 0)) {
 					if (sc && dlp_ac_has_out(sa, ss)) {

@@ -10,17 +10,23 @@
 # DLP on means 50 known secrets (bench/dlp/gen.py's), a canary and the
 # default rules.  Prints requests/s and egress's CPU time per request (from
 # /proc: steadier than requests/s on a shared machine), and each DLP mode's
-# ratios to off.
+# ratios to off.  SIDECARS (default build/sidecar) may list several builds,
+# for an A/B in one sitting: each gets its proxies, and every round runs
+# every build's modes one after the other, so load from other work hits all
+# alike; each build's rows then say its own ratios.
 #   bench/dlp/egress.sh [SECONDS]
+#   SIDECARS="build/base/sidecar build/sidecar" bench/dlp/egress.sh 3
 # Not a test: it prints figures for docs/dlp.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-5}
 runs=${RUNS:-3}
 out=build/bench
-sidecar=build/sidecar
+read -ra sidecars <<<"${SIDECARS:-build/sidecar}"
 mkdir -p "$out"
-[ -x "$sidecar" ] || { echo "bench/dlp/egress.sh: build $sidecar first (make all)" >&2; exit 2; }
+for sidecar in "${sidecars[@]}"; do
+	[ -x "$sidecar" ] || { echo "bench/dlp/egress.sh: build $sidecar first (make all)" >&2; exit 2; }
+done
 cc -O2 -pthread -o "$out/egress_post" bench/dlp/egress_post.c
 [ -f "$out/dlp-secrets.env" ] || python3 bench/dlp/gen.py "$out/dlp-mixed-1.txt" 1 "$out/dlp-secrets.env"
 set -a
@@ -36,7 +42,6 @@ prefix=$(head -n1 "$out/dlp-secrets.env" | sed 's/[0-9]*=.*//')
 	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
 
 origin_port=$((20000 + RANDOM % 5000))
-proxy_port=$((origin_port + 1))
 routes=$out/egress-bench-routes.yaml
 cat >"$routes" <<YAML
 routes:
@@ -57,17 +62,21 @@ trap cleanup EXIT
 "$out/egress_post" serve "$origin_port" &
 pids+=($!)
 
-# Three proxies side by side (an idle one costs nothing), so that the runs
-# can alternate and a busy neighbour on a shared machine hits all alike.
+# Two proxies per build side by side (an idle one costs nothing), so that
+# the runs can alternate and a busy neighbour on a shared machine hits all
+# alike.
 dlp=(--secret-env-prefix "$prefix" --canary-env BENCH_CANARY)
 start_egress() {
-	"$sidecar" egress --listen "127.0.0.1:$1" --routes "$routes" --ca-cert "$out/bench-ca.crt" \
-		--ca-key "$out/bench-ca.key" "${@:2}" >/dev/null 2>"$out/egress-bench-$1.err" &
+	"$2" egress --listen "127.0.0.1:$1" --routes "$routes" --ca-cert "$out/bench-ca.crt" \
+		--ca-key "$out/bench-ca.key" "${@:3}" >/dev/null 2>"$out/egress-bench-$1.err" &
 	pids+=($!)
 	eval "pid_$1=$!"
 }
-start_egress "$proxy_port" --no-dlp
-start_egress "$((proxy_port + 1))" "${dlp[@]}"
+for k in "${!sidecars[@]}"; do
+	port=$((origin_port + 1 + 2 * k))
+	start_egress "$port" "${sidecars[$k]}" --no-dlp
+	start_egress "$((port + 1))" "${sidecars[$k]}" "${dlp[@]}"
+done
 sleep 0.5
 
 # CPU time (user + system, clock ticks) egress has used so far.
@@ -87,23 +96,33 @@ measure() {
 }
 
 declare -A rate cpu
-for mode in off block supervise; do rate[$mode]=0; cpu[$mode]=999999; done
+modes=(off block supervise)
+for k in "${!sidecars[@]}"; do
+	for mode in "${modes[@]}"; do rate[$k.$mode]=0; cpu[$k.$mode]=999999; done
+done
 for i in $(seq "$runs"); do
-	for mode in off block supervise; do
-		case $mode in
-		off) m=$(measure "$proxy_port" supervise) ;;
-		block) m=$(measure "$((proxy_port + 1))" block) ;;
-		supervise) m=$(measure "$((proxy_port + 1))" supervise) ;;
-		esac
-		read -r r c <<<"$m"
-		[ "$r" -gt "${rate[$mode]}" ] && rate[$mode]=$r
-		awk -v a="$c" -v b="${cpu[$mode]}" 'BEGIN { exit !(a < b) }' && cpu[$mode]=$c
+	for k in "${!sidecars[@]}"; do
+		port=$((origin_port + 1 + 2 * k))
+		for mode in "${modes[@]}"; do
+			case $mode in
+			off) m=$(measure "$port" supervise) ;;
+			block) m=$(measure "$((port + 1))" block) ;;
+			supervise) m=$(measure "$((port + 1))" supervise) ;;
+			esac
+			read -r r c <<<"$m"
+			echo "round $i ${sidecars[$k]} $mode: $r req/s, $c us egress CPU/request" >&2
+			[ "$r" -gt "${rate[$k.$mode]}" ] && rate[$k.$mode]=$r
+			awk -v a="$c" -v b="${cpu[$k.$mode]}" 'BEGIN { exit !(a < b) }' && cpu[$k.$mode]=$c
+		done
 	done
 done
-printf '%-10s %8s req/s  %6s us egress CPU/request\n' off "${rate[off]}" "${cpu[off]}"
-for mode in block supervise; do
-	printf '%-10s %8s req/s  %6s us egress CPU/request  req/s %s of off, CPU %s of off\n' \
-		"$mode" "${rate[$mode]}" "${cpu[$mode]}" \
-		"$(awk -v a="${rate[$mode]}" -v b="${rate[off]}" 'BEGIN { printf "%.2f", a / b }')" \
-		"$(awk -v a="${cpu[$mode]}" -v b="${cpu[off]}" 'BEGIN { printf "%.2f", a / b }')"
+for k in "${!sidecars[@]}"; do
+	[ "${#sidecars[@]}" -gt 1 ] && echo "${sidecars[$k]}:"
+	printf '%-10s %8s req/s  %6s us egress CPU/request\n' off "${rate[$k.off]}" "${cpu[$k.off]}"
+	for mode in block supervise; do
+		printf '%-10s %8s req/s  %6s us egress CPU/request  req/s %s of off, CPU %s of off\n' \
+			"$mode" "${rate[$k.$mode]}" "${cpu[$k.$mode]}" \
+			"$(awk -v a="${rate[$k.$mode]}" -v b="${rate[$k.off]}" 'BEGIN { printf "%.2f", a / b }')" \
+			"$(awk -v a="${cpu[$k.$mode]}" -v b="${cpu[$k.off]}" 'BEGIN { printf "%.2f", a / b }')"
+	done
 done
