@@ -110,30 +110,51 @@ static bool log2_below(size_t k, double floor)
 	return k < COUNT_LOG_TABLE && count_log_table[k] < (double)k * (floor - 1e-9);
 }
 
+/* Whether p, all ASCII, holds too few distinct bytes to reach `floor`.
+ * A set of bits in two words rather than counts in memory: egress meets
+ * every git SHA and hex id of every request here, and a count's increment
+ * waits for the one before when the byte repeats. */
+static bool few_symbols(const unsigned char *p, size_t len, double floor)
+{
+	uint64_t low = 0, high = 0;
+	unsigned char any = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		uint64_t bit = (uint64_t)1 << (p[i] & 63);
+
+		low |= p[i] < 64 ? bit : 0;
+		high |= p[i] >= 64 ? bit : 0;
+		any |= p[i];
+	}
+	if (any & 0x80)
+		return false;
+	return log2_below((size_t)(__builtin_popcountll(low) + __builtin_popcountll(high)),
+			  floor);
+}
+
 /* Whether the Shannon entropy of p reaches `floor` bits per byte:
  * H = log2(n) - (1/n) * sum(c * log2(c)), visiting only the bytes present.
  * H is at most log2 of the number of distinct bytes (and of n), so a run
  * too short or of too few symbols, such as a git SHA's 16 hex digits
- * against 4.5 bits, is refused without the sum.  The margin keeps that
+ * against 4.5 bits, is refused without the counts.  The margin keeps that
  * test on the safe side of H's rounding: it refuses only what the sum
  * would refuse too. */
 static bool shannon_reaches(const unsigned char *p, size_t len, double floor)
 {
-	unsigned counts[256], distinct = 0;
+	unsigned counts[256];
 	double sum = 0, h;
 	size_t i;
 
 	if (len == 0)
 		return 0 >= floor;
 	pthread_once(&count_log_once, count_log_fill);
-	if (log2_below(len, floor))
+	if (log2_below(len, floor) || few_symbols(p, len, floor))
 		return false;
 	for (i = 0; i < len; i++)
 		counts[p[i]] = 0;
 	for (i = 0; i < len; i++)
-		distinct += counts[p[i]]++ == 0;
-	if (log2_below(distinct, floor))
-		return false;
+		counts[p[i]]++;
 	for (i = 0; i < len; i++)
 		if (counts[p[i]]) {
 			sum += count_log(counts[p[i]]);
