@@ -1,15 +1,15 @@
-/* The engine's per-request cost alone, without the proxy around it: the
- * head and the 4 KiB JSON body of bench/dlp/egress.sh's POST, scanned the
- * way egress scans them (one struct dlp_scan reused, reset per request),
- * N times, with the engine egress builds (the variables named by a prefix,
- * a canary, the default rules).
+/* The engine's per-request cost alone, without the proxy around it: a
+ * request head like bench/dlp/egress.sh's POST and the first SIZE bytes of
+ * FILE as its body (egress_post's 4 KiB JSON body, for that figure),
+ * scanned the way egress scans them (one struct dlp_scan reused, reset per
+ * request), N times, with the engine egress builds (the variables named by
+ * a prefix, a canary, the default rules).
  *
- *   body_time [-n N] [-s SIZE] [-f FILE] PREFIX CANARY_ENV
+ *   body_time [-n N] [-s SIZE] FILE PREFIX CANARY_ENV
  *
- * Prints the CPU time per body and per head in nanoseconds.  With -f, the
- * body is FILE's first SIZE bytes instead of the built-in JSON; under
- * `perf record` this is the loop to profile.  Not part of the build or the
- * tests: bench/dlp/scan.sh builds it against build/libbottle-testable.a. */
+ * Prints the CPU time per body and per head in nanoseconds; under `perf
+ * record` this is the loop to profile.  Not part of the build or the tests:
+ * bench/dlp/body.sh builds it against build/libbottle-testable.a. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,29 +20,6 @@
 #include "dlp_setup.h"
 
 extern char **environ;
-
-/* The body bench/dlp/egress_post.c sends: prose, code, a git SHA, a UUID. */
-static void fill_body(char *body, size_t size)
-{
-	static const char words[] =
-		"the function returns the parsed value; see src/parse.c line 120 for why "
-		"{\"role\":\"user\",\"content\":\"fix the failing test in tests/unit\"} "
-		"commit 3f786850e387550fdab836ed7e6dc881de23001b id 4b825dc6-42c4-4a0c ";
-	size_t at, n = sizeof(words) - 1, i;
-
-	memcpy(body, "{\"messages\":\"", 13);
-	at = 13;
-	while (at < size - 2) {
-		size_t take = size - 2 - at < n ? size - 2 - at : n;
-
-		memcpy(body + at, words, take);
-		at += take;
-	}
-	for (i = 13; i < at; i++)
-		if (body[i] == '"')
-			body[i] = '\'';
-	memcpy(body + at, "\"}", 2);
-}
 
 static double cpu_now(void)
 {
@@ -59,7 +36,7 @@ static struct str str_of(const char *p)
 
 int main(int argc, char **argv)
 {
-	const char *file = NULL, *prefixes[2] = { NULL, NULL };
+	const char *file, *prefixes[2] = { NULL, NULL };
 	struct http1_field fields[3];
 	struct dlp_setup setup = { 0 };
 	struct dlp_engine *e;
@@ -69,23 +46,22 @@ int main(int argc, char **argv)
 	double t0, t1, t2;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:s:f:")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:")) != -1) {
 		if (c == 'n')
 			n = strtoul(optarg, NULL, 10);
 		else if (c == 's')
 			size = strtoul(optarg, NULL, 10);
-		else if (c == 'f')
-			file = optarg;
 		else
 			return 2;
 	}
-	if (argc - optind != 2 || size < 16) {
-		fprintf(stderr, "usage: body_time [-n N] [-s SIZE] [-f FILE] PREFIX CANARY_ENV\n");
+	if (argc - optind != 3 || size == 0) {
+		fprintf(stderr, "usage: body_time [-n N] [-s SIZE] FILE PREFIX CANARY_ENV\n");
 		return 2;
 	}
-	prefixes[0] = argv[optind];
+	file = argv[optind];
+	prefixes[0] = argv[optind + 1];
 	setup.secret_prefixes = prefixes;
-	setup.canary_env = argv[optind + 1];
+	setup.canary_env = argv[optind + 2];
 	if (dlp_setup_engine(&setup, environ, &e, err, sizeof(err)) < 0) {
 		fprintf(stderr, "body_time: %s\n", err);
 		return 1;
@@ -93,7 +69,7 @@ int main(int argc, char **argv)
 	body = malloc(size);
 	if (!body)
 		return 1;
-	if (file) {
+	{
 		FILE *f = fopen(file, "rb");
 
 		if (!f || fread(body, 1, size, f) != size) {
@@ -101,8 +77,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		fclose(f);
-	} else {
-		fill_body(body, size);
 	}
 	fields[0] = (struct http1_field){ str_of("Host"), str_of("127.0.0.1:20000") };
 	fields[1] = (struct http1_field){ str_of("Content-Type"), str_of("application/json") };

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # The differential check for engine changes that must not change what is
 # found: the engine of BASE (a commit, default: where this branch left main)
-# and the working tree's
-# scan the same corpus, in every way a caller feeds the engine, and must
-# print the same findings (detector, where, rule, name, offset, length,
-# preview) and the same dlp_scan_settled() answers.
+# and the working tree's scan the same corpus, in every way a caller feeds
+# the engine, and must print the same findings (detector, where, rule, name,
+# offset, length, preview) and the same dlp_scan_settled() answers.
 #   bench/dlp/diff.sh [BASE]
 # The corpus: bench/dlp/diff_corpus.py's inputs (every detector and variant,
 # the unit tests' strings, random mixtures up to 40 KB, gzip bodies), the

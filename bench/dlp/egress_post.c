@@ -7,6 +7,9 @@
  *       one keep-alive connection to the proxy sending absolute-form
  *       POSTs of a 4 KiB JSON body to 127.0.0.1:ORIGIN-PORT/PATH, one
  *       after the other, for SECONDS; prints requests per second
+ *   egress_post body
+ *       writes that body to stdout (bench/dlp/body.sh times the engine
+ *       on it alone)
  *
  * Not part of the build or the tests: a measuring tool. */
 #define _GNU_SOURCE
@@ -181,6 +184,13 @@ int main(int argc, char **argv)
 		return serve(atoi(argv[2]));
 	if (argc == 6 && strcmp(argv[1], "client") == 0)
 		return client(atoi(argv[2]), atoi(argv[3]), atof(argv[4]), argv[5]);
-	fprintf(stderr, "usage: egress_post serve PORT | client PROXY-PORT ORIGIN-PORT SECONDS PATH\n");
+	if (argc == 2 && strcmp(argv[1], "body") == 0) {
+		static char body[BODY_SIZE];
+
+		fill_body(body);
+		return fwrite(body, 1, sizeof(body), stdout) == sizeof(body) ? 0 : 1;
+	}
+	fprintf(stderr, "usage: egress_post serve PORT | client PROXY-PORT ORIGIN-PORT SECONDS PATH | "
+			"body\n");
 	return 2;
 }
