@@ -42,7 +42,7 @@ done
 for _ in $(seq "$runs"); do
 	for k in "${!libs[@]}"; do
 		"$out/body_time-$k" -n "$n" "$body" "$prefix" BENCH_CANARY 2>/dev/null |
-			awk '{ print $4, $10 }' >>"$out/body_time-$k.txt"
+			awk '{ print $4, $9 }' >>"$out/body_time-$k.txt"
 	done
 done
 # spread FIELD FILE: "min median max" of a column.

@@ -6,13 +6,14 @@
 # file: GNU grep -F with the 50 secret values (exact matching only, no
 # variants, no rules) -- the floor of what one pass over the bytes costs.
 #   bench/dlp/run.sh [SIZE_MB]
+# SIDECAR names another build (an A/B: alternate the two, RUNS=1 each).
 # Not a test: it prints figures for docs/dlp.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 size=${1:-100}
 runs=${RUNS:-3}
 out=build/bench
-sidecar=build/sidecar
+sidecar=${SIDECAR:-build/sidecar}
 mkdir -p "$out"
 [ -x "$sidecar" ] || { echo "bench/dlp/run.sh: build $sidecar first (make all)" >&2; exit 2; }
 data=$out/dlp-mixed-$size.txt
