@@ -20,6 +20,7 @@ does not matter here: only that the old and the new engine agree.
 """
 import base64
 import gzip
+import json
 import os
 import re
 import random
@@ -135,8 +136,18 @@ def noise():
     return prose(rng.randint(1, 30)).encode()
 
 
+def json_text(secrets):
+    """Chat-request JSON: escaped newlines, quotes and backslashes around a
+    secret's variant, as an agent's model call carries them."""
+    text = prose(rng.randint(2, 10)) + "\n" + rng.choice(variants(rng.choice(secrets)))
+    text += rng.choice(['\n', '"quoted"', '\\', '\t', '/', '\u00e9', 'x\\u0041']) + prose(3)
+    return json.dumps({"content": text}).encode()
+
+
 def piece(secrets):
-    r = rng.randrange(10)
+    r = rng.randrange(12)
+    if r >= 10:
+        return json_text(secrets)
     if r < 3:
         return rng.choice(variants(rng.choice(secrets))).encode()
     if r < 5:
