@@ -137,9 +137,20 @@ $(VERSION_USERS:%.c=$(OBJ)/%.o): $(VERSION_HEADER)
 # The assembler .incbin's the default DLP rules (shared/dlp_default_rules.c).
 $(OBJ)/shared/dlp_default_rules.o: shared/dlp_default_rules.yaml
 
-$(OBJ)/%.o: %.c | $(DEPS_STAMP)
+# A rebuilt sysroot (a changed pin or build switch, e.g. mbedtls_config.h)
+# recompiles and relinks everything: -MMD does not list -isystem headers, and
+# the programs must not keep the old libraries' code.
+$(OBJ)/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# X25519 public keys by Everest, not mbedTLS's generic ladder
+# (sidecar/egress/egress_tls_x25519.c); --undefined pulls the wrapper out of
+# the test archive.
+X25519_WRAP := -Wl,--wrap=mbedtls_ecp_mul -Wl,--undefined=__wrap_mbedtls_ecp_mul
+$(BUILD)/sidecar: LDFLAGS += $(X25519_WRAP)
+$(BUILD)/tests/unit/%: LDFLAGS += $(X25519_WRAP)
+$(BUILD)/tests/helpers/%: LDFLAGS += $(X25519_WRAP)
 
 $(BUILD)/sidecar: $(SIDECAR_OBJ) $(SHARED_OBJ) $(VARIANT_OBJ)
 	$(CC) $(LDFLAGS) -o $@.unstripped $^ $(SIDECAR_LIBS)

@@ -84,4 +84,10 @@ int leaf_cert_cb(mbedtls_ssl_context *ssl);
 int egress_tls_host_normalize(const char *host, char *out, size_t out_len,
 			      unsigned char ip[16], size_t *ip_len);
 
+/* egress_tls_x25519.c */
+/* R = m * 9 on Curve25519 by Everest, for a clamped private key m; the
+ * linker sends mbedtls_ecp_mul's base-point calls here (-Wl,--wrap). */
+int egress_tls_x25519_base_mul(mbedtls_ecp_group *grp, mbedtls_ecp_point *R,
+			       const mbedtls_mpi *m);
+
 #endif
