@@ -172,25 +172,20 @@ build_mbedtls() {
     # in place (MBEDTLS_PSA_ASSUME_EXCLUSIVE_BUFFERS: nothing here shares
     # memory with another party, and the copies kept both TLS output record
     # buffers resident on every held connection: docs/egress-bench.md).
+    # X25519 by Everest (MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED: HACL*'s
+    # verified Curve25519 in 3rdparty/everest, Apache-2.0) instead of the
+    # generic bignum ladder, 72 us instead of 440 per agreement here
+    # (bench/egress/crypto_handshake.c, docs/egress-tls.md); its objects are
+    # added to libmbedcrypto.a below.
     # The switches are made in the installed
     # mbedtls_config.h itself, so libssh2, libgit2 and our code all compile
     # against the same configuration.
     local config=include/mbedtls/mbedtls_config.h option
     for option in MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD MBEDTLS_PLATFORM_MEMORY \
-                  MBEDTLS_PSA_ASSUME_EXCLUSIVE_BUFFERS; do
+                  MBEDTLS_PSA_ASSUME_EXCLUSIVE_BUFFERS MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED; do
         grep -q "^//#define $option\$" "$config" || die "mbedtls: $option not found in $config"
         sed -i "s|^//#define $option\$|#define $option|" "$config"
     done
-    # X25519 key agreement by Everest (HACL*'s verified Curve25519, in
-    # 3rdparty/everest, Apache-2.0) instead of the generic bignum ladder:
-    # 72 us instead of 440 per agent-side TLS 1.3 handshake here
-    # (bench/egress/crypto_handshake.c, docs/egress-bench.md).  Everest is
-    # built as its own libeverest.a; its objects are added to libmbedcrypto.a
-    # after the install so that everything linking -lmbedcrypto (us, libssh2,
-    # libgit2) keeps working unchanged.
-    grep -q "^//#define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED\$" "$config" ||
-        die "mbedtls: MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED not found in $config"
-    sed -i "s|^//#define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED\$|#define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED|" "$config"
     # The release tarball ships its generated
     # sources, so no Python is needed with GEN_FILES off.  FATAL_WARNINGS off: a
     # newer compiler's new warning must not break a pinned release.
@@ -198,7 +193,9 @@ build_mbedtls() {
         -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF -DGEN_FILES=OFF \
         -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF \
         -DMBEDTLS_FATAL_WARNINGS=OFF
-    # Everest's objects into libmbedcrypto.a (see the switch above).
+    # Everest is built as its own libeverest.a; its objects go into
+    # libmbedcrypto.a so that everything linking -lmbedcrypto (us, libssh2,
+    # libgit2, the fuzzers) keeps working unchanged.
     mkdir -p _everest
     (cd _everest && ar x "$SYSROOT/lib/libeverest.a")
     ar rs "$SYSROOT/lib/libmbedcrypto.a" _everest/*.o
