@@ -18,9 +18,12 @@
  *
  *   crypto_handshake [--quick]
  *
- * Built by bench/egress/run.sh against build/sysroot, or by hand:
- *   musl-gcc -O2 -isystem build/sysroot/include -static -Lbuild/sysroot/lib \
- *     -o /tmp/crypto_handshake bench/egress/crypto_handshake.c -lmbedcrypto
+ * Built by hand against build/sysroot.  As the sidecar links it (X25519
+ * public keys by Everest, sidecar/egress/egress_tls_x25519.c):
+ *   musl-gcc -std=c11 -D_GNU_SOURCE -O2 -isystem build/sysroot/include -static \
+ *     -Lbuild/sysroot/lib -Wl,--wrap=mbedtls_ecp_mul -o /tmp/crypto_handshake \
+ *     bench/egress/crypto_handshake.c sidecar/egress/egress_tls_x25519.c -lmbedcrypto
+ * and without the last two additions for mbedTLS's own code paths.
  */
 #include <stdint.h>
 #include <stdio.h>
