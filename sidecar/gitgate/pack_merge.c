@@ -57,24 +57,19 @@
 
 /* ---- the readers lock ---- */
 
-static int lock_open(const char *repo_path)
+/* Open <repo>/<name> and flock it with operation: the descriptor, or a
+ * negative errno (-EWOULDBLOCK for LOCK_NB when someone holds it). */
+static int lock_take(const char *repo_path, const char *name, int open_flags, int operation)
 {
 	char path[4096];
 	int fd;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/" LOCK_NAME, repo_path) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", repo_path, name) >= sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-	return fd < 0 ? -errno : fd;
-}
-
-int pack_readers_lock(const char *repo_path)
-{
-	int fd = lock_open(repo_path);
-
+	fd = open(path, open_flags | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return fd;
-	while (flock(fd, LOCK_SH) < 0) {
+		return -errno;
+	while (flock(fd, operation) < 0) {
 		int ret = -errno;
 
 		if (ret != -EINTR) {
@@ -83,6 +78,11 @@ int pack_readers_lock(const char *repo_path)
 		}
 	}
 	return fd;
+}
+
+int pack_readers_lock(const char *repo_path)
+{
+	return lock_take(repo_path, LOCK_NAME, O_RDONLY, LOCK_SH);
 }
 
 void pack_readers_unlock(const char *repo_path, int fd)
@@ -136,9 +136,9 @@ size_t pack_retired_sweep(const char *repo_path)
 	dir = opendir(dir_path);
 	if (!dir)
 		return 0; /* the common case: nothing retired */
-	fd = lock_open(repo_path);
 	/* A reader still there sweeps when it leaves. */
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+	fd = lock_take(repo_path, LOCK_NAME, O_RDONLY, LOCK_EX | LOCK_NB);
+	if (fd < 0)
 		goto out;
 	while ((d = readdir(dir)) != NULL) {
 		if (!pack_name_valid(d->d_name, strlen(d->d_name)))
@@ -706,22 +706,5 @@ void pack_merge_after_write(const char *name, const char *repo_path)
 
 int pack_push_flock(const char *repo_path)
 {
-	char path[4096];
-	int fd;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/gitgate-push.lock", repo_path) >=
-	    sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		int ret = -errno;
-
-		if (ret != -EINTR) {
-			close(fd);
-			return ret;
-		}
-	}
-	return fd;
+	return lock_take(repo_path, "gitgate-push.lock", O_RDWR, LOCK_EX);
 }
