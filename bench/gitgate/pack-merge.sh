@@ -4,9 +4,10 @@
 # repository and then the same N pushes (one small commit each, over
 # smart-HTTP).  Then clones from both, interleaved (A, B, A, B ...): the
 # time of each and the most pack files the gate had open during it
-# (sampled from /proc every few ms, so a floor of the true peak).  Prints
-# the packs left, the push phase's time, and per clone the median, the
-# spread and the descriptors.
+# (sampled from /proc every few ms, so a floor of the true peak), and the
+# gate's own time for it (its upload-pack sessions' "done in" log lines).
+# Prints the packs left, the time per push, and per clone the median and
+# the range of both times and the most descriptors.
 #
 #   bench/gitgate/pack-merge.sh --before=OLD_SIDECAR [--after=NEW] [--pushes=300] [--clones=7]
 set -euo pipefail
@@ -93,7 +94,7 @@ push_once() { # name i
 
 # One clone: its time in ms and the most .pack descriptors seen meanwhile.
 clone_once() { # name round
-	local name=$1 round=$2 pid url t0 t1 most=0 n sampler
+	local name=$1 round=$2 pid url t0 t1 most=0 n sampler lines served
 	pid=$(cat "$dir/$name/pid")
 	url=$(cat "$dir/$name/url")
 	rm -rf "$dir/clone"
@@ -106,6 +107,7 @@ clone_once() { # name round
 	) &
 	sampler=$!
 	echo 0 >"$dir/fds"
+	lines=$(wc -l <"$dir/$name/stderr")
 	t0=$(now_ms)
 	git clone -q "$url" "$dir/clone"
 	t1=$(now_ms)
@@ -113,7 +115,11 @@ clone_once() { # name round
 	wait "$sampler" || true
 	rm -f "$dir/clone-done"
 	most=$(cat "$dir/fds")
-	echo "$((t1 - t0)) $most" >>"$dir/$name/clones"
+	# The gate's own time: its upload-pack sessions of this clone.
+	served=$(tail -n +"$((lines + 1))" "$dir/$name/stderr" |
+		sed -n 's/.*git-upload-pack app.*done in \([0-9]*\) ms.*/\1/p' |
+		awk '{ s += $1 } END { print s + 0 }')
+	echo "$((t1 - t0)) $most $served" >>"$dir/$name/clones"
 }
 
 packs() { ls "$dir/$1/data/app.git/objects/pack/" | grep -c '\.idx$'; }
@@ -130,15 +136,18 @@ for round in $(seq 1 "$clones"); do
 	clone_once after "$round"
 done
 
+# "median (min-max)" of column COLUMN of a file of numbers.
+spread() { # file column
+	cut -d" " -f"$2" "$1" | sort -n | awk '{ v[NR] = $1 }
+		END { printf "%d ms (%d-%d)", v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+
 summary() { # name
-	local name=$1
-	sort -n "$dir/$name/clones" | awk -v name="$name" -v packs="$(packs "$name")" \
-		-v push_ms="$(cat "$dir/$name/push-ms")" -v pushes="$pushes" '
-		{ t[NR] = $1; if ($2 > fd) fd = $2 }
-		END {
-			printf "%-7s %6d packs  %4d ms/push  clone median %5d ms (min %d, max %d)  pack fds up to %d\n",
-				name, packs, push_ms / pushes, t[int((NR + 1) / 2)], t[1], t[NR], fd
-		}'
+	local name=$1 clones=$dir/$1/clones
+	printf "%-7s %4d packs  %3d ms/push  clone %s, gate %s  pack fds up to %d\n" \
+		"$name" "$(packs "$name")" $(($(cat "$dir/$name/push-ms") / pushes)) \
+		"$(spread "$clones" 1)" "$(spread "$clones" 3)" \
+		"$(cut -d" " -f2 "$clones" | sort -n | tail -1)"
 }
 summary before
 summary after
