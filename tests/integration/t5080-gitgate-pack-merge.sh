@@ -62,6 +62,23 @@ test_expect_success '100 pushes, clones alongside: never more than 16 packs' '
 		git add -A && git commit -q -m "push $i" &&
 		if [ $((i % 10)) -eq 0 ]; then url=$GATE_GIT; else url=$GATE_HTTP; fi &&
 		git push -q "$url/app.git" main || { touch "$TEST_SCRATCH/pushes-done"; exit 1; }
+		if [ "$i" -eq 50 ]; then
+			# git'"'"'s own pack with OFS_DELTA chains: a file edited 12
+			# times, pushed at once; later merges must rewrite the offsets.
+			ls "$PACKS" >before-deltas &&
+			git checkout -q -b deltas &&
+			seq 1 400 | sed "s/$/ a line of text long enough to delta well/" >text &&
+			for e in $(seq 1 12); do
+				sed -i "$((e * 30))s/$/ edited $e/" text &&
+				git add text && git commit -q -m "edit $e" || exit 1
+			done &&
+			git push -q "$GATE_HTTP/app.git" deltas &&
+			git checkout -q main &&
+			ls "$PACKS" | comm -13 before-deltas - | grep "\.idx$" >"$TEST_SCRATCH/delta-pack" &&
+			test -s "$TEST_SCRATCH/delta-pack" &&
+			git verify-pack -v "$PACKS/$(cat "$TEST_SCRATCH/delta-pack")" | grep -q "chain length" ||
+				{ touch "$TEST_SCRATCH/pushes-done"; exit 1; }
+		fi
 		n=$(live_packs "$REPO") &&
 		if [ "$n" -gt "$most" ]; then most=$n; fi &&
 		[ "$n" -le "$THRESHOLD" ] || { echo "$n packs after push $i"; touch "$TEST_SCRATCH/pushes-done"; exit 1; }
@@ -77,6 +94,10 @@ test_expect_success '100 pushes, clones alongside: never more than 16 packs' '
 test_expect_success 'the repository is fsck-clean, without temporary or retired files' '
 	git -C "$REPO" fsck --no-progress --no-dangling --strict &&
 	for idx in "$PACKS"/*.idx; do git verify-pack "$idx"; done &&
+	# The deltas pushed at push 50 are now in a merged pack, still deltas.
+	test ! -e "$PACKS/$(cat "$TEST_SCRATCH/delta-pack")" &&
+	for idx in "$PACKS"/*.idx; do git verify-pack -v "$idx"; done >verified &&
+	grep -q "chain length" verified &&
 	! ls "$PACKS" | grep -v "^pack-[0-9a-f]*\.\(pack\|idx\|rev\)$" &&
 	test ! -e "$REPO/gitgate-retired" &&
 	[ "$(live_packs "$REPO")" -le "$THRESHOLD" ]
