@@ -6,18 +6,18 @@
  *   per command: connectivity, then under the repository's push lock the
  *   old id, the push policy, push_scan(), mirror_forward()
  *   move the pack in, update the refs, report-status on side-band 1 with
- *   the scan's and the upstream's messages on side-band 2 before it.
+ *   the scan's and the upstream's messages on side-band 2 before it;
+ *   then, under the push lock again, merge packs when there are too many
+ *   (pack_merge.h).
  *
  * A client asking for protocol v2 gets v0, as from git: there is no v2
  * push. */
 #include "receive_pack.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "bottle_version.h"
@@ -346,9 +346,6 @@ static void run_checks(struct push *push)
 	}
 	push->pack_moved_in = push->quarantine.pack_name != NULL;
 	update_refs(push);
-	/* Still locked when a pack came in: the merge runs after the report. */
-	if (push->pack_moved_in)
-		return;
 unlock:
 	push_unlock(push);
 }
@@ -479,10 +476,14 @@ int receive_pack_serve(struct gitgate_session *s)
 	run_checks(&push);
 	ret = write_report(&push);
 	log_push(&push);
-	if (push.pack_moved_in && push.locked) {
-		/* Not a reader any more: the merge may retire what we read. */
+	if (push.pack_moved_in) {
+		/* After the report, so the client does not wait for it (over
+		 * smart-HTTP it still does, until the response ends), and no
+		 * longer a reader: the merge may retire what this push read.
+		 * The lock again: a push in between may have merged already. */
 		pack_readers_unlock(s->repo->path, push.readers_fd);
 		push.readers_fd = -1;
+		push_lock(&push);
 		pack_merge_after_write(s->repo->config->name, s->repo->path);
 	}
 	if (ret < 0 && !s->err[0])
