@@ -540,13 +540,28 @@ static int temp_close(struct merge *m)
 	return ret;
 }
 
+/* Rename a written temporary file to the new pack's name with extension;
+ * tmp is emptied once it is no longer there to remove.  0 or -errno. */
+static int temp_rename(struct merge *m, char *tmp, const char *extension)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", m->pack_dir, m->new_name,
+			     extension) >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (rename(tmp, path) < 0)
+		return -errno;
+	tmp[0] = '\0';
+	return 0;
+}
+
 /* Write the new pack and its index, synced, under their final names. */
 static int merge_write(struct merge *m, const struct pack_info *packs, size_t count,
 		       char *err, size_t err_len)
 {
 	struct pack_reuse_sink sink = { file_write, entry_add, &m->out };
 	struct pack_reuse_stats stats;
-	char hex[2 * OID_LEN + 1], path[4096];
+	char hex[2 * OID_LEN + 1];
 	unsigned char checksum[OID_LEN];
 	int ret = -ENOMEM;
 
@@ -606,22 +621,13 @@ static int merge_write(struct merge *m, const struct pack_info *packs, size_t co
 		snprintf(hex + 2 * i, 3, "%02x", checksum[i]);
 	snprintf(m->new_name, sizeof(m->new_name), "pack-%s", hex);
 	/* The pack first: an index found is an index whose pack is there. */
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.pack", m->pack_dir, m->new_name) >=
-		    sizeof(path) ||
-	    rename(m->pack_tmp, path) < 0) {
-		ret = -errno;
-		error_format(err, err_len, "cannot move the new pack in: %s", strerror(errno));
+	ret = temp_rename(m, m->pack_tmp, ".pack");
+	if (ret == 0)
+		ret = temp_rename(m, m->idx_tmp, ".idx");
+	if (ret < 0) {
+		error_format(err, err_len, "cannot move the new pack in: %s", strerror(-ret));
 		return ret;
 	}
-	m->pack_tmp[0] = '\0';
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s.idx", m->pack_dir, m->new_name) >=
-		    sizeof(path) ||
-	    rename(m->idx_tmp, path) < 0) {
-		ret = -errno;
-		error_format(err, err_len, "cannot move the new index in: %s", strerror(errno));
-		return ret;
-	}
-	m->idx_tmp[0] = '\0';
 	/* Durable before any old pack may go. */
 	ret = fsync_path(m->pack_dir);
 	if (ret < 0)
