@@ -244,58 +244,64 @@ static void setkey_on_path(mbedtls_gcm_context *ctx, const unsigned char *key, s
 	assert_int_equal(mbedtls_gcm_alt_is_accelerated(ctx), !portable && cpu_has_acceleration());
 }
 
-static void test_specification_vectors_encrypt(void **state)
+/* Runs check on every specification vector, on a context keyed for it,
+ * on both paths. */
+static void each_vector_on_both_paths(void (*check)(mbedtls_gcm_context *ctx,
+						    const struct decoded *d))
 {
-	(void)state;
 	for (int portable = 0; portable <= 1; portable++) {
 		for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
 			struct decoded d;
 			mbedtls_gcm_context ctx;
-			unsigned char out[64], tag[16];
 
 			decode(&vectors[i], &d);
 			mbedtls_gcm_init(&ctx);
 			setkey_on_path(&ctx, d.key, d.key_length, portable);
-			assert_int_equal(mbedtls_gcm_crypt_and_tag(&ctx, MBEDTLS_GCM_ENCRYPT,
-								   d.length, d.iv, d.iv_length,
-								   d.ad, d.ad_length, d.plaintext,
-								   out, 16, tag),
-					 0);
-			assert_memory_equal(out, d.ciphertext, d.length);
-			assert_memory_equal(tag, d.tag, 16);
-			/* A truncated tag is the full tag's prefix. */
-			assert_int_equal(mbedtls_gcm_crypt_and_tag(&ctx, MBEDTLS_GCM_ENCRYPT,
-								   d.length, d.iv, d.iv_length,
-								   d.ad, d.ad_length, d.plaintext,
-								   out, 12, tag),
-					 0);
-			assert_memory_equal(tag, d.tag, 12);
+			check(&ctx, &d);
 			mbedtls_gcm_free(&ctx);
 		}
 	}
 }
 
+static void check_encrypt(mbedtls_gcm_context *ctx, const struct decoded *d)
+{
+	unsigned char out[64], tag[16];
+
+	assert_int_equal(mbedtls_gcm_crypt_and_tag(ctx, MBEDTLS_GCM_ENCRYPT, d->length, d->iv,
+						   d->iv_length, d->ad, d->ad_length,
+						   d->plaintext, out, 16, tag),
+			 0);
+	assert_memory_equal(out, d->ciphertext, d->length);
+	assert_memory_equal(tag, d->tag, 16);
+	/* A truncated tag is the full tag's prefix. */
+	assert_int_equal(mbedtls_gcm_crypt_and_tag(ctx, MBEDTLS_GCM_ENCRYPT, d->length, d->iv,
+						   d->iv_length, d->ad, d->ad_length,
+						   d->plaintext, out, 12, tag),
+			 0);
+	assert_memory_equal(tag, d->tag, 12);
+}
+
+static void test_specification_vectors_encrypt(void **state)
+{
+	(void)state;
+	each_vector_on_both_paths(check_encrypt);
+}
+
+static void check_decrypt_in_place(mbedtls_gcm_context *ctx, const struct decoded *d)
+{
+	unsigned char text[64];
+
+	memcpy(text, d->ciphertext, d->length);
+	assert_int_equal(mbedtls_gcm_auth_decrypt(ctx, d->length, d->iv, d->iv_length, d->ad,
+						  d->ad_length, d->tag, 16, text, text),
+			 0);
+	assert_memory_equal(text, d->plaintext, d->length);
+}
+
 static void test_specification_vectors_decrypt_in_place(void **state)
 {
 	(void)state;
-	for (int portable = 0; portable <= 1; portable++) {
-		for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
-			struct decoded d;
-			mbedtls_gcm_context ctx;
-			unsigned char text[64];
-
-			decode(&vectors[i], &d);
-			mbedtls_gcm_init(&ctx);
-			setkey_on_path(&ctx, d.key, d.key_length, portable);
-			memcpy(text, d.ciphertext, d.length);
-			assert_int_equal(mbedtls_gcm_auth_decrypt(&ctx, d.length, d.iv,
-								  d.iv_length, d.ad, d.ad_length,
-								  d.tag, 16, text, text),
-					 0);
-			assert_memory_equal(text, d.plaintext, d.length);
-			mbedtls_gcm_free(&ctx);
-		}
-	}
+	each_vector_on_both_paths(check_decrypt_in_place);
 }
 
 static int decrypt_tampered(const struct decoded *d, int portable, unsigned char *out)
@@ -384,33 +390,28 @@ static void crypt_in_pieces(mbedtls_gcm_context *ctx, int mode, const struct dec
 	assert_int_equal(written, 0);
 }
 
+static void check_every_split(mbedtls_gcm_context *ctx, const struct decoded *d)
+{
+	unsigned char out[64], tag[16];
+
+	for (size_t ad_split = 0; ad_split <= d->ad_length; ad_split++) {
+		for (size_t step = 1; step <= d->length + 1; step++) {
+			crypt_in_pieces(ctx, MBEDTLS_GCM_ENCRYPT, d, ad_split, step, d->plaintext,
+					out, tag);
+			assert_memory_equal(out, d->ciphertext, d->length);
+			assert_memory_equal(tag, d->tag, 16);
+			crypt_in_pieces(ctx, MBEDTLS_GCM_DECRYPT, d, ad_split, step, d->ciphertext,
+					out, tag);
+			assert_memory_equal(out, d->plaintext, d->length);
+			assert_memory_equal(tag, d->tag, 16);
+		}
+	}
+}
+
 static void test_every_split_gives_the_same_result(void **state)
 {
 	(void)state;
-	for (int portable = 0; portable <= 1; portable++) {
-		for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
-			struct decoded d;
-			mbedtls_gcm_context ctx;
-			unsigned char out[64], tag[16];
-
-			decode(&vectors[i], &d);
-			mbedtls_gcm_init(&ctx);
-			setkey_on_path(&ctx, d.key, d.key_length, portable);
-			for (size_t ad_split = 0; ad_split <= d.ad_length; ad_split++) {
-				for (size_t step = 1; step <= d.length + 1; step++) {
-					crypt_in_pieces(&ctx, MBEDTLS_GCM_ENCRYPT, &d, ad_split,
-							step, d.plaintext, out, tag);
-					assert_memory_equal(out, d.ciphertext, d.length);
-					assert_memory_equal(tag, d.tag, 16);
-					crypt_in_pieces(&ctx, MBEDTLS_GCM_DECRYPT, &d, ad_split,
-							step, d.ciphertext, out, tag);
-					assert_memory_equal(out, d.plaintext, d.length);
-					assert_memory_equal(tag, d.tag, 16);
-				}
-			}
-			mbedtls_gcm_free(&ctx);
-		}
-	}
+	each_vector_on_both_paths(check_every_split);
 }
 
 /* 4,099 bytes (eight-block groups, single blocks and a partial one) with 37
