@@ -559,11 +559,12 @@ int mbedtls_gcm_update_ad(mbedtls_gcm_context *ctx, const unsigned char *add, si
 	uint64_t total = ctx->ad_length + add_len;
 	size_t offset = (size_t)(ctx->ad_length % 16), use;
 
+	/* Nothing to add is fine at any time (mbedTLS's own accepts it). */
+	if (add_len == 0)
+		return 0;
 	/* The additional data comes before the first byte of data. */
 	if (ctx->data_length != 0)
 		return MBEDTLS_ERR_GCM_BAD_INPUT;
-	if (add_len == 0)
-		return 0;
 	if (total < ctx->ad_length || total >> GCM_BYTES_LIMIT_SHIFT != 0)
 		return MBEDTLS_ERR_GCM_BAD_INPUT;
 	ctx->ad_length = total;

@@ -560,8 +560,9 @@ static void test_bad_input_is_refused(void **state)
 				 MBEDTLS_ERR_GCM_BAD_INPUT);
 		/* Output below input is allowed (the data moves down). */
 		assert_int_equal(mbedtls_gcm_update(&ctx, text + 1, 32, text, 32, &written), 0);
-		/* Additional data after data. */
+		/* Additional data after data; none at all is fine. */
 		assert_int_equal(mbedtls_gcm_update_ad(&ctx, text, 1), MBEDTLS_ERR_GCM_BAD_INPUT);
+		assert_int_equal(mbedtls_gcm_update_ad(&ctx, NULL, 0), 0);
 		/* At most 2^36 - 32 bytes of data: 2^32 - 2 counter blocks. */
 		assert_int_equal(mbedtls_gcm_starts(&ctx, MBEDTLS_GCM_ENCRYPT, iv, sizeof(iv)), 0);
 		ctx.data_length = 0xFFFFFFFE0ull - 16;
