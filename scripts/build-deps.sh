@@ -183,9 +183,6 @@ build_mbedtls() {
         grep -q "^//#define $option\$" "$config" || die "mbedtls: $option not found in $config"
         sed -i "s|^//#define $option\$|#define $option|" "$config"
     done
-    # The release tarball ships its generated
-    # sources, so no Python is needed with GEN_FILES off.  FATAL_WARNINGS off: a
-    # newer compiler's new warning must not break a pinned release.
     # ---- our AES-GCM (deps/mbedtls-gcm, docs/egress-tls.md) ----
     # MBEDTLS_GCM_ALT makes mbedtls/gcm.h include "gcm_alt.h" (found next to
     # it, in include/mbedtls/, before any -I path) and leaves the GCM
@@ -197,6 +194,9 @@ build_mbedtls() {
     sed -i 's|^//#define MBEDTLS_GCM_ALT$|#define MBEDTLS_GCM_ALT|' "$config"
     install -m 0644 "$ROOT/deps/mbedtls-gcm/gcm_alt.h" include/mbedtls/gcm_alt.h
     # ---- end of our AES-GCM ----
+    # The release tarball ships its generated
+    # sources, so no Python is needed with GEN_FILES off.  FATAL_WARNINGS off: a
+    # newer compiler's new warning must not break a pinned release.
     cmake_build "$PWD" \
         -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF -DGEN_FILES=OFF \
         -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF \
