@@ -119,7 +119,7 @@ tools:
 
 deps: $(DEPS_STAMP)
 
-$(DEPS_STAMP): scripts/build-deps.sh scripts/deps.lock | tools
+$(DEPS_STAMP): scripts/build-deps.sh scripts/deps.lock $(wildcard deps/*/*) | tools
 	scripts/build-deps.sh --libc $(DEPS_LIBC) $(TOP)
 
 # Rewritten only when the version or commit changed, so a new commit

@@ -67,7 +67,9 @@ declare -A PRODUCES=(
 exec 8>"$BUILD/.build-deps.flock"
 flock 8
 
-inputs=$(cd "$ROOT" && sha256sum scripts/deps.lock scripts/build-deps.sh && echo "libc $LIBC")
+# deps/ holds sources of ours built into a dependency (our AES-GCM inside
+# mbedTLS): a change there rebuilds like a change of this script.
+inputs=$(cd "$ROOT" && sha256sum scripts/deps.lock scripts/build-deps.sh deps/*/* && echo "libc $LIBC")
 
 # Drop the stamp of any dependency whose library went missing, so that only it is
 # rebuilt.  Cheap enough (a few stat calls) to do on the no-op path too.
@@ -92,7 +94,7 @@ fi
 # rebuild from scratch.  $WORK/.inputs remembers which inputs the stamps belong to.
 if [[ ! -f $WORK/.inputs || $(<"$WORK/.inputs") != "$inputs" ]]; then
     if [[ -e $SYSROOT || -e $WORK ]]; then
-        echo "deps: scripts/deps.lock or scripts/build-deps.sh changed; rebuilding every dependency"
+        echo "deps: scripts/deps.lock, scripts/build-deps.sh or deps/ changed; rebuilding every dependency"
     fi
     rm -rf "$SYSROOT" "$WORK"
     mkdir -p "$WORK"
@@ -186,6 +188,17 @@ build_mbedtls() {
         grep -q "^//#define $option\$" "$config" || die "mbedtls: $option not found in $config"
         sed -i "s|^//#define $option\$|#define $option|" "$config"
     done
+    # ---- our AES-GCM (deps/mbedtls-gcm, docs/egress-tls.md) ----
+    # MBEDTLS_GCM_ALT makes mbedtls/gcm.h include "gcm_alt.h" (found next to
+    # it, in include/mbedtls/, before any -I path) and leaves the GCM
+    # functions to us; gcm.c keeps only its self-test.  The header goes into
+    # the tree before mbedTLS compiles (cmake installs include/mbedtls/*.h
+    # with it), and our object is added to libmbedcrypto.a afterwards, before
+    # libssh2 and libgit2 link against it.
+    grep -q '^//#define MBEDTLS_GCM_ALT$' "$config" || die "mbedtls: MBEDTLS_GCM_ALT not found in $config"
+    sed -i 's|^//#define MBEDTLS_GCM_ALT$|#define MBEDTLS_GCM_ALT|' "$config"
+    install -m 0644 "$ROOT/deps/mbedtls-gcm/gcm_alt.h" include/mbedtls/gcm_alt.h
+    # ---- end of our AES-GCM ----
     # The release tarball ships its generated
     # sources, so no Python is needed with GEN_FILES off.  FATAL_WARNINGS off: a
     # newer compiler's new warning must not break a pinned release.
@@ -193,6 +206,14 @@ build_mbedtls() {
         -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF -DGEN_FILES=OFF \
         -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF \
         -DMBEDTLS_FATAL_WARNINGS=OFF
+    # ---- our AES-GCM, continued ----
+    # ($CFLAGS is a list of flags, split on purpose.)
+    # shellcheck disable=SC2086
+    $CC $CFLAGS -std=c99 -Wall -Wextra -Werror -Iinclude \
+        -c "$ROOT/deps/mbedtls-gcm/gcm_alt.c" -o _build/gcm_alt.o
+    ar rs "$SYSROOT/lib/libmbedcrypto.a" _build/gcm_alt.o
+    [[ -f $SYSROOT/include/mbedtls/gcm_alt.h ]] || die "mbedtls: gcm_alt.h was not installed"
+    # ---- end of our AES-GCM ----
     # Everest is built as its own libeverest.a; its objects go into
     # libmbedcrypto.a so that everything linking -lmbedcrypto (us, libssh2,
     # libgit2, the fuzzers) keeps working unchanged.

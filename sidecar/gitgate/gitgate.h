@@ -18,6 +18,8 @@
  *   push_scan.c        DLP over the new commits, identity rules,
  *                      gitleaks-allow proposals and their approvals
  *   mirror.c           fetch from upstream into the bare mirror
+ *   pack_merge.c       after a push or fetch: more than 16 packs merged
+ *                      into one; the readers lock that keeps packs in use
  *   mirror_forward.c   push upstream with the deploy key
  *
  * Library and per-connection code never exits: 0 or a negative errno, with

@@ -2,6 +2,7 @@
  * shutdown.  Signals are taken by one thread with sigwait, so no
  * connection thread is ever interrupted by them. */
 #include "gitgate.h"
+#include "pack_merge.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -502,6 +503,9 @@ int gitgate_main(int argc, char **argv)
 	gate.bottle = options.bottle;
 	if (git_libgit2_init() < 0)
 		die(EXIT_SYSTEM, "cannot initialise libgit2");
+	/* A bound on the pack files libgit2 holds open, whatever the packs. */
+	if (git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT, (size_t)PACK_OPEN_FILES_MAX) < 0)
+		die(EXIT_SYSTEM, "cannot limit libgit2's open pack files");
 	setup_dlp();
 	if (options.queue_dir && queue_prepare(options.queue_dir, err, sizeof(err)) < 0)
 		die(EXIT_CONFIG, "%s", err);

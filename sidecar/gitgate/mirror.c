@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "pack_merge.h"
 #include "../../shared/log.h"
 
 static int64_t monotonic_ms(void)
@@ -151,7 +153,7 @@ int mirror_refresh(struct gitgate *gate, struct gitgate_repo *repo, bool force, 
 	git_repository *git = NULL;
 	char reason[256], url[256], age[64];
 	bool busy, good, waited_on;
-	int ret = -EIO, r;
+	int ret = -EIO, r, lock_fd;
 
 	/* The gate's own repository (no upstream) is always current. */
 	if (!config->upstream)
@@ -181,9 +183,19 @@ int mirror_refresh(struct gitgate *gate, struct gitgate_repo *repo, bool force, 
 	/* Not while a push is being forwarded: a fetch that read the
 	 * upstream's refs before the push landed there would set the
 	 * mirror's refs back.  Lock order: fetch_lock, then push_lock;
-	 * receive-pack never refreshes while it holds push_lock. */
+	 * receive-pack never refreshes while it holds push_lock.  The
+	 * flock too: another process (--stdio) may push or fetch, and the
+	 * merge after the fetch must be alone in objects/pack. */
 	pthread_mutex_lock(&repo->push_lock);
+	lock_fd = pack_push_flock(repo->path);
+	if (lock_fd < 0)
+		log_warn("%s: unable to take the push lock file: %s", config->name,
+			 strerror(-lock_fd));
 	r = mirror_fetch(git, config, reason, sizeof(reason));
+	if (r == 0 && lock_fd >= 0)
+		pack_merge_after_write(config->name, repo->path);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	pthread_mutex_unlock(&repo->push_lock);
 	repo->fetch_attempted_at_ms = monotonic_ms();
 	if (r == 0) {

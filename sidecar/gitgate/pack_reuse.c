@@ -25,7 +25,12 @@
 #define OID_LEN 20
 #define IDX_HEADER (8 + 256 * 4)
 #define PACK_HEADER 12
-#define MAX_PACKS 1024
+/* Packs one reader maps.  Each is two mappings (no descriptor: a pack's
+ * file is closed once mapped), and 64 sessions at this bound stay far
+ * under the kernel's 65530 mappings a process.  Past it, objects of the
+ * packs left out are compressed afresh: slower, still right.  Merging
+ * (pack_merge.h) keeps a repository well under it. */
+#define MAX_PACKS 128
 
 enum entry_type { ENTRY_OFS_DELTA = 6, ENTRY_REF_DELTA = 7 };
 
@@ -119,10 +124,29 @@ bad:
 	return -EINVAL;
 }
 
+/* Map <dir_path>/<name> (an .idx) and its pack into r: 0, -EINVAL when
+ * it is not a usable pack, -ENOMEM or -ENAMETOOLONG. */
+static int pack_add(struct pack_reuse *r, const char *dir_path, const char *name)
+{
+	char path[4096];
+	struct pack_file *packs;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir_path, name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	packs = realloc(r->packs, (r->npacks + 1) * sizeof(*packs));
+	if (!packs)
+		return -ENOMEM;
+	r->packs = packs;
+	if (pack_map(&r->packs[r->npacks], path) < 0)
+		return -EINVAL;
+	r->npacks++;
+	return 0;
+}
+
 int pack_reuse_open(struct pack_reuse **out, const char *repo_path, char *err, size_t err_len)
 {
 	struct pack_reuse *r = NULL;
-	char dir_path[4096], path[4096];
+	char dir_path[4096];
 	struct dirent *d;
 	DIR *dir;
 	int ret = -ENOMEM;
@@ -141,19 +165,12 @@ int pack_reuse_open(struct pack_reuse **out, const char *repo_path, char *err, s
 		goto out;
 	while ((d = readdir(dir)) != NULL && r->npacks < MAX_PACKS) {
 		size_t len = strlen(d->d_name);
-		struct pack_file *packs;
 
-		if (len < 5 || strcmp(d->d_name + len - 4, ".idx") != 0 ||
-		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir_path, d->d_name) >=
-			    sizeof(path))
+		if (len < 5 || strcmp(d->d_name + len - 4, ".idx") != 0)
 			continue;
-		packs = realloc(r->packs, (r->npacks + 1) * sizeof(*packs));
-		if (!packs)
-			goto out;
-		r->packs = packs;
 		/* A pack being written or removed meanwhile is simply not used. */
-		if (pack_map(&r->packs[r->npacks], path) == 0)
-			r->npacks++;
+		if (pack_add(r, dir_path, d->d_name) == -ENOMEM)
+			goto out;
 	}
 	ret = 0;
 out:
@@ -165,6 +182,52 @@ out:
 	if (ret < 0)
 		error_format(err, err_len, "out of memory reading the packs");
 	*out = r;
+	return ret;
+}
+
+int pack_reuse_open_packs(struct pack_reuse **out, const char *pack_dir, char *const *names,
+			  size_t n, char *err, size_t err_len)
+{
+	struct pack_reuse *r = calloc(1, sizeof(*r));
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	if (!r) {
+		error_format(err, err_len, "out of memory");
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ret = pack_add(r, pack_dir, names[i]);
+		if (ret < 0) {
+			error_format(err, err_len, "cannot read the pack %s: %s", names[i],
+				     ret == -EINVAL ? "not a pack with a v2 index" : strerror(-ret));
+			pack_reuse_close(r);
+			return ret;
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+int pack_reuse_ids(struct pack_reuse *r, struct oid_array *out)
+{
+	struct oid_map seen = OID_MAP_INIT;
+	int ret = 0;
+
+	for (size_t i = 0; i < r->npacks && ret == 0; i++) {
+		const struct pack_file *f = &r->packs[i];
+
+		for (uint32_t e = 0; e < f->count && ret == 0; e++) {
+			git_oid oid;
+			bool added;
+
+			memcpy(oid.id, f->ids + (size_t)e * OID_LEN, OID_LEN);
+			ret = oid_map_put(&seen, &oid, 0, &added);
+			if (ret == 0 && added)
+				ret = oid_array_push(out, &oid);
+		}
+	}
+	oid_map_release(&seen);
 	return ret;
 }
 
@@ -372,17 +435,19 @@ static int entry_read(const struct pack_file *f, uint32_t number, struct entry *
 }
 
 struct writer {
-	int (*write)(void *ctx, const void *p, size_t len);
-	void *ctx;
+	const struct pack_reuse_sink *sink;
 	mbedtls_sha1_context sha;
 	uint64_t offset; /* bytes written so far */
+	uint32_t crc;    /* of the current entry, when the sink indexes */
 };
 
 static int out_write(struct writer *w, const void *p, size_t len)
 {
 	mbedtls_sha1_update(&w->sha, p, len);
+	if (w->sink->entry)
+		w->crc = (uint32_t)crc32(w->crc, p, (uInt)len);
 	w->offset += len;
-	return w->write(w->ctx, p, len);
+	return w->sink->write(w->sink->ctx, p, len);
 }
 
 /* OFS_DELTA's distance back to the base: big-endian 7-bit groups, each
@@ -478,11 +543,67 @@ out:
 	return ret;
 }
 
+/* One object at the writer's offset: its entry copied (a delta as an
+ * OFS_DELTA or REF_DELTA against the same base) or written whole. */
+static int object_write(struct pack_reuse *r, struct writer *w, git_odb *odb,
+			const struct oid_map *index, const uint64_t *written_at,
+			const struct source *src, const git_oid *oid, bool ofs_delta,
+			struct pack_reuse_stats *stats, char *err, size_t err_len)
+{
+	size_t base_pack = 0;
+	uint32_t base_entry;
+	int *base, ret;
+	struct entry e;
+
+	if (src->pack == SIZE_MAX || entry_read(&r->packs[src->pack], src->entry, &e) < 0) {
+		stats->compressed++;
+		return whole_write(w, odb, oid, err, err_len);
+	}
+	if (!e.has_base) {
+		/* Stored whole: its header and data as they are. */
+		stats->reused_whole++;
+		return out_write(w, e.start, (size_t)(e.end - e.start));
+	}
+	/* A delta only when its base goes too, from this same pack:
+	 * then the pack's own delta graph (which has no cycles) is
+	 * all the client has to resolve. */
+	base = oid_map_get(index, &e.base);
+	if (!base || !object_find(r, &e.base, &base_pack, &base_entry) ||
+	    base_pack != src->pack) {
+		stats->compressed++;
+		return whole_write(w, odb, oid, err, err_len);
+	}
+	stats->reused_deltas++;
+	if (ofs_delta && written_at[*base] != UINT64_MAX) {
+		uint64_t distance = written_at[src->object] - written_at[*base];
+		ret = header_write(w, ENTRY_OFS_DELTA, e.size);
+		if (ret == 0)
+			ret = distance_write(w, distance);
+	} else {
+		ret = header_write(w, ENTRY_REF_DELTA, e.size);
+		if (ret == 0)
+			ret = out_write(w, e.base.id, OID_LEN);
+	}
+	if (ret == 0)
+		ret = out_write(w, e.data, (size_t)(e.end - e.data));
+	return ret;
+}
+
 int pack_reuse_write(struct pack_reuse *r, git_repository *repo, const struct oid_array *objects,
 		     bool ofs_delta, int (*write)(void *ctx, const void *p, size_t len), void *ctx,
 		     struct pack_reuse_stats *stats, char *err, size_t err_len)
 {
-	struct writer w = { .write = write, .ctx = ctx };
+	const struct pack_reuse_sink sink = { .write = write, .ctx = ctx };
+
+	return pack_reuse_write_sink(r, repo, objects, ofs_delta, &sink, stats, err, err_len);
+}
+
+int pack_reuse_write_sink(struct pack_reuse *r, git_repository *repo,
+			  const struct oid_array *objects, bool ofs_delta,
+			  const struct pack_reuse_sink *sink, struct pack_reuse_stats *stats,
+			  char *err, size_t err_len)
+{
+	struct writer w = { .sink = sink };
 	unsigned char header[PACK_HEADER] = { 'P', 'A', 'C', 'K', 0, 0, 0, 2 };
 	unsigned char trailer[OID_LEN];
 	struct oid_map index = OID_MAP_INIT; /* id -> its place in objects */
@@ -533,51 +654,18 @@ int pack_reuse_write(struct pack_reuse *r, git_repository *repo, const struct oi
 	ret = out_write(&w, header, sizeof(header));
 	for (size_t i = 0; i < objects->n && ret == 0; i++) {
 		const struct source *src = &sources[i];
-		const git_oid *oid = &objects->v[src->object];
-		size_t base_pack = 0;
-		uint32_t base_entry;
-		int *base;
-		struct entry e;
 
 		written_at[src->object] = w.offset;
-		if (src->pack == SIZE_MAX || entry_read(&r->packs[src->pack], src->entry, &e) < 0) {
-			stats->compressed++;
-			ret = whole_write(&w, odb, oid, err, err_len);
-			continue;
-		}
-		if (!e.has_base) {
-			/* Stored whole: its header and data as they are. */
-			stats->reused_whole++;
-			ret = out_write(&w, e.start, (size_t)(e.end - e.start));
-			continue;
-		}
-		/* A delta only when its base goes too, from this same pack:
-		 * then the pack's own delta graph (which has no cycles) is
-		 * all the client has to resolve. */
-		base = oid_map_get(&index, &e.base);
-		if (!base || !object_find(r, &e.base, &base_pack, &base_entry) ||
-		    base_pack != src->pack) {
-			stats->compressed++;
-			ret = whole_write(&w, odb, oid, err, err_len);
-			continue;
-		}
-		stats->reused_deltas++;
-		if (ofs_delta && written_at[*base] != UINT64_MAX) {
-			uint64_t distance = written_at[src->object] - written_at[*base];
-			ret = header_write(&w, ENTRY_OFS_DELTA, e.size);
-			if (ret == 0)
-				ret = distance_write(&w, distance);
-		} else {
-			ret = header_write(&w, ENTRY_REF_DELTA, e.size);
-			if (ret == 0)
-				ret = out_write(&w, e.base.id, OID_LEN);
-		}
-		if (ret == 0)
-			ret = out_write(&w, e.data, (size_t)(e.end - e.data));
+		w.crc = 0;
+		ret = object_write(r, &w, odb, &index, written_at, src, &objects->v[src->object],
+				   ofs_delta, stats, err, err_len);
+		if (ret == 0 && sink->entry)
+			ret = sink->entry(sink->ctx, &objects->v[src->object],
+					  written_at[src->object], w.crc);
 	}
 	if (ret == 0) {
 		mbedtls_sha1_finish(&w.sha, trailer);
-		ret = write(ctx, trailer, sizeof(trailer));
+		ret = sink->write(sink->ctx, trailer, sizeof(trailer));
 	}
 	mbedtls_sha1_free(&w.sha);
 out:

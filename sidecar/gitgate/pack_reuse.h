@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <git2.h>
 
@@ -29,6 +30,13 @@ struct pack_reuse_stats {
  * there are none), or a negative errno with err saying why. */
 int pack_reuse_open(struct pack_reuse **out, const char *repo_path, char *err, size_t err_len);
 void pack_reuse_close(struct pack_reuse *r);
+/* Map exactly the named packs (index file names, "pack-<id>.idx") in
+ * pack_dir: 0, or a negative errno with err when any of them cannot be
+ * read (a merge must see every object of each pack it replaces). */
+int pack_reuse_open_packs(struct pack_reuse **out, const char *pack_dir, char *const *names,
+			  size_t n, char *err, size_t err_len);
+/* Append to out every id the packs hold, each once.  0 or -ENOMEM. */
+int pack_reuse_ids(struct pack_reuse *r, struct oid_array *out);
 /* How many of the objects some pack holds. */
 size_t pack_reuse_found(struct pack_reuse *r, const struct oid_array *objects);
 
@@ -39,5 +47,20 @@ size_t pack_reuse_found(struct pack_reuse *r, const struct oid_array *objects);
 int pack_reuse_write(struct pack_reuse *r, git_repository *repo, const struct oid_array *objects,
 		     bool ofs_delta, int (*write)(void *ctx, const void *p, size_t len), void *ctx,
 		     struct pack_reuse_stats *stats, char *err, size_t err_len);
+
+/* Where a written pack goes: write takes the bytes in order; entry, when
+ * set, is told each object's id, offset and the CRC-32 of its entry's
+ * bytes once written (what an index needs), returning 0 or a negative
+ * errno that stops the write. */
+struct pack_reuse_sink {
+	int (*write)(void *ctx, const void *p, size_t len);
+	int (*entry)(void *ctx, const git_oid *oid, uint64_t offset, uint32_t crc);
+	void *ctx;
+};
+
+int pack_reuse_write_sink(struct pack_reuse *r, git_repository *repo,
+			  const struct oid_array *objects, bool ofs_delta,
+			  const struct pack_reuse_sink *sink, struct pack_reuse_stats *stats,
+			  char *err, size_t err_len);
 
 #endif

@@ -6,21 +6,22 @@
  *   per command: connectivity, then under the repository's push lock the
  *   old id, the push policy, push_scan(), mirror_forward()
  *   move the pack in, update the refs, report-status on side-band 1 with
- *   the scan's and the upstream's messages on side-band 2 before it.
+ *   the scan's and the upstream's messages on side-band 2 before it;
+ *   then, under the push lock again, merge packs when there are too many
+ *   (pack_merge.h).
  *
  * A client asking for protocol v2 gets v0, as from git: there is no v2
  * push. */
 #include "receive_pack.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "bottle_version.h"
+#include "pack_merge.h"
 #include "../../shared/log.h"
 
 /* no-thin: the agent is on the gate's own host, where a pack's size costs
@@ -43,6 +44,8 @@ struct push {
 	char unpack_err[256];  /* why the pack was refused; empty: "unpack ok" */
 	bool locked;
 	int lock_fd;           /* the repository's push lock file, held with flock */
+	int readers_fd;        /* the packs' readers lock, shared (pack_merge.h) */
+	bool pack_moved_in;    /* the pushed pack is in objects/pack */
 };
 
 static const char *libgit2_message(void)
@@ -267,19 +270,13 @@ static void update_refs(struct push *push)
 static void push_lock(struct push *push)
 {
 	struct gitgate_session *s = push->s;
-	struct buf path;
 
 	pthread_mutex_lock(&s->repo->push_lock);
 	push->locked = true;
-	buf_init(&path, 4096);
-	if (buf_appendf(&path, "%sgitgate-push.lock", git_repository_path(push->repo)) == 0)
-		push->lock_fd = open(path.p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	push->lock_fd = pack_push_flock(git_repository_path(push->repo));
 	if (push->lock_fd < 0)
-		log_warn("%s: unable to open the push lock file: %s", s->repo->config->name,
-			 strerror(errno));
-	while (push->lock_fd >= 0 && flock(push->lock_fd, LOCK_EX) < 0 && errno == EINTR)
-		;
-	buf_release(&path);
+		log_warn("%s: unable to take the push lock file: %s", s->repo->config->name,
+			 strerror(-push->lock_fd));
 }
 
 static void push_unlock(struct push *push)
@@ -347,6 +344,7 @@ static void run_checks(struct push *push)
 		fail_all(push, err);
 		goto unlock;
 	}
+	push->pack_moved_in = push->quarantine.pack_name != NULL;
 	update_refs(push);
 unlock:
 	push_unlock(push);
@@ -444,6 +442,8 @@ int receive_pack_serve(struct gitgate_session *s)
 	struct push push = { .s = s, .lock_fd = -1 };
 	int ret = -ENOMEM;
 
+	/* Packs this push reads (its checks) stay until it ends. */
+	push.readers_fd = pack_readers_lock(s->repo->path);
 	receive_request_init(&push.request);
 	quarantine_init(&push.quarantine);
 	buf_init(&push.messages, MESSAGES_MAX);
@@ -476,10 +476,21 @@ int receive_pack_serve(struct gitgate_session *s)
 	run_checks(&push);
 	ret = write_report(&push);
 	log_push(&push);
+	if (push.pack_moved_in) {
+		/* After the report, so the client does not wait for it (over
+		 * smart-HTTP it still does, until the response ends), and no
+		 * longer a reader: the merge may retire what this push read.
+		 * The lock again: a push in between may have merged already. */
+		pack_readers_unlock(s->repo->path, push.readers_fd);
+		push.readers_fd = -1;
+		push_lock(&push);
+		pack_merge_after_write(s->repo->config->name, s->repo->path);
+	}
 	if (ret < 0 && !s->err[0])
 		error_format(s->err, sizeof(s->err), "writing the report: %s", strerror(-ret));
 out:
 	push_unlock(&push);
+	pack_readers_unlock(s->repo->path, push.readers_fd);
 	quarantine_release(&push.quarantine);
 	receive_request_release(&push.request);
 	buf_release(&push.messages);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bottle_version.h"
+#include "pack_merge.h"
 #include "../../shared/log.h"
 
 #define HEX_LEN GIT_OID_SHA1_HEXSIZE
@@ -446,9 +447,18 @@ int upload_mirror_refresh(struct upload_pack *u)
 
 	if (!s->repo->config->upstream)
 		return 0;
+	/* Not a reader while a fetch and its merge may retire packs; then a
+	 * fresh repository, which lists the packs as they are now. */
+	pack_readers_unlock(s->repo->path, u->readers_fd);
 	ret = mirror_refresh(s->gate, s->repo, false, err, sizeof(err));
+	u->readers_fd = pack_readers_lock(s->repo->path);
 	if (ret < 0)
 		return upload_fail(u, ret, "%s", err);
+	git_repository_free(u->repo);
+	u->repo = NULL;
+	if (git_repository_open_bare(&u->repo, s->repo->path) < 0)
+		return upload_fail(u, -ENOENT, "cannot open the repository: %s",
+				   upload_git_error());
 	return 0;
 }
 
@@ -736,6 +746,8 @@ int upload_pack_serve(struct gitgate_session *s)
 	struct pkt_reader *reader = malloc(sizeof(*reader));
 	int ret = -ENOMEM;
 
+	if (u)
+		u->readers_fd = -1;
 	if (!u || !reader) {
 		error_format(s->err, sizeof(s->err), "out of memory");
 		goto out;
@@ -748,6 +760,8 @@ int upload_pack_serve(struct gitgate_session *s)
 	u->client_shallows.max = UPLOAD_SHALLOWS_MAX;
 	u->deepen_not.max = UPLOAD_DEEPEN_NOT_MAX;
 	u->unshallowed.max = UPLOAD_SHALLOWS_MAX;
+	/* Every pack this session lists stays until it ends (pack_merge.h). */
+	u->readers_fd = pack_readers_lock(s->repo->path);
 	if (git_repository_open_bare(&u->repo, s->repo->path) < 0) {
 		ret = upload_fail(u, -ENOENT, "cannot open the repository: %s", upload_git_error());
 		goto out;
@@ -760,6 +774,7 @@ out:
 		upload_request_reset(u);
 		refs_release(u);
 		git_repository_free(u->repo);
+		pack_readers_unlock(s->repo->path, u->readers_fd);
 	}
 	free(u);
 	free(reader);

@@ -49,6 +49,7 @@ struct upload_pack {
 	struct gitgate_session *s;
 	git_repository *repo;
 	struct pkt_reader *reader;
+	int readers_fd;          /* the packs' readers lock, shared (pack_merge.h) */
 
 	struct upload_ref *refs; /* HEAD first (when it exists), then sorted */
 	size_t nrefs;
