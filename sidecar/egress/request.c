@@ -176,6 +176,10 @@ static int read_request_head(struct egress_connection *c, struct http1_request *
 
 static void consume_in(struct buf *b, size_t n)
 {
+	/* After DLP took the head there is nothing to consume, and musl's
+	 * memmove copies a buffer onto itself backwards, a byte at a time. */
+	if (n == 0)
+		return;
 	if (n >= b->len) {
 		buf_clear(b);
 		return;
