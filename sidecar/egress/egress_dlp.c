@@ -122,7 +122,11 @@ void egress_dlp_decide(const struct dlp_findings *fs, enum route_outbound policy
 	char what[384];
 	size_t i;
 
-	memset(v, 0, sizeof(*v));
+	/* Not a memset of the 640-byte reason: this runs for every slice of a
+	 * streamed body, and the reason is a string. */
+	v->action = EGRESS_DLP_PASS;
+	v->finding = NULL;
+	v->reason[0] = '\0';
 	for (i = 0; i < fs->n; i++) {
 		const struct dlp_finding *f = &fs->v[i];
 
