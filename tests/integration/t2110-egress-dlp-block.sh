@@ -76,6 +76,16 @@ test_expect_success 'a clean streamed body on a block route arrives whole' '
 	grep -q "\"sha256\":\"$(sha256sum <big.txt | cut -d" " -f1)\"" out.json
 '
 
+# A small body read in one piece goes out straight from egress's read
+# buffer, its unsettled tail from the scan's pending bytes: both arrive,
+# request after request on one connection.
+test_expect_success 'small clean bodies on a block route arrive whole, request after request' '
+	head -c 3000 /dev/urandom | base64 -w 76 >small.txt &&
+	egress_curl --fail --data-binary @small.txt "https://localhost:$TLS_PORT/b/keep/small1" \
+		"https://localhost:$TLS_PORT/b/keep/small2" >out.json &&
+	test "$(grep -o "\"sha256\":\"$(sha256sum <small.txt | cut -d" " -f1)\"" out.json | wc -l)" = 2
+'
+
 # The same with a Content-Length: a body of 1 MiB or more is sent by a
 # second thread (sidecar/egress/body_pipeline.c), which must still send only
 # what the scan has settled.
