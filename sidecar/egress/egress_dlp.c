@@ -700,8 +700,7 @@ static bool stream_blocked(struct egress_dlp_request *d, struct stream_state *st
 /* Scan the next bytes of the body and forward what is settled.  When
  * nothing is pending (a small body, read in one piece), the settled start
  * goes to the writer straight from the reader's buffer and only the
- * unsettled tail is kept: copying the whole slice into pending and moving
- * its tail down cost a microsecond a request. */
+ * unsettled tail is kept: one copy of the body less. */
 static int stream_feed(struct egress_dlp_request *d, struct stream_state *st,
 		       struct body_writer *w, const char *p, size_t len)
 {
