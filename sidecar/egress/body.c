@@ -132,15 +132,6 @@ void body_writer_init(struct body_writer *w, struct stream *stream, struct buf *
 	w->out = out;
 	w->chunked = chunked;
 	w->total = 0;
-	w->pipeline = NULL;
-}
-
-/* Send now, or hand over to the writer's sender thread when it has one. */
-static int body_writer_send(struct body_writer *w, const void *data, size_t len)
-{
-	if (w->pipeline)
-		return body_pipeline_send(w->pipeline, data, len);
-	return stream_write(w->stream, data, len);
 }
 
 int body_writer_flush(struct body_writer *w)
@@ -149,7 +140,7 @@ int body_writer_flush(struct body_writer *w)
 
 	if (w->out->len == 0)
 		return 0;
-	ret = body_writer_send(w, w->out->p, w->out->len);
+	ret = stream_write(w->stream, w->out->p, w->out->len);
 	buf_clear(w->out);
 	return ret;
 }
@@ -172,11 +163,11 @@ int body_writer_put(struct body_writer *w, const void *data, size_t len)
 	}
 	if (header_len + len + 2 > BODY_WRITE_BATCH + HTTP1_CHUNK_HEADER_MAX + 2) {
 		/* Larger than a batch: straight through, no copy. */
-		if (header_len && (ret = body_writer_send(w, header, header_len)) < 0)
+		if (header_len && (ret = stream_write(w->stream, header, header_len)) < 0)
 			return ret;
-		if ((ret = body_writer_send(w, data, len)) < 0)
+		if ((ret = stream_write(w->stream, data, len)) < 0)
 			return ret;
-		return w->chunked ? body_writer_send(w, "\r\n", 2) : 0;
+		return w->chunked ? stream_write(w->stream, "\r\n", 2) : 0;
 	}
 	if ((ret = buf_append(w->out, header, header_len)) < 0 ||
 	    (ret = buf_append(w->out, data, len)) < 0 ||

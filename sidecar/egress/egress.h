@@ -226,13 +226,11 @@ void body_reader_compact(struct body_reader *r);
 
 /* Writes through a buffer (one TLS record for a head and a small body),
  * chunk-encoding when asked. */
-struct body_pipeline;
 struct body_writer {
 	struct stream *stream;
 	struct buf *out;            /* may already hold a head */
 	bool chunked;
 	uint64_t total;             /* body bytes accepted */
-	struct body_pipeline *pipeline; /* a sender thread has the stream (body_pipeline.c) */
 };
 
 void body_writer_init(struct body_writer *w, struct stream *stream, struct buf *out, bool chunked);
@@ -242,15 +240,6 @@ int body_writer_flush(struct body_writer *w);
 int body_writer_finish(struct body_writer *w);
 /* Copy a whole body from r to w, flushing whenever r would wait. */
 int body_relay(struct body_reader *r, struct body_writer *w);
-/* A large body sent by a second thread (body_pipeline.c).  Before relaying
- * r's body to w: when r has a length of 1 MiB or more, a sender thread
- * takes over w's sends, so decrypting one side and encrypting the other
- * run on two cores; otherwise nothing changes.  body_writer_send_end()
- * waits until everything handed over is sent and returns the first failed
- * send's code (0 when all went out, also when there was no sender). */
-void body_writer_send_behind(struct body_writer *w, const struct body_reader *r);
-int body_writer_send_end(struct body_writer *w);
-int body_pipeline_send(struct body_pipeline *p, const void *data, size_t len);
 
 /* ---- one client connection ---- */
 

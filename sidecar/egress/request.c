@@ -635,7 +635,7 @@ static int request_send_body(struct request *r, struct http1_response *resp, int
 	struct egress_connection *c = r->c;
 	struct body_reader reader, *from;
 	struct body_writer writer;
-	int ret, sent;
+	int ret;
 
 	*early = 0;
 	body_reader_init(&reader, &c->client, &c->in, r->s.body, r->s.content_length);
@@ -666,11 +666,7 @@ static int request_send_body(struct request *r, struct http1_response *resp, int
 		r->log.bytes_sent = r->dlp->body.len;
 		goto sent;
 	}
-	body_writer_send_behind(&writer, &reader);
 	ret = r->dlp ? egress_dlp_body_relay(r->dlp, &reader, &writer) : body_relay(&reader, &writer);
-	sent = body_writer_send_end(&writer);
-	if (ret == 0)
-		ret = sent;
 	/* A body that outgrew DLP's hold went on with DLP's reader. */
 	from = r->dlp && r->dlp->spilled ? &r->dlp->reader : &reader;
 	r->log.bytes_sent = from->total;
@@ -723,7 +719,7 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 	bool client_chunked, upstream_reusable;
 	struct body_reader down;
 	struct body_writer to_client;
-	int ret, sent;
+	int ret;
 
 	if (resp->status == 101 && !(r->s.websocket && upgrade_asks_websocket(resp->upgrade))) {
 		snprintf(r->reason, sizeof(r->reason),
@@ -757,11 +753,7 @@ static void response_relay(struct request *r, const struct http1_response *resp,
 		down.done = true;
 	body_writer_init(&to_client, &c->client, &c->client_out, client_chunked);
 	c->upstream.timeout_ms = c->egress->options.upstream_timeout_ms;
-	body_writer_send_behind(&to_client, &down);
 	ret = body_relay(&down, &to_client);
-	sent = body_writer_send_end(&to_client);
-	if (ret == 0)
-		ret = sent;
 	r->log.bytes_received = down.total;
 	if (ret < 0) {
 		if (ret == -ECONNABORTED)
