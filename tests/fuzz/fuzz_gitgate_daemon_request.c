@@ -6,10 +6,9 @@
  * - an accepted request's repo and host point inside the input, the repo
  *   is a valid repository name, the host holds no NUL, and the protocol is
  *   0, 1 or 2.
- *
- * FUZZ_FLAGS: -isystem build/sysroot/include sidecar/gitgate/transport_parse.c sidecar/gitgate/gitgate.c shared/buf.c shared/log.c shared/http1_headers.c shared/http1_request.c
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,10 +7,9 @@
  *   no control byte whenever it is not 0 (or the kind is dumb HTTP);
  * - an accepted target names a valid repository name, NUL-terminated, of
  *   repo_len bytes, and the decoded path never holds a ".." segment.
- *
- * FUZZ_FLAGS: -isystem build/sysroot/include sidecar/gitgate/transport_parse.c sidecar/gitgate/gitgate.c shared/buf.c shared/log.c shared/http1_headers.c shared/http1_request.c
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

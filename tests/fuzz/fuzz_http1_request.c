@@ -10,13 +10,13 @@
  *   at every split point (inputs up to 512 bytes; a sample above), and
  *   byte-by-byte feeding, give the one-piece result;
  * - re-serialising the parsed head and parsing it again gives the same.
- *
- * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *        -std=c11 tests/fuzz/fuzz_http1_request.c -o build/fuzz/fuzz_http1_request */
-#include "../../shared/buf.c"
-#include "../../shared/http1_headers.c"
-#include "../../shared/http1_request.c"
+ */
+#include "../../shared/buf.h"
+#include "../../shared/http1.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -10,14 +10,16 @@
  * - writing the packets back with pkt_write*() gives the bytes they came
  *   from (hex digits compared without case);
  * - capability_find() on each packet's data only hands out slices of it.
- *
- * FUZZ_FLAGS: -isystem build/sysroot/include
- * Build: tests/fuzz/run.sh builds it with the flags above. */
-#include "../../shared/buf.c"
-#include "../../shared/log.c"
-#include "../../sidecar/gitgate/pkt_line.c"
+ */
+#include "../../shared/buf.h"
+#include "../../shared/log.h"
+#include "../../sidecar/gitgate/gitgate.h"
+#include "../../sidecar/gitgate/pkt_line.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

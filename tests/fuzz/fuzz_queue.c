@@ -7,15 +7,13 @@
  *   control byte;
  * - a parsed proposal passes queue_proposal_check(), and its encoding
  *   parses again to the same encoding (likewise for a response).
- *
- * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=c11 \
- *         tests/fuzz/fuzz_queue.c <FUZZ_FLAGS> -o build/fuzz/fuzz_queue
- * FUZZ_FLAGS: -isystem build/sysroot/include build/sysroot/lib/libyyjson.a build/sysroot/lib/libmbedcrypto.a
  */
-#include "../../shared/queue_json.c"
-#include "../../shared/log.c"
+#include "../../shared/log.h"
+#include "../../shared/queue.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

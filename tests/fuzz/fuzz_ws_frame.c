@@ -9,13 +9,12 @@
  * - a frame that ended is masked-and-valid: its opcode is a known one, a
  *   control frame has FIN;
  * - nothing is read past the input (ASan: each batch is its own copy).
- *
- * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below):
- * FUZZ_FLAGS: -isystem build/sysroot/include
  */
-#include "../../shared/buf.c"
-#include "../../sidecar/egress/ws_frame.c"
+#include "../../shared/buf.h"
+#include "../../sidecar/egress/ws_frame.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
