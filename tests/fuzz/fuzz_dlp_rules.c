@@ -17,16 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static const char text[] =
 	"token ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5 key=AKIAIOSFODNN7EXAMPL3 "

@@ -20,17 +20,7 @@
 #include <string.h>
 
 #include "../../sidecar/supervise/supervise.h"
-
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static struct supervise_options options = {
 	.allowed_hosts = { "localhost", "127.0.0.1" },

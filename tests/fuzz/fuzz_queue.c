@@ -17,18 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "fuzz.h"
 
 #define NAME "q/pending/p1.json"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_message(const char *err)
 {

@@ -19,14 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "fuzz.h"
 
 #define EVENTS_MAX 4096
 
@@ -90,8 +83,6 @@ static void read_in_batches(const uint8_t *data, size_t len, size_t step, uint64
 	out->result = ret;
 	buf_release(&payload);
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
