@@ -21,31 +21,13 @@
 #include "../../sidecar/gitgate/gitgate.h"
 #include "fuzz.h"
 
-/* The file each input is written to, in a directory of its own. */
-static char path[64];
-
-static void config_write(const uint8_t *data, size_t size)
-{
-	FILE *f;
-
-	if (!path[0]) {
-		char dir[] = "/tmp/fuzz_gitgate_config.XXXXXX";
-		CHECK(mkdtemp(dir));
-		snprintf(path, sizeof(path), "%s/gitgate.yaml", dir);
-	}
-	f = fopen(path, "w");
-	CHECK(f);
-	CHECK(fwrite(data, 1, size, f) == size);
-	CHECK(fclose(f) == 0);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const char *path = fuzz_file_write("gitgate.yaml", data, size);
 	struct gitgate_config c;
 	char err[1024];
 	int ret;
 
-	config_write(data, size);
 	ret = gitgate_config_load(path, &c, err, sizeof(err));
 	if (ret < 0) {
 		CHECK(ret == -EINVAL || ret == -ENOMEM);
