@@ -107,6 +107,7 @@ help:
 	@echo "make test-fault    kill -9 under init, a full queue disk, upstream and agent faults"
 	@echo "make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 60)"
 	@echo "make fuzz-replay  run every fuzz corpus file once (part of make test)"
+	@echo "make fuzz-build   build the harnesses (build/fuzz/, against build/fuzz/libbottle-fuzz.a)"
 	@echo "make git-test-suite  git's own t5570/t5702 against the gate's git:// server"
 	@echo "make asan       unit and integration suites on an ASan+UBSan glibc build (build/asan)"
 	@echo "make valgrind   the unit suite under valgrind memcheck (glibc build, build/glibc)"
