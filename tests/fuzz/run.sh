@@ -34,9 +34,10 @@ if ! command -v "${FUZZ_CC:-clang}" >/dev/null; then
 	exit 2
 fi
 # Up to date in a second when `make fuzz` built them already.
-if ! make --no-print-directory fuzz-build >"$OUT.build.log" 2>&1; then
-	tail -n 40 "$OUT.build.log"
-	echo "not ok - the harnesses do not build (log: $OUT.build.log)"
+mkdir -p "$OUT"
+if ! make --no-print-directory fuzz-build >"$OUT/build.log" 2>&1; then
+	tail -n 40 "$OUT/build.log"
+	echo "not ok - the harnesses do not build (log: $OUT/build.log)"
 	echo "fuzz: 0 passed, 1 failed"
 	exit 1
 fi
