@@ -5,6 +5,7 @@
 #                                 copy of tests/fuzz/corpus/<harness>/
 #   tests/fuzz/run.sh --replay    run every corpus file once through its
 #                                 harness (a cheap regression check)
+#   ... HARNESS...                only those (fuzz_queue fuzz_routes)
 # Prints per harness its executions, speed and coverage (edges, features).
 # A crash, leak, timeout or out-of-memory input lands in
 # build/fuzz/artifacts/<harness>-crash-* (the path is printed); add it to the
@@ -23,11 +24,23 @@ case "${1:-}" in
 --replay) mode=replay ;;
 '') ;;
 *[!0-9]* | 0)
-	echo "usage: tests/fuzz/run.sh [SECONDS | --replay]" >&2
+	echo "usage: tests/fuzz/run.sh [SECONDS | --replay] [HARNESS...]" >&2
 	exit 2
 	;;
 *) seconds=$1 ;;
 esac
+[ $# -gt 0 ] && shift
+sources=(tests/fuzz/fuzz_*.c)
+if [ $# -gt 0 ]; then
+	sources=()
+	for name in "$@"; do
+		if [ ! -f "tests/fuzz/$name.c" ]; then
+			echo "tests/fuzz/run.sh: no harness tests/fuzz/$name.c" >&2
+			exit 2
+		fi
+		sources+=("tests/fuzz/$name.c")
+	done
+fi
 
 if ! command -v "${FUZZ_CC:-clang}" >/dev/null; then
 	echo "tests/fuzz/run.sh: ${FUZZ_CC:-clang} not found (clang 14 and libclang-rt-14-dev)" >&2
@@ -50,7 +63,7 @@ stat() {
 	grep -oE "$1:? *[0-9]+" "$2" | tail -n 1 | grep -oE '[0-9]+$'
 }
 
-for src in tests/fuzz/fuzz_*.c; do
+for src in "${sources[@]}"; do
 	name=$(basename "$src" .c)
 	bin=$OUT/$name
 	corpus=tests/fuzz/corpus/$name
