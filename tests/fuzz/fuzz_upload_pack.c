@@ -37,7 +37,10 @@
 
 /* The repository: main is c0..c3 then a merge of topic (t1 on c1); tag v1
  * (annotated) on c2, tag light on c1; HEAD is main.  Commit i is made at
- * 1700000000 + 100 * i, so deepen-since has a boundary to find. */
+ * 1700000000 + 100 * i, so deepen-since has a boundary to find.  c0 and c1
+ * (with their trees and blobs) are also in a pack, the rest only loose: a
+ * pack of light's history is written from the pack (pack_reuse.c), a pack
+ * of main's with libgit2's packbuilder (pack_send.c). */
 static char repo_dir[64];
 
 static int commit_make(git_repository *repo, const char *text, int64_t when,
@@ -81,6 +84,7 @@ static void repository_build(const char *dir)
 	git_reference *ref = NULL;
 	git_signature *sig = NULL;
 	git_object *target = NULL;
+	git_packbuilder *packer = NULL;
 	git_oid c[4], topic, merge, tag, parents[2];
 
 	CHECK(git_repository_init(&repo, dir, 1) == 0);
@@ -105,6 +109,11 @@ static void repository_build(const char *dir)
 	CHECK(git_signature_new(&sig, "Fuzz", "fuzz@example.invalid", 1700000500, 0) == 0);
 	CHECK(git_object_lookup(&target, repo, &c[2], GIT_OBJECT_COMMIT) == 0);
 	CHECK(git_tag_create(&tag, repo, "v1", target, sig, "version 1\n", 0) == 0);
+	CHECK(git_packbuilder_new(&packer, repo) == 0);
+	CHECK(git_packbuilder_insert_commit(packer, &c[0]) == 0);
+	CHECK(git_packbuilder_insert_commit(packer, &c[1]) == 0);
+	CHECK(git_packbuilder_write(packer, NULL, 0, NULL, NULL) == 0);
+	git_packbuilder_free(packer);
 	git_object_free(target);
 	git_signature_free(sig);
 	git_repository_free(repo);
