@@ -217,7 +217,11 @@ FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_WARNINGS) $(FUZZ_SANITIZE) \
                 -isystem $(TOP)/sysroot/include -I$(TOP)/gen
 FUZZ_LIB     := $(FUZZ_DIR)/libbottle-fuzz.a
-FUZZ_LIB_OBJ := $(TESTABLE_OBJ:$(OBJ)/%=$(FUZZ_DIR)/obj/%)
+# Our AES-GCM too (deps/mbedtls-gcm, which build-deps.sh puts inside
+# mbedTLS): a harness reaching mbedtls_gcm_*() directly takes this
+# instrumented copy, mbedTLS's own callers the sysroot's.
+FUZZ_LIB_OBJ := $(TESTABLE_OBJ:$(OBJ)/%=$(FUZZ_DIR)/obj/%) \
+                $(FUZZ_DIR)/obj/deps/mbedtls-gcm/gcm_alt.o
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
 FUZZ_LIBS    := -L$(TOP)/sysroot/lib $(SIDECAR_LIBS) -lm -lpthread
@@ -236,6 +240,9 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) | $(DEPS_STAMP)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -Wno-missing-prototypes -fsanitize=fuzzer -MMD -MP \
 		-o $@ $< $(FUZZ_LIB) $(FUZZ_LIBS)
+
+# fuzz_gcm checks our AES-GCM against OpenSSL's (the system's libcrypto).
+$(FUZZ_DIR)/fuzz_gcm: FUZZ_LIBS += -lcrypto
 
 # Every harness, built (tests/fuzz/run.sh makes this first).
 fuzz-build: $(FUZZ_BIN) | tools
