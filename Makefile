@@ -92,7 +92,7 @@ TESTABLE_OBJ := $(SHARED_OBJ) $(filter-out $(OBJ)/sidecar/main.o,$(SIDECAR_OBJ))
                 $(filter-out $(OBJ)/host/main.o,$(HOST_OBJ))
 
 .PHONY: all help tools deps sidecar host image run test test-unit \
-        test-integration test-hostile test-fault git-test-suite check fuzz fuzz-replay \
+        test-integration test-hostile test-fault git-test-suite check fuzz fuzz-build fuzz-replay \
         asan valgrind variant-all variant-unit clean distclean
 
 all: $(BUILD)/sidecar $(BUILD)/bottle-host
@@ -107,6 +107,7 @@ help:
 	@echo "make test-fault    kill -9 under init, a full queue disk, upstream and agent faults"
 	@echo "make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 60)"
 	@echo "make fuzz-replay  run every fuzz corpus file once (part of make test)"
+	@echo "make fuzz-build   build the harnesses (build/fuzz/, against build/fuzz/libbottle-fuzz.a)"
 	@echo "make git-test-suite  git's own t5570/t5702 against the gate's git:// server"
 	@echo "make asan       unit and integration suites on an ASan+UBSan glibc build (build/asan)"
 	@echo "make valgrind   the unit suite under valgrind memcheck (glibc build, build/glibc)"
@@ -208,11 +209,59 @@ git-test-suite: all
 check:
 	tests/check-style.sh
 
+# The libFuzzer harnesses (tests/fuzz/, docs/testing.md).  The project's
+# library objects (those of libbottle-testable.a) are compiled once more with
+# clang, coverage-instrumented (fuzzer-no-link) and sanitized, into
+# libbottle-fuzz.a; each harness is one file linked against it and the
+# dependency libraries, so a harness names no project source and a new
+# module or a moved function needs no edit there.  The dependencies are the
+# shipped musl sysroot's static libraries: plain C, they link into a glibc
+# program, and they need no sysroot of their own (not instrumented).
 FUZZ_SECONDS ?= 60
-fuzz: | tools
+FUZZ_CC      ?= clang
+FUZZ_DIR     := $(TOP)/fuzz
+# gcc's -Werror build is the gate on warnings; clang's own extra ones (a
+# vprintf-style wrapper's format, -Wfor-loop-analysis) are shown, not fatal.
+FUZZ_WARNINGS := $(filter-out -Werror,$(WARNINGS)) -Wno-format-nonliteral -Wno-for-loop-analysis
+FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                 -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_WARNINGS) $(FUZZ_SANITIZE) \
+                -isystem $(TOP)/sysroot/include -I$(TOP)/gen
+FUZZ_LIB     := $(FUZZ_DIR)/libbottle-fuzz.a
+# Our AES-GCM too (deps/mbedtls-gcm, which build-deps.sh puts inside
+# mbedTLS): a harness reaching mbedtls_gcm_*() directly takes this
+# instrumented copy, mbedTLS's own callers the sysroot's.
+FUZZ_LIB_OBJ := $(TESTABLE_OBJ:$(OBJ)/%=$(FUZZ_DIR)/obj/%) \
+                $(FUZZ_DIR)/obj/deps/mbedtls-gcm/gcm_alt.o
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_LIBS    := -L$(TOP)/sysroot/lib $(SIDECAR_LIBS) -lm -lpthread
+
+$(FUZZ_DIR)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_DIR)/obj/shared/dlp_default_rules.o: shared/dlp_default_rules.yaml
+$(VERSION_USERS:%.c=$(FUZZ_DIR)/obj/%.o): $(VERSION_HEADER)
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) | $(DEPS_STAMP)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -Wno-missing-prototypes -fsanitize=fuzzer -MMD -MP \
+		-o $@ $< $(FUZZ_LIB) $(FUZZ_LIBS)
+
+# fuzz_gcm checks our AES-GCM against OpenSSL's (the system's libcrypto).
+$(FUZZ_DIR)/fuzz_gcm: FUZZ_LIBS += -lcrypto
+
+# Every harness, built (tests/fuzz/run.sh makes this first).
+fuzz-build: $(FUZZ_BIN) | tools
+
+fuzz: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-fuzz-replay: | tools
+fuzz-replay: fuzz-build
 	tests/run.sh fuzz-replay
 
 # The sanitizer runs (docs/testing.md).  Each builds its variant in a make
@@ -236,4 +285,4 @@ clean:
 distclean:
 	rm -rf $(BUILD)
 
--include $(shell find $(OBJ) $(BUILD)/tests -name '*.d' 2>/dev/null)
+-include $(shell find $(OBJ) $(BUILD)/tests $(FUZZ_DIR) -name '*.d' 2>/dev/null)

@@ -343,7 +343,9 @@ static int check_grant_end_entry(yyjson_val *root, char *why, size_t whylen)
 	yyjson_obj_iter_init(root, &iter);
 	while ((key = yyjson_obj_iter_next(&iter))) {
 		for (i = 0; i < nkeys; i++)
-			if (strcmp(keys[i], yyjson_get_str(key)) == 0)
+			/* By length: "id\u0000" is not "id" (else the key
+			 * counts as seen and the lookup by name finds nothing). */
+			if (yyjson_equals_str(key, keys[i]))
 				break;
 		if (i == nkeys || (seen & (1u << i))) {
 			error_format(why, whylen, "unknown or repeated key");
@@ -400,7 +402,9 @@ static int check_entry(const char *line, size_t len, size_t want_seq, const char
 	yyjson_obj_iter_init(root, &iter);
 	while ((key = yyjson_obj_iter_next(&iter))) {
 		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (strcmp(keys[i], yyjson_get_str(key)) == 0)
+			/* By length: "id\u0000" is not "id" (else the key
+			 * counts as seen and the lookup by name finds nothing). */
+			if (yyjson_equals_str(key, keys[i]))
 				break;
 		if (i == sizeof(keys) / sizeof(keys[0]) || (seen & (1u << i))) {
 			error_format(why, whylen, "unknown or repeated key");

@@ -94,7 +94,9 @@ int queue_grant_end_parse(const char *name, const char *text, size_t len,
 	yyjson_obj_iter_init(root, &iter);
 	while ((key = yyjson_obj_iter_next(&iter))) {
 		for (i = 0; i < 4; i++)
-			if (strcmp(keys[i], yyjson_get_str(key)) == 0)
+			/* By length: "id\u0000" is not "id" (else the key
+			 * counts as seen and the lookup by name finds nothing). */
+			if (yyjson_equals_str(key, keys[i]))
 				break;
 		if (i == 4 || (seen & (1u << i))) {
 			error_format(err, errlen, "%s: unknown or repeated key", name);

@@ -23,9 +23,10 @@ static bool number_parse(struct str s, int64_t max, int64_t *out)
 	for (size_t i = 0; i < s.len; i++) {
 		if (s.p[i] < '0' || s.p[i] > '9')
 			return false;
-		n = n * 10 + (s.p[i] - '0');
-		if (n > max)
+		/* Checked before it is computed: n * 10 may not fit. */
+		if (n > (max - (s.p[i] - '0')) / 10)
 			return false;
+		n = n * 10 + (s.p[i] - '0');
 	}
 	*out = n;
 	return n > 0;
@@ -33,7 +34,7 @@ static bool number_parse(struct str s, int64_t max, int64_t *out)
 
 static int shallow_add(struct upload_pack *u, struct str hex)
 {
-	char text[GIT_OID_SHA1_HEXSIZE + 1];
+	char text[GIT_OID_SHA1_HEXSIZE + 1], shown[64];
 	git_object *object = NULL;
 	git_oid oid;
 	bool added;
@@ -43,8 +44,10 @@ static int shallow_add(struct upload_pack *u, struct str hex)
 		return upload_fail(u, -EPROTO, "invalid shallow line");
 	memcpy(text, hex.p, hex.len);
 	text[hex.len] = '\0';
+	/* The client's bytes go to the log: shown without control bytes. */
 	if (git_oid_fromstr(&oid, text) < 0)
-		return upload_fail(u, -EPROTO, "invalid shallow line: %s", text);
+		return upload_fail(u, -EPROTO, "invalid shallow line: %s",
+				   upload_line_for_message(hex, shown, sizeof(shown)));
 	/* One we do not have says nothing about what to send (as in git). */
 	if (git_object_lookup(&object, u->repo, &oid, GIT_OBJECT_ANY) < 0)
 		return 0;
@@ -63,7 +66,7 @@ static int shallow_add(struct upload_pack *u, struct str hex)
 
 static int deepen_not_add(struct upload_pack *u, struct str name)
 {
-	char text[1024];
+	char text[1024], shown[80];
 	git_reference *ref = NULL;
 	git_object *commit = NULL;
 	int ret;
@@ -73,10 +76,12 @@ static int deepen_not_add(struct upload_pack *u, struct str name)
 	memcpy(text, name.p, name.len);
 	text[name.len] = '\0';
 	if (git_reference_dwim(&ref, u->repo, text) < 0)
-		return upload_fail(u, -EINVAL, "deepen-not: no such ref '%s'", text);
+		return upload_fail(u, -EINVAL, "deepen-not: no such ref '%s'",
+				   upload_line_for_message(name, shown, sizeof(shown)));
 	if (git_reference_peel(&commit, ref, GIT_OBJECT_COMMIT) < 0) {
 		git_reference_free(ref);
-		return upload_fail(u, -EINVAL, "deepen-not: '%s' is not a commit", text);
+		return upload_fail(u, -EINVAL, "deepen-not: '%s' is not a commit",
+				   upload_line_for_message(name, shown, sizeof(shown)));
 	}
 	ret = oid_array_push(&u->deepen_not, git_object_id(commit));
 	git_object_free(commit);
@@ -89,15 +94,18 @@ static int deepen_not_add(struct upload_pack *u, struct str name)
 int upload_shallow_line(struct upload_pack *u, struct str line, bool *matched)
 {
 	struct str arg = line;
+	char shown[48];
 	int64_t n;
 
 	*matched = true;
 	if (upload_skip_prefix(&arg, "shallow "))
 		return shallow_add(u, arg);
 	if (upload_skip_prefix(&arg, "deepen ")) {
-		if (!number_parse(arg, INT_MAX - 1, &n))
-			return upload_fail(u, -EPROTO, "invalid deepen: '%.*s'",
-					   (int)(arg.len > 40 ? 40 : arg.len), arg.p);
+		/* Up to INT_MAX: git's INFINITE_DEPTH, what `git fetch
+		 * --unshallow` sends; every commit is then within reach. */
+		if (!number_parse(arg, INT_MAX, &n))
+			return upload_fail(u, -EPROTO, "invalid deepen: '%s'",
+					   upload_line_for_message(arg, shown, sizeof(shown)));
 		u->depth = (int)n;
 		return 0;
 	}

@@ -10,25 +10,16 @@
  * give the same verdict and name unless the small records pushed the
  * input past CLIENT_HELLO_MAX.  Each parse reads its own exact-size heap
  * copy so ASan sees any read past end.
- *
- * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *        -std=c11 tests/fuzz/fuzz_client_hello.c -o build/fuzz/fuzz_client_hello */
-#include "../../sidecar/egress/client_hello.c"
+ */
+#include "../../sidecar/egress/client_hello.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 struct verdict {
 	int status;

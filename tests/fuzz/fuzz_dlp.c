@@ -13,35 +13,18 @@
  * - the scan state's memory does not change, whatever was fed;
  * - a finding never starts before an offset dlp_scan_settled() gave;
  * - the head checks (dlp_scan_head) accept any bytes as path and value.
- *
- * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below):
- * FUZZ_FLAGS: -isystem build/sysroot/include build/sysroot/lib/libpcre2-8.a build/sysroot/lib/libyaml.a build/sysroot/lib/libz.a -lm -lpthread
  */
-#include "../../shared/buf.c"
-#include "../../shared/config_yaml.c"
-#include "../../shared/dlp_ac.c"
-#include "../../shared/dlp_decode.c"
-#include "../../shared/dlp_default_rules.c"
-#include "../../shared/dlp_engine.c"
-#include "../../shared/dlp_findings.c"
-#include "../../shared/dlp_head.c"
-#include "../../shared/dlp_rules.c"
-#include "../../shared/dlp_scan.c"
-#include "../../shared/dlp_secrets.c"
+#include "../../shared/buf.h"
+#include "../../shared/config_yaml.h"
+#include "../../shared/dlp_internal.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static const char *const secrets[] = {
 	"Zq8xT4vLp2Rm9WcY7bN3kHs6Jd5Fg1Aa",

@@ -6,34 +6,18 @@
  * - a loaded file builds, and its rules scan a fixed text without error;
  * - loading the same text a second time fails (every id is defined twice)
  *   unless the file has no rules.
- *
- * FUZZ_FLAGS: -isystem build/sysroot/include build/sysroot/lib/libpcre2-8.a build/sysroot/lib/libyaml.a build/sysroot/lib/libz.a -lm -lpthread
  */
-#include "../../shared/buf.c"
-#include "../../shared/config_yaml.c"
-#include "../../shared/dlp_ac.c"
-#include "../../shared/dlp_decode.c"
-#include "../../shared/dlp_default_rules.c"
-#include "../../shared/dlp_engine.c"
-#include "../../shared/dlp_findings.c"
-#include "../../shared/dlp_head.c"
-#include "../../shared/dlp_rules.c"
-#include "../../shared/dlp_scan.c"
-#include "../../shared/dlp_secrets.c"
+#include "../../shared/buf.h"
+#include "../../shared/config_yaml.h"
+#include "../../shared/dlp_internal.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static const char text[] =
 	"token ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5 key=AKIAIOSFODNN7EXAMPL3 "

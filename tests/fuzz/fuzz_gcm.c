@@ -11,10 +11,10 @@
  * plaintext back, and a flipped tag bit must fail with the output wiped.
  * Any difference aborts.
  *
- * gcm_alt.c is compiled in here with the sanitizers (the archive's copy is
- * then not linked); the rest of mbedTLS comes from the sysroot.
- * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below):
- * FUZZ_FLAGS: -isystem build/sysroot/include deps/mbedtls-gcm/gcm_alt.c build/sysroot/lib/libmbedcrypto.a -lcrypto
+ * gcm_alt.c comes instrumented, with the sanitizers, from
+ * build/fuzz/libbottle-fuzz.a (the sysroot archive's copy is then not
+ * linked); the rest of mbedTLS comes from the sysroot, libcrypto from the
+ * system (the Makefile links it for this harness).
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,7 @@
 /* libFuzzer target: gitgate.yaml, the git gate's config loader.
  *
+ * The input is written to <tmpdir>/gitgate.yaml and loaded with
+ * gitgate_config_load(), the one entry point the gate has.
  * Invariants checked:
  * - a load returns 0 with every default or value filled, or -EINVAL with
  *   the config left empty and a one-line message that starts with the
@@ -7,40 +9,29 @@
  * - a loaded config has unique, valid repository names, NULL-terminated
  *   protected lists whose entries start with "refs/", and at most one of
  *   token_env and deploy_key per repository.
- *
- * FUZZ_FLAGS: -isystem build/sysroot/include shared/buf.c shared/config_yaml.c shared/log.c sidecar/gitgate/gitgate.c build/sysroot/lib/libyaml.a
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../sidecar/gitgate/gitgate_config.c"
+#include <unistd.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "../../sidecar/gitgate/gitgate.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const char *path = fuzz_file_write("gitgate.yaml", data, size);
 	struct gitgate_config c;
-	struct config_yaml cy;
 	char err[1024];
 	int ret;
 
-	config_yaml_init(&cy);
-	ret = config_finish(&cy, config_yaml_load_string(&cy, "gitgate.yaml", (const char *)data,
-							   size),
-			    "gitgate.yaml", &c, err, sizeof(err));
+	ret = gitgate_config_load(path, &c, err, sizeof(err));
 	if (ret < 0) {
 		CHECK(ret == -EINVAL || ret == -ENOMEM);
-		CHECK(strncmp(err, "gitgate.yaml", 12) == 0);
+		CHECK(strncmp(err, path, strlen(path)) == 0);
 		CHECK(!strchr(err, '\n'));
 		CHECK(c.repos == NULL && c.path == NULL && c.data_dir == NULL);
 		return 0;

@@ -6,26 +6,15 @@
  * - an accepted request's repo and host point inside the input, the repo
  *   is a valid repository name, the host holds no NUL, and the protocol is
  *   0, 1 or 2.
- *
- * FUZZ_FLAGS: -isystem build/sysroot/include sidecar/gitgate/transport_parse.c sidecar/gitgate/gitgate.c shared/buf.c shared/log.c shared/http1_headers.c shared/http1_request.c
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../sidecar/gitgate/transport.h"
-
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static bool inside(struct str s, const char *p, size_t size)
 {

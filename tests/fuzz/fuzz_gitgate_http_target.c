@@ -7,26 +7,15 @@
  *   no control byte whenever it is not 0 (or the kind is dumb HTTP);
  * - an accepted target names a valid repository name, NUL-terminated, of
  *   repo_len bytes, and the decoded path never holds a ".." segment.
- *
- * FUZZ_FLAGS: -isystem build/sysroot/include sidecar/gitgate/transport_parse.c sidecar/gitgate/gitgate.c shared/buf.c shared/log.c shared/http1_headers.c shared/http1_request.c
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../sidecar/gitgate/transport.h"
-
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

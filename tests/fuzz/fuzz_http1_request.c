@@ -10,26 +10,17 @@
  *   at every split point (inputs up to 512 bytes; a sample above), and
  *   byte-by-byte feeding, give the one-piece result;
  * - re-serialising the parsed head and parsing it again gives the same.
- *
- * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *        -std=c11 tests/fuzz/fuzz_http1_request.c -o build/fuzz/fuzz_http1_request */
-#include "../../shared/buf.c"
-#include "../../shared/http1_headers.c"
-#include "../../shared/http1_request.c"
+ */
+#include "../../shared/buf.h"
+#include "../../shared/http1.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static struct http1_request one, two, three;
 

@@ -6,26 +6,17 @@
  * in the head; framing follows RFC 9112 §6.3; two-piece feeding at every
  * split point (up to 512 bytes, a sample above) and byte-by-byte feeding
  * give the one-piece result; re-serialising gives the same fields.
- *
- * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *        -std=c11 tests/fuzz/fuzz_http1_response.c -o build/fuzz/fuzz_http1_response */
-#include "../../shared/buf.c"
-#include "../../shared/http1_headers.c"
-#include "../../shared/http1_response.c"
+ */
+#include "../../shared/buf.h"
+#include "../../shared/http1.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static struct http1_response one, two, three;
 

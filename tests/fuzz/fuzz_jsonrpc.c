@@ -12,26 +12,15 @@
  *   one JSON-RPC response object with "jsonrpc":"2.0" and exactly one of
  *   result and error, whose code is an integer;
  * - the header helpers never read past their input (ASan).
- *
- * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below):
- * FUZZ_FLAGS: -isystem build/sysroot/include -Ibuild/gen sidecar/supervise/jsonrpc.c sidecar/supervise/mcp.c sidecar/supervise/protocol.c sidecar/supervise/session.c sidecar/supervise/tools.c sidecar/supervise/proposal.c sidecar/supervise/apply.c sidecar/supervise/egress_client.c sidecar/supervise/fixtures.c sidecar/supervise/connection.c sidecar/supervise/tasks.c sidecar/supervise/grant.c shared/buf.c shared/log.c shared/config_yaml.c shared/http1_headers.c shared/http1_request.c shared/http1_response.c shared/http1_chunked.c shared/routes_json.c shared/routes_load.c shared/routes_match.c shared/queue.c shared/queue_json.c shared/queue_audit.c shared/queue_grant.c build/sysroot/lib/libpcre2-8.a build/sysroot/lib/libyyjson.a build/sysroot/lib/libyaml.a build/sysroot/lib/libmbedcrypto.a
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../sidecar/supervise/supervise.h"
-
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static struct supervise_options options = {
 	.allowed_hosts = { "localhost", "127.0.0.1" },

@@ -14,27 +14,15 @@
  * - folding the bottle over an empty one keeps every entry, and the
  *   routes.yaml rendered for a claude agent in it loads with the routes
  *   loader, the API route first.
- *
- * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below; the sources
- * are separate translation units because their statics share names):
- * FUZZ_FLAGS: -isystem build/sysroot/include shared/buf.c shared/config_yaml.c shared/queue_json.c shared/log.c shared/http1_headers.c shared/http1_request.c shared/routes_json.c shared/routes_load.c shared/routes_match.c host/manifest_find.c host/manifest_builtin.c host/manifest_parse.c host/manifest_resolve.c host/render_routes.c build/sysroot/lib/libpcre2-8.a build/sysroot/lib/libyyjson.a build/sysroot/lib/libyaml.a build/sysroot/lib/libmbedcrypto.a
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../host/manifest.h"
-
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void check_message(const char *err)
 {

@@ -10,27 +10,20 @@
  * - writing the packets back with pkt_write*() gives the bytes they came
  *   from (hex digits compared without case);
  * - capability_find() on each packet's data only hands out slices of it.
- *
- * FUZZ_FLAGS: -isystem build/sysroot/include
- * Build: tests/fuzz/run.sh builds it with the flags above. */
-#include "../../shared/buf.c"
-#include "../../shared/log.c"
-#include "../../sidecar/gitgate/pkt_line.c"
+ */
+#include "../../shared/buf.h"
+#include "../../shared/log.h"
+#include "../../sidecar/gitgate/gitgate.h"
+#include "../../sidecar/gitgate/pkt_line.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 struct chunked {
 	const char *p;

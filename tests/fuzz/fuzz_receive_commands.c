@@ -11,51 +11,20 @@
  *   push options within their bounds;
  * - the same bytes offered one more byte at a time give the same result,
  *   the same stop and the same commands.
- *
- * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=c11 \
- *         tests/fuzz/fuzz_receive_commands.c <FUZZ_FLAGS> -o build/fuzz/fuzz_receive_commands
- * FUZZ_FLAGS: -isystem build/sysroot/include -Ibuild/gen
  */
-#include "../../shared/buf.c"
-#include "../../shared/log.c"
-#include "../../sidecar/gitgate/pkt_line.c"
-#include "../../sidecar/gitgate/receive_pack_commands.c"
+#include "../../shared/buf.h"
+#include "../../shared/log.h"
+#include "../../sidecar/gitgate/gitgate.h"
+#include "../../sidecar/gitgate/pkt_line.h"
+#include "../../sidecar/gitgate/receive_pack.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-/* The two libgit2 calls the parser makes, so the harness needs no libgit2. */
-int git_oid_is_zero(const git_oid *id)
-{
-	for (int i = 0; i < GIT_OID_SHA1_SIZE; i++)
-		if (id->id[i])
-			return 0;
-	return 1;
-}
-
-char *git_oid_tostr(char *out, size_t n, const git_oid *id)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i + 1 < n && i < GIT_OID_SHA1_HEXSIZE; i++)
-		out[i] = hex[(id->id[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
-	if (n)
-		out[i] = '\0';
-	return out;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void check_request(const struct receive_request *r, int ret)
 {

@@ -12,35 +12,21 @@
  *   deny it), and every route allows a CONNECT to its host;
  * - a decision's reason is printable ASCII of at most 380 bytes, empty
  *   exactly when allowed, and a path holding git-receive-pack is denied.
- *
- * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=c11 \
- *         tests/fuzz/fuzz_routes.c <FUZZ_FLAGS> -o build/fuzz/fuzz_routes
- * FUZZ_FLAGS: -isystem build/sysroot/include build/sysroot/lib/libpcre2-8.a build/sysroot/lib/libyyjson.a build/sysroot/lib/libyaml.a build/sysroot/lib/libmbedcrypto.a
  */
-#include "../../shared/buf.c"
-#include "../../shared/config_yaml.c"
-#include "../../shared/http1_headers.c"
-#include "../../shared/http1_request.c"
-#include "../../shared/routes_json.c"
-#include "../../shared/routes_load.c"
-#include "../../shared/routes_match.c"
-#include "../../shared/log.c"
-#include "../../shared/queue_json.c"
+#include "../../shared/buf.h"
+#include "../../shared/config_yaml.h"
+#include "../../shared/http1.h"
+#include "../../shared/log.h"
+#include "../../shared/queue.h"
+#include "../../shared/routes.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void check_decision(const struct route_decision *d)
 {

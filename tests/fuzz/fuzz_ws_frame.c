@@ -9,25 +9,17 @@
  * - a frame that ended is masked-and-valid: its opcode is a known one, a
  *   control frame has FIN;
  * - nothing is read past the input (ASan: each batch is its own copy).
- *
- * Build (tests/fuzz/run.sh reads the FUZZ_FLAGS line below):
- * FUZZ_FLAGS: -isystem build/sysroot/include
  */
-#include "../../shared/buf.c"
-#include "../../sidecar/egress/ws_frame.c"
+#include "../../shared/buf.h"
+#include "../../sidecar/egress/ws_frame.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#include "fuzz.h"
 
 #define EVENTS_MAX 4096
 
@@ -91,8 +83,6 @@ static void read_in_batches(const uint8_t *data, size_t len, size_t step, uint64
 	out->result = ret;
 	buf_release(&payload);
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

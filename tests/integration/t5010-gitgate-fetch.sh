@@ -2,7 +2,7 @@
 # upload-pack fetches with the real git client, protocol v0, v1 and v2:
 # after the source moved (new commits, a new tag), tags following their
 # commits in the same pack (include-tag), a negotiation over many rounds,
-# shallow clones (--depth 1), --deepen, --depth on a shallow clone,
+# shallow clones (--depth 1), --deepen, --unshallow, --depth on a shallow clone,
 # --shallow-since and --shallow-exclude.  Every shallow result (the
 # client's refs, shallow list and commit count) equals git's own
 # upload-pack's, and every client is fsck clean.
@@ -97,6 +97,18 @@ for version in 0 1 2; do
 		git_ref -C ref -c protocol.version='$version' fetch -q --deepen 2 &&
 		compare &&
 		test "$(git -C gate rev-list --count HEAD)" -gt 1
+	'
+
+	# --unshallow sends "deepen 2147483647" (git's INFINITE_DEPTH).
+	test_expect_success "--unshallow after --depth 1 is git's (protocol.version=$version)" '
+		server_copy &&
+		git -c protocol.version='$version' clone -q --depth 1 "$(gate_url server.git)" gate &&
+		git_ref -c protocol.version='$version' clone -q --depth 1 "$(ref_url server.git)" ref &&
+		git -C gate -c protocol.version='$version' fetch -q --unshallow &&
+		git_ref -C ref -c protocol.version='$version' fetch -q --unshallow &&
+		compare &&
+		test ! -e gate/.git/shallow &&
+		test "$(git -C gate rev-list --count HEAD)" = "$(git -C server.git rev-list --count main)"
 	'
 
 	test_expect_success "--depth 3 on a shallow clone that moved (protocol.version=$version)" '

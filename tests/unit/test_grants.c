@@ -124,6 +124,14 @@ static void test_end_records_and_audit(void **state)
 	assert_int_equal(entries, 2);
 	assert_non_null(strstr(read_text(log_path), "\"event\":\"grant-ended\",\"bottle\":\"dev\","
 						    "\"id\":\"g-0\",\"reason\":\"expired\""));
+
+	/* Found by fuzz_queue: a key holding a NUL ("reason\u0000") counted as
+	 * "reason", and the lookup by name then read a NULL. */
+	write_text(log_path, "{\"seq\":1,\"time\":\"2026-11-30T01:16:57Z\",\"event\":\"grant-ended\","
+			     "\"bottle\":\"dev\",\"id\":\"g-0\",\"reason\\u0000\":\"expired\","
+			     "\"ended\":\"2026-11-29T19:00:00Z\",\"requests\":0,\"prev\":\"00\"}\n");
+	assert_int_equal(queue_audit_verify(log_path, &entries, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "unknown or repeated key"));
 }
 
 static int parse(const char *name, const char *text, struct queue_grant_end *e)
@@ -160,6 +168,13 @@ static void test_end_parse_is_strict(void **state)
 			       &e),
 			 -EBADMSG);
 	assert_int_equal(parse("x.ended.json", "[]", &e), -EBADMSG);
+	/* Found by fuzz_queue: "id\u0000" counted as "id", and the lookup by
+	 * name then read a NULL. */
+	assert_int_equal(parse("x.ended.json",
+			       "{\"id\\u0000\":\"x\",\"reason\":\"expired\",\"ended\":"
+			       "\"2026-11-29T19:00:00Z\",\"requests\":3}",
+			       &e),
+			 -EBADMSG);
 }
 
 /* ---- egress's ledger ---- */

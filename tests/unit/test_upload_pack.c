@@ -346,11 +346,25 @@ static void test_reachable_want_is_allowed(void **state)
 	run_free(r);
 }
 
+/* The last five were found by fuzz_upload_pack: the client's bytes went to
+ * the log as they came (control bytes too), and a 19-digit number
+ * overflowed before its bound was checked. */
 static void test_bad_shallow_lines(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const bad[] = { "deepen 0", "deepen -1", "deepen 1x", "deepen-since 0",
-					   "deepen-not refs/heads/nothere", "shallow 12" };
+	static const char *const bad[] = {
+		"deepen 0",
+		"deepen -1",
+		"deepen 1x",
+		"deepen-since 0",
+		"deepen-not refs/heads/nothere",
+		"shallow 12",
+		"deepen 1\x1b[2J",
+		"shallow 0123456789012345678901234567890123456\x19\x19\x19",
+		"deepen-not refs/heads/\x1b[2J",
+		"deepen-since 9999999999999999999",
+		"deepen 2147483648",
+	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct run *r = run_new(f, 0, true);
@@ -362,6 +376,8 @@ static void test_bad_shallow_lines(void **state)
 		request_line(&r->m, "-");
 		assert_true(upload_pack_serve(&r->s) < 0);
 		assert_true(has(r, "ERR upload-pack: "));
+		for (const char *e = r->s.err; *e; e++)
+			assert_true((unsigned char)*e >= 0x20 && *e != 0x7f);
 		run_free(r);
 	}
 }
@@ -382,6 +398,28 @@ static void test_depth_one_sends_one_shallow_line(void **state)
 	assert_int_equal(at(r, line), 0);
 	/* The pack holds the one commit, its tree and blob. */
 	assert_memory_equal(r->m.out + at(r, "PACK") + 4, "\0\0\0\2\0\0\0\3", 8);
+	run_free(r);
+}
+
+/* git fetch --unshallow sends "deepen 2147483647" (git's INFINITE_DEPTH). */
+static void test_infinite_depth_unshallows(void **state)
+{
+	struct fixture *f = *state;
+	struct run *r = run_new(f, 0, true);
+	char line[200];
+
+	snprintf(line, sizeof(line), "want %s %s", f->hex[3], "side-band-64k shallow");
+	request_line(&r->m, line);
+	snprintf(line, sizeof(line), "shallow %s", f->hex[3]);
+	request_line(&r->m, line);
+	request_line(&r->m, "deepen 2147483647");
+	request_line(&r->m, "-");
+	request_line(&r->m, "done");
+	assert_int_equal(upload_pack_serve(&r->s), 0);
+	snprintf(line, sizeof(line), "unshallow %s\n", f->hex[3]);
+	assert_true(has(r, line));
+	assert_false(has(r, "0035shallow "));
+	assert_true(has(r, "PACK"));
 	run_free(r);
 }
 
@@ -529,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_reachable_want_is_allowed),
 		cmocka_unit_test(test_bad_shallow_lines),
 		cmocka_unit_test(test_depth_one_sends_one_shallow_line),
+		cmocka_unit_test(test_infinite_depth_unshallows),
 		cmocka_unit_test(test_stateless_request_ending_after_the_wants),
 		cmocka_unit_test(test_v2_ls_refs),
 		cmocka_unit_test(test_v2_fetch_acknowledgments_ready),
