@@ -19,6 +19,7 @@ only=""
 perf_dir=""
 secs_override=""
 sidecar_override=""
+egress_extra=()
 for arg in "$@"; do
 	case $arg in
 	--quick) quick=1 ;;
@@ -26,12 +27,14 @@ for arg in "$@"; do
 	--secs=*) secs_override=${arg#--secs=} ;;
 	--sidecar=*) sidecar_override=${arg#--sidecar=} ;;
 	--perf=*) perf_dir=$(mkdir -p "${arg#--perf=}" && cd "${arg#--perf=}" && pwd) ;;
+	--no-dlp) egress_extra+=(--no-dlp) ;;
 	-h | --help)
 		sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 		echo "  --only=LIST    run only these of direct,egress,squid,mitmproxy"
 		echo "  --secs=N       seconds per figure (default 10, 2 with --quick)"
 		echo "  --sidecar=PATH the sidecar binary to measure (default build/sidecar)"
 		echo "  --perf=DIR     run egress unstripped and record DIR/egress-FIGURE.data"
+		echo "  --no-dlp       egress without its DLP scan (squid inspects nothing either)"
 		echo "                 with perf record -g for each figure"
 		exit 0
 		;;
@@ -233,7 +236,7 @@ routes:
 EOF
 	start egress "$T/egress.log" "$sidecar" egress --listen "127.0.0.1:$egress_port" \
 		--routes "$T/routes.yaml" --ca-cert "$T/egress-ca.crt" --ca-key "$T/egress-ca.key" \
-		--upstream-ca "$T/origin-ca.crt"
+		--upstream-ca "$T/origin-ca.crt" "${egress_extra[@]}"
 	wait_port "$egress_port" egress "$T/egress.log"
 }
 
