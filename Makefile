@@ -93,7 +93,7 @@ TESTABLE_OBJ := $(SHARED_OBJ) $(filter-out $(OBJ)/sidecar/main.o,$(SIDECAR_OBJ))
 
 .PHONY: all help tools deps sidecar host image run test test-unit \
         test-integration test-hostile test-fault git-test-suite check fuzz fuzz-build fuzz-replay \
-        asan valgrind variant-all variant-unit clean distclean
+        asan valgrind variant-all variant-unit clean distclean sidecar-link-flags
 
 all: $(BUILD)/sidecar $(BUILD)/bottle-host
 
@@ -152,6 +152,11 @@ X25519_WRAP := -Wl,--wrap=mbedtls_ecp_mul -Wl,--undefined=__wrap_mbedtls_ecp_mul
 $(BUILD)/sidecar: LDFLAGS += $(X25519_WRAP)
 $(BUILD)/tests/unit/%: LDFLAGS += $(X25519_WRAP)
 $(BUILD)/tests/helpers/%: LDFLAGS += $(X25519_WRAP)
+
+# How build/sidecar is linked, for a test that relinks its objects with
+# test-only code (t3110): one place for the flags and libraries.
+sidecar-link-flags:
+	@echo $(LDFLAGS) $(X25519_WRAP) $(SIDECAR_LIBS)
 
 $(BUILD)/sidecar: $(SIDECAR_OBJ) $(SHARED_OBJ) $(VARIANT_OBJ)
 	$(CC) $(LDFLAGS) -o $@.unstripped $^ $(SIDECAR_LIBS)

@@ -23,9 +23,9 @@ test_expect_success 'build the test-only sidecar with the conformance fixtures' 
 			-o "$TEST_SCRATCH/obj/$(basename "$src" .c).o" "$src"
 	done
 	objs=$(find "$BUILD/obj/sidecar" "$BUILD/obj/shared" -name "*.o" ! -path "*/supervise/*")
-	musl-gcc -static -o "$TEST_SCRATCH/sidecar-conformance" $objs "$TEST_SCRATCH"/obj/*.o \
-		-L"$BUILD/sysroot/lib" -lgit2 -lssh2 -lhttp_parser -lmbedtls -lmbedx509 \
-		-lmbedcrypto -lyaml -lpcre2-8 -lyyjson -lz
+	# The flags name the sysroot relative to the top of the tree.
+	link=$(make -s -C "$TEST_ROOT" sidecar-link-flags) &&
+	(cd "$TEST_ROOT" && musl-gcc -o "$TEST_SCRATCH/sidecar-conformance" $objs "$TEST_SCRATCH"/obj/*.o $link)
 '
 
 cat >"$TEST_SCRATCH/routes.in" <<'EOF2'
