@@ -304,7 +304,8 @@ static int packs_list(const char *repo_path, const char *pack_dir, struct pack_i
 		free(packs);
 		return ret;
 	}
-	qsort(packs, count, sizeof(*packs), pack_info_compare);
+	if (count > 0) /* no packs: packs is NULL, which qsort may not take */
+		qsort(packs, count, sizeof(*packs), pack_info_compare);
 	*out = packs;
 	*n = count;
 	return 0;
