@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <string.h>
 
-/* How much a reader asks the socket for at once: one TLS record. */
-#define BODY_READ_SIZE 16384
+/* How much a reader takes at once: up to four TLS records, when they are
+ * already there (stream_read_batch), so a bulk transfer is forwarded in
+ * writes of 64 KiB, which the kernel delivers as one segment. */
+#define BODY_READ_SIZE 65536
 /* A writer sends once it holds this much. */
 #define BODY_WRITE_BATCH 16384
 
@@ -39,11 +41,6 @@ void body_reader_compact(struct body_reader *r)
 	r->pos = 0;
 }
 
-bool body_reader_has_buffered(const struct body_reader *r)
-{
-	return r->done || r->pos < r->buf->len || stream_has_buffered(r->stream);
-}
-
 /* Read more bytes from the stream into buf: > 0, 0 at its end, or < 0. */
 static ssize_t body_reader_fill(struct body_reader *r)
 {
@@ -59,7 +56,7 @@ static ssize_t body_reader_fill(struct body_reader *r)
 	room = b->cap - b->len - 1;
 	if (room > BODY_READ_SIZE)
 		room = BODY_READ_SIZE;
-	n = stream_read(r->stream, b->p + b->len, room);
+	n = stream_read_batch(r->stream, b->p + b->len, room);
 	if (n > 0) {
 		b->len += (size_t)n;
 		b->p[b->len] = '\0';
@@ -110,6 +107,12 @@ int body_reader_next(struct body_reader *r, struct str *data)
 				r->total += take;
 				return 1;
 			}
+		}
+		if (r->before_wait && !stream_has_buffered(r->stream)) {
+			int ret = r->before_wait(r->before_wait_ctx);
+
+			if (ret < 0)
+				return ret;
 		}
 		n = body_reader_fill(r);
 		if (n == 0) {
@@ -162,12 +165,15 @@ int body_writer_put(struct body_writer *w, const void *data, size_t len)
 			return ret;
 	}
 	if (header_len + len + 2 > BODY_WRITE_BATCH + HTTP1_CHUNK_HEADER_MAX + 2) {
-		/* Larger than a batch: straight through, no copy. */
-		if (header_len && (ret = stream_write(w->stream, header, header_len)) < 0)
+		/* Larger than a batch: straight through, no copy; a chunk's
+		 * header, data and CRLF leave as one segment. */
+		if (header_len && (ret = stream_write_more(w->stream, header, header_len)) < 0)
 			return ret;
-		if ((ret = stream_write(w->stream, data, len)) < 0)
+		if (!w->chunked)
+			return stream_write(w->stream, data, len);
+		if ((ret = stream_write_more(w->stream, data, len)) < 0)
 			return ret;
-		return w->chunked ? stream_write(w->stream, "\r\n", 2) : 0;
+		return stream_write(w->stream, "\r\n", 2);
 	}
 	if ((ret = buf_append(w->out, header, header_len)) < 0 ||
 	    (ret = buf_append(w->out, data, len)) < 0 ||
@@ -188,17 +194,22 @@ int body_writer_finish(struct body_writer *w)
 	return body_writer_flush(w);
 }
 
+static int body_relay_before_wait(void *writer)
+{
+	return body_writer_flush(writer);
+}
+
 int body_relay(struct body_reader *r, struct body_writer *w)
 {
+	/* Whatever is batched goes out before we wait: a streamed response
+	 * (server-sent events, a model's tokens) must reach the agent as it
+	 * arrives. */
+	r->before_wait = body_relay_before_wait;
+	r->before_wait_ctx = w;
 	for (;;) {
 		struct str data;
 		int ret;
 
-		/* Whatever is batched goes out before we might wait: a
-		 * streamed response (server-sent events, a model's tokens)
-		 * must reach the agent as it arrives. */
-		if (!body_reader_has_buffered(r) && (ret = body_writer_flush(w)) < 0)
-			return ret;
 		ret = body_reader_next(r, &data);
 		if (ret < 0)
 			return ret;

@@ -166,6 +166,13 @@ struct stream {
 	int hangup_fd;
 	bool hangup_seen;         /* under TLS: why the last call failed */
 	bool eof;                 /* the peer closed (or close_notify) */
+	/* Set while a write's records other than its last are sent: they go
+	 * with MSG_MORE, so the kernel joins them into one segment and the
+	 * peer is woken once per write, not once per 16 KiB record. */
+	bool more_follows;
+	/* A failure met by stream_read_batch() after it already had bytes:
+	 * those are returned first, this on every later read. */
+	int read_error;
 	/* Bytes read from fd before TLS started (a ClientHello that came in
 	 * the same packet as the CONNECT), handed out before the socket's. */
 	char *readahead;
@@ -179,8 +186,16 @@ void stream_attach_tls(struct stream *s, mbedtls_ssl_context *ssl);
  * -ECONNRESET, -EPROTO (a TLS error).  With timeout_ms 0 it only takes what
  * is there: -ETIMEDOUT (plain) or -EAGAIN (a TLS record not complete yet). */
 ssize_t stream_read(struct stream *s, void *data, size_t len);
+/* As stream_read(), then, under TLS, the records that are already there
+ * too, up to len, without waiting for more: a bulk reader gets several
+ * records per call instead of one. */
+ssize_t stream_read_batch(struct stream *s, void *data, size_t len);
 /* Write all len bytes: 0 or a negative errno. */
 int stream_write(struct stream *s, const void *data, size_t len);
+/* The same, telling the kernel that more follows at once (MSG_MORE): the
+ * caller's next write must come without waiting for the peer, and must be
+ * a plain stream_write(), which pushes everything out. */
+int stream_write_more(struct stream *s, const void *data, size_t len);
 /* Whether bytes are ready without waiting (TLS has decrypted bytes buffered). */
 bool stream_has_buffered(const struct stream *s);
 /* Run the TLS handshake: 0, or the negative mbedTLS code. */
@@ -207,6 +222,14 @@ struct body_reader {
 	bool done;
 	bool stalled;               /* the peer sent nothing for the stream's timeout */
 	uint64_t total;             /* body bytes handed out */
+	/* If set, called just before the reader waits for the peer: a relay
+	 * sends what it holds then, so a streamed body (server-sent events,
+	 * a model's tokens) is never held back for bytes that have not come.
+	 * Only there: what is buffered may be framing alone (a chunk's CRLF),
+	 * so "nothing buffered" cannot be told from outside.  A negative
+	 * return ends the read with that error. */
+	int (*before_wait)(void *ctx);
+	void *before_wait_ctx;
 };
 
 void body_reader_init(struct body_reader *r, struct stream *stream, struct buf *buf,
@@ -218,8 +241,6 @@ int body_reader_next(struct body_reader *r, struct str *data);
  * stall) in egress's stats; other failures (the client left) are not
  * rejections.  Returns the status to answer: 408 for a stall, else 0. */
 int egress_stats_body_error(struct egress *egress, const struct body_reader *r);
-/* Whether the next call can return without waiting for the peer. */
-bool body_reader_has_buffered(const struct body_reader *r);
 /* Drop the bytes handed out from buf, keeping what follows the body (a
  * pipelined request) at its start. */
 void body_reader_compact(struct body_reader *r);

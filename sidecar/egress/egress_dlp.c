@@ -651,7 +651,18 @@ int egress_dlp_request_settle(struct egress_dlp_request *d, struct egress_connec
 struct stream_state {
 	struct buf *pending; /* fed to the scan, not yet settled */
 	uint64_t forwarded;  /* body offset of pending's first byte */
+	struct body_writer *writer;
 };
+
+/* Before the reader waits, settled bytes go out; but the head waits with
+ * the body's first settled bytes: a small body with a secret never shows
+ * the upstream even its head. */
+static int stream_before_wait(void *state)
+{
+	struct stream_state *st = state;
+
+	return st->forwarded > 0 ? body_writer_flush(st->writer) : 0;
+}
 
 /* A streamed body's finding: on a supervise route the value is proposed
  * for the retry (its bytes are unsettled, so still in pending). */
@@ -748,7 +759,7 @@ static int stream_feed(struct egress_dlp_request *d, struct stream_state *st,
 int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 			  struct body_writer *w)
 {
-	struct stream_state st = { .forwarded = 0 };
+	struct stream_state st = { .forwarded = 0, .writer = w };
 	struct buf spill_pending;
 	int ret;
 
@@ -769,15 +780,11 @@ int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 			goto out;
 		buf_release(&d->body);
 	}
+	r->before_wait = stream_before_wait;
+	r->before_wait_ctx = &st;
 	for (;;) {
 		struct str data;
 
-		/* The head waits with the body's first settled bytes: a small
-		 * body with a secret never shows the upstream even its head. */
-		if (st.forwarded > 0 && !body_reader_has_buffered(r) &&
-		    !(r->kind == HTTP1_BODY_LENGTH && r->remaining == 0) &&
-		    (ret = body_writer_flush(w)) < 0)
-			goto out;
 		ret = body_reader_next(r, &data);
 		if (ret < 0)
 			goto out;
@@ -795,6 +802,7 @@ int egress_dlp_body_relay(struct egress_dlp_request *d, struct body_reader *r,
 	if ((ret = body_writer_put(w, st.pending->p, st.pending->len)) == 0)
 		ret = body_writer_finish(w);
 out:
+	r->before_wait = NULL;
 	if (d->spilled)
 		body_reader_compact(&d->reader);
 	buf_clear(st.pending);

@@ -22,6 +22,8 @@ void stream_init(struct stream *s, int fd, int timeout_ms)
 	s->hangup_fd = -1;
 	s->hangup_seen = false;
 	s->eof = false;
+	s->more_follows = false;
+	s->read_error = 0;
 	s->readahead = NULL;
 	s->readahead_len = s->readahead_pos = 0;
 }
@@ -123,11 +125,12 @@ static ssize_t stream_plain_read(struct stream *s, void *data, size_t len)
 /* Send once, waiting for room as needed: bytes sent, or a negative errno. */
 static ssize_t stream_send_some(const struct stream *s, const void *data, size_t len)
 {
+	int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (s->more_follows ? MSG_MORE : 0);
 	ssize_t n;
 	int ret;
 
 	for (;;) {
-		n = send(s->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = send(s->fd, data, len, flags);
 		if (n >= 0)
 			return n;
 		if (errno == EINTR)
@@ -216,6 +219,8 @@ ssize_t stream_read(struct stream *s, void *data, size_t len)
 {
 	ssize_t n;
 
+	if (s->read_error)
+		return s->read_error;
 	if (s->eof)
 		return 0;
 	if (!s->ssl) {
@@ -256,23 +261,72 @@ ssize_t stream_read(struct stream *s, void *data, size_t len)
 	}
 }
 
-int stream_write(struct stream *s, const void *data, size_t len)
+ssize_t stream_read_batch(struct stream *s, void *data, size_t len)
+{
+	unsigned char *p = data;
+	ssize_t n = stream_read(s, p, len);
+	int timeout_ms = s->timeout_ms;
+	size_t got;
+
+	/* A plain read already took all the socket had, up to len. */
+	if (n <= 0 || !s->ssl)
+		return n;
+	got = (size_t)n;
+	/* A zero timeout takes only what is there (stream_read). */
+	s->timeout_ms = 0;
+	while (got < len && !s->eof) {
+		n = stream_read(s, p + got, len - got);
+		if (n <= 0) {
+			if (n < 0 && n != -EAGAIN)
+				s->read_error = (int)n;
+			break;
+		}
+		got += (size_t)n;
+	}
+	s->timeout_ms = timeout_ms;
+	return (ssize_t)got;
+}
+
+/* more: the caller writes again at once (stream_write_more). */
+static int stream_write_records(struct stream *s, const void *data, size_t len, bool more)
 {
 	const unsigned char *p = data;
+	int record_max, ret = 0;
 
-	if (!s->ssl)
-		return stream_plain_write(s, data, len);
+	if (!s->ssl) {
+		s->more_follows = more;
+		ret = stream_plain_write(s, data, len);
+		goto out;
+	}
+	record_max = mbedtls_ssl_get_max_out_record_payload(s->ssl);
 	while (len > 0) {
-		int ret = mbedtls_ssl_write(s->ssl, p, len);
-
+		/* mbedtls_ssl_write() sends at most one record a call: every
+		 * record but the write's last goes with MSG_MORE. */
+		s->more_follows = more || (record_max > 0 && len > (size_t)record_max);
+		ret = mbedtls_ssl_write(s->ssl, p, len);
 		if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
 			continue;
-		if (ret < 0)
-			return stream_errno_from_tls(s, ret);
+		if (ret < 0) {
+			ret = stream_errno_from_tls(s, ret);
+			goto out;
+		}
 		p += ret;
 		len -= (size_t)ret;
 	}
-	return 0;
+	ret = 0;
+out:
+	s->more_follows = false;
+	return ret;
+}
+
+int stream_write(struct stream *s, const void *data, size_t len)
+{
+	return stream_write_records(s, data, len, false);
+}
+
+int stream_write_more(struct stream *s, const void *data, size_t len)
+{
+	return stream_write_records(s, data, len, true);
 }
 
 bool stream_has_buffered(const struct stream *s)

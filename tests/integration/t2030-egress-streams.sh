@@ -111,6 +111,24 @@ test_expect_success 'curl: eight 64 MB downloads at once, bumped and plain, each
 	done
 '
 
+# A streamed answer (server-sent events, a model's tokens) reaches the
+# client as the origin writes it: egress reads whatever records are there
+# and forwards them, and holds nothing back waiting for more.  The origin
+# sends the rest only once the first line has arrived, so a proxy that held
+# the first line would never see the rest (curl gives up after 20 s).
+test_expect_success 'curl: a streamed answer'"'"'s first line arrives before the origin writes the next, bumped and plain' '
+	for url in "https://localhost:$TLS_PORT/drip/tls" "http://localhost:$HTTP_PORT/drip/plain"; do
+		name=${url##*/} &&
+		{ egress_curl --fail -N --max-time 20 -o "drip-$name.txt" "$url" & } &&
+		wait_for 15 "grep -qx \"first $name\" drip-$name.txt" &&
+		! grep -q second "drip-$name.txt" &&
+		touch "$TEST_SCRATCH/origin-o/release-$name" &&
+		wait $! &&
+		printf "first %s\nsecond %s\n" "$name" "$name" >expect &&
+		diff -u expect "drip-$name.txt" || return 1
+	done
+'
+
 test_expect_success 'curl: two requests share one client connection and at most one new upstream' '
 	before=$(wc -l <"$TEST_SCRATCH/origin-o/connections") &&
 	egress_curl --fail "https://localhost:$TLS_PORT/ka/1" -o one.json \

@@ -11,6 +11,8 @@
 //                noting "complete PATH" once the whole body is in
 //   */keep*      as /upload, and appends the body to DIR/bodies (small bodies only)
 //   /slow*       sends 64 KiB, then waits for the file DIR/release, then 64 KiB more
+//   /drip/NAME   a chunked answer: the line "first NAME", then, once the file
+//                DIR/release-NAME exists, the line "second NAME" and the end
 //   /download/N  N bytes with a Content-Length: the lines 0000000000\n, 0000000001\n, ...
 //                cut at N (the same bytes as `seq -f %010.0f 0 M | head -c N`)
 //   /ws*         a WebSocket echo (Upgrade), text and binary frames; data
@@ -59,6 +61,19 @@ function upload(req, res) {
 	}));
 }
 
+function drip(req, res, name) {
+	res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+	res.write(`first ${name}\n`);
+	const release = path.join(dir, `release-${name}`);
+	const timer = setInterval(() => {
+		if (!fs.existsSync(release))
+			return;
+		clearInterval(timer);
+		res.end(`second ${name}\n`);
+	}, 20);
+	res.on('close', () => clearInterval(timer));
+}
+
 function slow(req, res) {
 	const part = Buffer.alloc(65536, 'a');
 	res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': part.length * 2 });
@@ -96,6 +111,9 @@ function handle(req, res) {
 		return upload(req, res);
 	if (req.url.startsWith('/slow'))
 		return slow(req, res);
+	const dripping = /^\/drip\/([a-z0-9-]+)$/.exec(req.url);
+	if (dripping)
+		return drip(req, res, dripping[1]);
 	const download = /^\/download\/(\d+)$/.exec(req.url);
 	if (download)
 		return counted(res, Number(download[1]));
