@@ -16,6 +16,7 @@ root=$(cd "$here/../.." && pwd)
 
 quick=0
 only=""
+figures_only=""
 perf_dir=""
 secs_override=""
 sidecar_override=""
@@ -24,6 +25,7 @@ for arg in "$@"; do
 	case $arg in
 	--quick) quick=1 ;;
 	--only=*) only=${arg#--only=} ;; # e.g. --only=direct,egress while developing
+	--figures=*) figures_only=${arg#--figures=} ;;
 	--secs=*) secs_override=${arg#--secs=} ;;
 	--sidecar=*) sidecar_override=${arg#--sidecar=} ;;
 	--perf=*) perf_dir=$(mkdir -p "${arg#--perf=}" && cd "${arg#--perf=}" && pwd) ;;
@@ -31,6 +33,7 @@ for arg in "$@"; do
 	-h | --help)
 		sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 		echo "  --only=LIST    run only these of direct,egress,squid,mitmproxy"
+		echo "  --figures=LIST measure only these of hold,get1,get16,handshake,download,upload"
 		echo "  --secs=N       seconds per figure (default 10, 2 with --quick)"
 		echo "  --sidecar=PATH the sidecar binary to measure (default build/sidecar)"
 		echo "  --perf=DIR     run egress unstripped and record DIR/egress-FIGURE.data"
@@ -333,11 +336,17 @@ field() { # line key
 	sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"
 }
 
+# wanted FIGURE: whether --figures (if given) names it.
+wanted() {
+	[ -z "$figures_only" ] || [[ ",$figures_only," == *",$1,"* ]]
+}
+
 # measure TARGET KEY LOADGEN-ARGS...: one loadgen run; its figures and the
 # CPU the server side used meanwhile go into R.
 measure() {
 	local target=$1 key=$2 pgid t0 t1 w0 w1 line
 	shift 2
+	wanted "$key" || return 0
 	pgid=$(eval echo "\$pgid_$target")
 	t0=$(group_ticks "$pgid")
 	local perf_pid=""
@@ -428,7 +437,7 @@ run_target() {
 	# Memory first, while the proxy holds nothing but the warm-up's state:
 	# after the 10 MB transfers a proxy's heap (mitmproxy's above all) is
 	# still shrinking, which would drown the per-connection figure.
-	measure_hold "$target"
+	! wanted hold || measure_hold "$target"
 	measure "$target" get1 get -c 1 -d "$secs" --path /small
 	measure "$target" get16 get -c 16 -d "$secs" --path /small
 	measure "$target" handshake handshake -c "$handshake_conns" -d "$secs" --path /small
