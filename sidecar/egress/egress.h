@@ -326,6 +326,12 @@ void egress_upstream_close(struct egress_connection *c);
  * everything.  arg is a heap-allocated struct egress_connection with egress,
  * id, client and the addresses filled in. */
 void *egress_connection_main(void *arg);
+/* Serve c on a thread of its own: a spare one whose connection ended, or a
+ * new one.  0, or a negative errno (no thread: c is still the caller's). */
+int egress_workers_start(struct egress_connection *c);
+/* Threads waiting for a connection now, and connections served by one so
+ * far (for the stats endpoint). */
+void egress_workers_counts(unsigned *spare, uint64_t *reused);
 
 /* The connection waits for its next request: give back what it does not
  * need while idle (empty buffers, the deeper pages of its thread's stack). */

@@ -345,18 +345,10 @@ static void fit_connections_to_fd_limit(struct egress_options *o)
 
 static void accept_loop(int listen_fd)
 {
-	pthread_attr_t attr;
-
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* mbedTLS handshakes and our request path fit well within this; only
-	 * the pages touched count towards RSS. */
-	pthread_attr_setstacksize(&attr, 256 * 1024);
 	for (;;) {
 		struct sockaddr_storage peer;
 		socklen_t peer_len = sizeof(peer);
 		struct egress_connection *c;
-		pthread_t thread;
 		int fd, one = 1;
 
 		fd = accept4(listen_fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
@@ -384,7 +376,7 @@ static void accept_loop(int listen_fd)
 		stream_init(&c->client, fd, egress.options.io_timeout_ms);
 		format_peer(&peer, c->client_address, sizeof(c->client_address), &c->client_is_loopback);
 		__atomic_add_fetch(&egress.active_connections, 1, __ATOMIC_RELAXED);
-		if (pthread_create(&thread, &attr, egress_connection_main, c) != 0) {
+		if (egress_workers_start(c) < 0) {
 			__atomic_sub_fetch(&egress.active_connections, 1, __ATOMIC_RELAXED);
 			refuse_connection(fd);
 			egress_stats_refused(&egress);

@@ -95,6 +95,8 @@ int egress_stats_to_json(struct egress *egress, struct buf *out)
 	yyjson_mut_val *root, *connections, *rejected, *decisions;
 	char *text = NULL;
 	size_t len, i;
+	unsigned spare_threads;
+	uint64_t threads_reused;
 	int ret = -ENOMEM;
 
 	if (!doc)
@@ -111,6 +113,9 @@ int egress_stats_to_json(struct egress *egress, struct buf *out)
 	yyjson_mut_obj_add_uint(doc, connections, "max", egress->options.max_connections);
 	yyjson_mut_obj_add_uint(doc, connections, "accepted", counter_get(&s->connections_accepted));
 	yyjson_mut_obj_add_uint(doc, connections, "refused", counter_get(&s->connections_refused));
+	egress_workers_counts(&spare_threads, &threads_reused);
+	yyjson_mut_obj_add_uint(doc, connections, "spare_threads", spare_threads);
+	yyjson_mut_obj_add_uint(doc, connections, "threads_reused", threads_reused);
 	for (i = 1; i < sizeof(s->http1) / sizeof(s->http1[0]); i++)
 		yyjson_mut_obj_add_uint(doc, rejected, http1_error_name(-(int)i),
 					counter_get(&s->http1[i]));

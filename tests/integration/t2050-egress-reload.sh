@@ -58,6 +58,33 @@ test_expect_success 'clients that give up on a silent upstream free their connec
 	wait_for 10 "test \$(egress_threads) -le $before"
 '
 
+# A thread whose connection ended waits a moment for the next one
+# (sidecar/egress/workers.c): at most 8 wait, none for long, and they serve
+# later connections.
+egress_stat() {
+	curl -sS --max-time 10 --proxy "http://127.0.0.1:$EGRESS_PORT" http://_egress.local/stats |
+		python3 -c "import json, sys; print(json.load(sys.stdin)[\"connections\"][\"$1\"])"
+}
+
+test_expect_success 'connection threads: a burst leaves at most 8 waiting, then none; later connections reuse them' '
+	pids="" &&
+	for i in $(seq 1 20); do
+		egress_curl -o /dev/null "https://localhost:$TLS_PORT/v1/many-$i" &
+		pids="$pids $!"
+	done &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		spare=$(egress_stat spare_threads) && test "$spare" -le 8 || return 1
+	done &&
+	wait $pids &&
+	test "$(origin_requests o | grep -c "^GET /v1/many-")" = 20 &&
+	wait_for 10 "test \$(egress_stat spare_threads) = 0" &&
+	reused_before=$(egress_stat threads_reused) &&
+	for i in 1 2 3 4 5; do
+		test "$(code_of "/v1/again-$i")" = 200 || return 1
+	done &&
+	test "$(egress_stat threads_reused)" -gt "$reused_before"
+'
+
 test_expect_success 'SIGHUP with a good file swaps the routes for new requests' '
 	pid_before=$(cat "$EGRESS_DIR/pid") &&
 	write_routes /v2 &&
