@@ -7,9 +7,21 @@
  * on that is about 380 MB/s, and a bumped TLS transfer decrypts and
  * encrypts every byte, so it was crypto-bound (docs/egress-bench.md).
  *
- * Two paths, chosen per key in mbedtls_gcm_setkey():
+ * Four paths, chosen per key in mbedtls_gcm_setkey() (the fastest the CPU
+ * has, found with CPUID and XGETBV once; mbedtls_gcm_alt_set_path() forces
+ * one for tests and benchmarks):
  *
- * - AES-NI + PCLMULQDQ (x86-64, checked with CPUID once): our own AES key
+ * - VAES + VPCLMULQDQ on zmm (AVX-512F/BW/VL, the OS saving zmm and
+ *   opmask state) or on ymm (AVX2, the OS saving ymm state): the AES-NI
+ *   path's algorithm with 16 blocks in flight, four or eight registers of
+ *   whole 128-bit lanes, and GHASH over those 16 blocks against H^16..H^1
+ *   with one reduction and Karatsuba's three multiplies per block, done
+ *   next to the following group's AES rounds.  Fewer than 16 blocks, and
+ *   everything else (key schedule, single blocks, the additional data), go
+ *   through the AES-NI path.  Zen 4 runs the zmm one fastest (it splits each
+ *   zmm operation in two, but decodes half the instructions); ymm is for
+ *   CPUs with VAES but no AVX-512.
+ * - AES-NI + PCLMULQDQ (x86-64): our own AES key
  *   schedule (AESKEYGENASSIST does SubWord), counter mode over 8 blocks in
  *   flight, and GHASH over 8 blocks at a time against the precomputed
  *   H^8..H^1 with one reduction per 8 blocks.  GHASH works on byte-reversed
@@ -49,16 +61,27 @@
 #define GCM_MAX_DATA_BYTES 0xFFFFFFFE0ull
 #define GCM_BYTES_LIMIT_SHIFT 61
 
-static int gcm_force_portable;
+/* The path mbedtls_gcm_alt_set_path() asked for, or MBEDTLS_GCM_ALT_BEST. */
+static int gcm_forced_path = MBEDTLS_GCM_ALT_BEST;
 
-void mbedtls_gcm_alt_set_portable(int portable)
+static int cpu_best_path(void);
+
+int mbedtls_gcm_alt_path_available(int path)
 {
-	__atomic_store_n(&gcm_force_portable, portable != 0, __ATOMIC_RELAXED);
+	return path >= MBEDTLS_GCM_ALT_PORTABLE && path <= cpu_best_path();
 }
 
-int mbedtls_gcm_alt_is_accelerated(const mbedtls_gcm_context *ctx)
+int mbedtls_gcm_alt_set_path(int path)
 {
-	return ctx->accelerated;
+	if (path != MBEDTLS_GCM_ALT_BEST && !mbedtls_gcm_alt_path_available(path))
+		return MBEDTLS_ERR_GCM_BAD_INPUT;
+	__atomic_store_n(&gcm_forced_path, path, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int mbedtls_gcm_alt_path(const mbedtls_gcm_context *ctx)
+{
+	return ctx->path;
 }
 
 static uint64_t load_be64(const unsigned char *p)
@@ -129,21 +152,63 @@ static int portable_encrypt_block(mbedtls_gcm_context *ctx, const unsigned char 
 #if GCM_HAVE_X86
 
 #define GCM_TARGET __attribute__((target("aes,pclmul,ssse3")))
+#define GCM_TARGET_YMM __attribute__((target("aes,pclmul,ssse3,avx,avx2,vaes,vpclmulqdq")))
+#define GCM_TARGET_ZMM                                                                           \
+	__attribute__((target("aes,pclmul,ssse3,avx,avx2,avx512f,avx512bw,avx512vl,vaes,"      \
+			      "vpclmulqdq")))
 
-static int cpu_has_acceleration(void)
+/* XCR0: the OS saves SSE and AVX state (ymm), and opmask and all of zmm. */
+#define XCR0_YMM 0x06u
+#define XCR0_ZMM 0xE6u
+
+__attribute__((target("xsave"))) static uint64_t cpu_saved_state(void)
+{
+	return _xgetbv(0);
+}
+
+static int cpu_detect_path(void)
+{
+	unsigned int eax, ebx, ecx, edx, ebx7 = 0, ecx7 = 0;
+	uint64_t xcr0 = 0;
+	int path = MBEDTLS_GCM_ALT_PORTABLE;
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return path;
+	if (!(ecx & bit_AES) || !(ecx & bit_PCLMUL) || !(ecx & bit_SSSE3))
+		return path;
+	path = MBEDTLS_GCM_ALT_AESNI;
+	/* Wide registers are usable only if the OS saves them on a context
+	 * switch: XGETBV, which exists when OSXSAVE says so. */
+	if (!(ecx & bit_OSXSAVE) || !(ecx & bit_AVX))
+		return path;
+	xcr0 = cpu_saved_state();
+	if (!__get_cpuid_count(7, 0, &eax, &ebx7, &ecx7, &edx))
+		return path;
+	if (!(ebx7 & bit_AVX2) || !(ecx7 & bit_VAES) || !(ecx7 & bit_VPCLMULQDQ) ||
+	    (xcr0 & XCR0_YMM) != XCR0_YMM)
+		return path;
+	path = MBEDTLS_GCM_ALT_VAES256;
+	if (!(ebx7 & bit_AVX512F) || !(ebx7 & bit_AVX512BW) || !(ebx7 & bit_AVX512VL) ||
+	    (xcr0 & XCR0_ZMM) != XCR0_ZMM)
+		return path;
+	return MBEDTLS_GCM_ALT_VAES512;
+}
+
+/* The fastest path this CPU runs, found once. */
+static int cpu_best_path(void)
 {
 	static int cached = -1;
-	int has = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	int path = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 
-	if (has < 0) {
-		unsigned int eax, ebx, ecx, edx;
-
-		has = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_AES) &&
-		      (ecx & bit_PCLMUL) && (ecx & bit_SSSE3);
-		__atomic_store_n(&cached, has, __ATOMIC_RELAXED);
+	if (path < 0) {
+		path = cpu_detect_path();
+		__atomic_store_n(&cached, path, __ATOMIC_RELAXED);
 	}
-	return has;
+	return path;
 }
+
+/* H^n, 1 <= n <= MBEDTLS_GCM_ALT_POWERS: the powers are kept highest first. */
+#define GCM_POWER(ctx, n) ((ctx)->h_powers[MBEDTLS_GCM_ALT_POWERS - (n)])
 
 GCM_TARGET static inline __m128i byte_reverse(__m128i value)
 {
@@ -269,12 +334,13 @@ GCM_TARGET static inline __m128i ghash_eight(const mbedtls_gcm_context *ctx, __m
 {
 	__m128i low = _mm_setzero_si128(), middle = low, high = low;
 
+#pragma GCC unroll 8
 	for (int i = 0; i < 8; i++) {
 		__m128i x = byte_reverse(blocks[i]);
 
 		if (i == 0)
 			x = _mm_xor_si128(x, y);
-		clmul_add(&low, &middle, &high, x, load_block(ctx->h_powers[7 - i]));
+		clmul_add(&low, &middle, &high, x, load_block(GCM_POWER(ctx, 8 - i)));
 	}
 	return ghash_reduce(low, middle, high);
 }
@@ -289,10 +355,10 @@ GCM_TARGET static void aesni_setkey(mbedtls_gcm_context *ctx, const unsigned cha
 	aesni_expand_key(ctx, key, keybits / 32);
 	h = byte_reverse(aesni_encrypt(ctx, _mm_setzero_si128()));
 	power = h;
-	store_block(ctx->h_powers[0], h);
-	for (int i = 1; i < MBEDTLS_GCM_ALT_POWERS; i++) {
+	store_block(GCM_POWER(ctx, 1), h);
+	for (int n = 2; n <= MBEDTLS_GCM_ALT_POWERS; n++) {
 		power = ghash_multiply(power, h);
-		store_block(ctx->h_powers[i], power);
+		store_block(GCM_POWER(ctx, n), power);
 	}
 }
 
@@ -307,11 +373,12 @@ GCM_TARGET static void aesni_ghash_blocks(const mbedtls_gcm_context *ctx, unsign
 					  const unsigned char *data, size_t blocks)
 {
 	__m128i y = byte_reverse(load_block(state));
-	__m128i h = load_block(ctx->h_powers[0]);
+	__m128i h = load_block(GCM_POWER(ctx, 1));
 
 	for (; blocks >= 8; blocks -= 8, data += 128) {
 		__m128i group[8];
 
+#pragma GCC unroll 8
 		for (int i = 0; i < 8; i++)
 			group[i] = load_block(data + 16 * i);
 		y = ghash_eight(ctx, y, group);
@@ -334,22 +401,25 @@ GCM_TARGET static void aesni_crypt_blocks(mbedtls_gcm_context *ctx, const unsign
 	 * a 32-bit add wraps exactly like inc32. */
 	__m128i counter = byte_reverse(load_block(ctx->counter));
 	__m128i y = byte_reverse(load_block(ctx->ghash));
-	__m128i h = load_block(ctx->h_powers[0]);
+	__m128i h = load_block(GCM_POWER(ctx, 1));
 
 	for (; blocks >= 8; blocks -= 8, input += 128, output += 128) {
 		__m128i stream[8], data[8], ciphertext[8];
 		__m128i key = load_block(ctx->round_keys[0]);
 
+#pragma GCC unroll 8
 		for (int i = 0; i < 8; i++) {
 			counter = _mm_add_epi32(counter, one);
 			stream[i] = _mm_xor_si128(byte_reverse(counter), key);
 		}
 		for (int round = 1; round < rounds; round++) {
 			key = load_block(ctx->round_keys[round]);
+#pragma GCC unroll 8
 			for (int i = 0; i < 8; i++)
 				stream[i] = _mm_aesenc_si128(stream[i], key);
 		}
 		key = load_block(ctx->round_keys[rounds]);
+#pragma GCC unroll 8
 		for (int i = 0; i < 8; i++) {
 			__m128i out;
 
@@ -372,20 +442,247 @@ GCM_TARGET static void aesni_crypt_blocks(mbedtls_gcm_context *ctx, const unsign
 	store_block(ctx->ghash, byte_reverse(y));
 }
 
+/*
+ * ---- VAES + VPCLMULQDQ paths ----
+ *
+ * The AES-NI path's algorithm on wide registers: 16 counter blocks in
+ * flight (4 zmm or 8 ymm, one block per 128-bit lane) and GHASH over the
+ * same 16 blocks against H^16..H^1 (the context keeps them in that order,
+ * so one wide load takes the powers of consecutive blocks) with one
+ * reduction: each lane's products are summed in the wide registers, the
+ * lanes folded into one xmm and reduced as on the AES-NI path.  The middle
+ * product is Karatsuba's (a0 ^ a1)(b0 ^ b1) ^ low ^ high, three multiplies
+ * per block instead of four.  A group's GHASH is done in the next group's
+ * iteration, next to AES rounds it does not depend on, so the carry-less
+ * multiplier and the AES unit work at once (encrypting, the GHASH of a
+ * group has to wait for its ciphertext anyway; decrypting, hashing each
+ * group in its own iteration measured the same).  Fewer than 16 blocks go
+ * to the AES-NI path.
+ */
+#define WIDE_BLOCKS 16
+
+/* The loops over a group's registers are unrolled so that the group stays
+ * in registers: as a loop over an array it stayed in memory, a load and a
+ * store around every AESENC. */
+
+/* Swaps the 64-bit halves of each lane (PSHUFD): a ^ swapped(a) has a0 ^ a1
+ * in each lane's low half, Karatsuba's middle factor. */
+#define SWAP_HALVES 0x4E
+
+GCM_TARGET_ZMM static inline __m128i zmm_fold(__m512i value)
+{
+	__m256i half = _mm256_xor_si256(_mm512_castsi512_si256(value),
+					_mm512_extracti64x4_epi64(value, 1));
+
+	return _mm_xor_si128(_mm256_castsi256_si128(half), _mm256_extracti128_si256(half, 1));
+}
+
+/* y = GHASH of y and the 16 byte-reversed blocks of `hashed`. */
+GCM_TARGET_ZMM static inline __m128i zmm_ghash(__m128i y, const __m512i hashed[4],
+					       const __m512i powers[4],
+					       const __m512i powers_folded[4])
+{
+	__m512i low = _mm512_setzero_si512(), middle = low, high = low;
+	__m128i low_sum, high_sum;
+
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		__m512i x = hashed[j];
+
+		if (j == 0)
+			x = _mm512_xor_si512(x, _mm512_inserti32x4(_mm512_setzero_si512(), y, 0));
+		low = _mm512_xor_si512(low, _mm512_clmulepi64_epi128(x, powers[j], 0x00));
+		high = _mm512_xor_si512(high, _mm512_clmulepi64_epi128(x, powers[j], 0x11));
+		x = _mm512_xor_si512(x, _mm512_shuffle_epi32(x, SWAP_HALVES));
+		middle = _mm512_xor_si512(middle,
+					  _mm512_clmulepi64_epi128(x, powers_folded[j], 0x00));
+	}
+	low_sum = zmm_fold(low);
+	high_sum = zmm_fold(high);
+	return ghash_reduce(low_sum,
+			    _mm_xor_si128(zmm_fold(middle), _mm_xor_si128(low_sum, high_sum)),
+			    high_sum);
+}
+
+GCM_TARGET_ZMM static void vaes512_crypt_blocks(mbedtls_gcm_context *ctx,
+						const unsigned char *input, unsigned char *output,
+						size_t blocks)
+{
+	const __m512i reverse = _mm512_broadcast_i32x4(
+		_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+	const __m512i step = _mm512_broadcast_i32x4(_mm_set_epi32(0, 0, 0, WIDE_BLOCKS));
+	const int encrypting = ctx->mode == MBEDTLS_GCM_ENCRYPT;
+	const int rounds = ctx->rounds;
+	const size_t groups = blocks / WIDE_BLOCKS;
+	/* As on the AES-NI path: byte-reversed, inc32 is a 32-bit add on each
+	 * lane's lowest dword. */
+	const __m128i start = byte_reverse(load_block(ctx->counter));
+	__m128i y = byte_reverse(load_block(ctx->ghash));
+	__m512i counters[4], powers[4], powers_folded[4], hashed[4];
+
+	if (groups == 0)
+		goto tail;
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		counters[j] = _mm512_add_epi32(_mm512_broadcast_i32x4(start),
+					       _mm512_set_epi32(0, 0, 0, 4 * j + 4, 0, 0, 0, 4 * j + 3,
+								0, 0, 0, 4 * j + 2, 0, 0, 0, 4 * j + 1));
+		powers[j] = _mm512_loadu_si512((const void *)ctx->h_powers[4 * j]);
+		powers_folded[j] = _mm512_xor_si512(powers[j],
+						    _mm512_shuffle_epi32(powers[j], SWAP_HALVES));
+	}
+	for (size_t group = 0; group < groups;
+	     group++, input += 16 * WIDE_BLOCKS, output += 16 * WIDE_BLOCKS) {
+		__m512i stream[4];
+		__m512i key = _mm512_broadcast_i32x4(load_block(ctx->round_keys[0]));
+
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++) {
+			stream[j] = _mm512_xor_si512(_mm512_shuffle_epi8(counters[j], reverse), key);
+			counters[j] = _mm512_add_epi32(counters[j], step);
+		}
+		if (group > 0) {
+			y = zmm_ghash(y, hashed, powers, powers_folded);
+		}
+		for (int round = 1; round < rounds; round++) {
+			key = _mm512_broadcast_i32x4(load_block(ctx->round_keys[round]));
+#pragma GCC unroll 4
+			for (int j = 0; j < 4; j++)
+				stream[j] = _mm512_aesenc_epi128(stream[j], key);
+		}
+		key = _mm512_broadcast_i32x4(load_block(ctx->round_keys[rounds]));
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++) {
+			__m512i data = _mm512_loadu_si512((const void *)(input + 64 * j));
+			__m512i out = _mm512_xor_si512(data, _mm512_aesenclast_epi128(stream[j], key));
+
+			_mm512_storeu_si512((void *)(output + 64 * j), out);
+			hashed[j] = _mm512_shuffle_epi8(encrypting ? out : data, reverse);
+		}
+	}
+	y = zmm_ghash(y, hashed, powers, powers_folded);
+	store_block(ctx->counter,
+		    byte_reverse(_mm_add_epi32(start, _mm_set_epi32(0, 0, 0,
+								    (int)(uint32_t)(groups * WIDE_BLOCKS)))));
+	store_block(ctx->ghash, byte_reverse(y));
+tail:
+	aesni_crypt_blocks(ctx, input, output, blocks % WIDE_BLOCKS);
+}
+
+
+GCM_TARGET_YMM static inline __m128i ymm_fold(__m256i value)
+{
+	return _mm_xor_si128(_mm256_castsi256_si128(value), _mm256_extracti128_si256(value, 1));
+}
+
+/* zmm_ghash() on ymm. */
+GCM_TARGET_YMM static inline __m128i ymm_ghash(__m128i y, const __m256i hashed[8],
+					       const __m256i powers[8],
+					       const __m256i powers_folded[8])
+{
+	__m256i low = _mm256_setzero_si256(), middle = low, high = low;
+	__m128i low_sum, high_sum;
+
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++) {
+		__m256i x = hashed[j];
+
+		if (j == 0)
+			x = _mm256_xor_si256(x, _mm256_zextsi128_si256(y));
+		low = _mm256_xor_si256(low, _mm256_clmulepi64_epi128(x, powers[j], 0x00));
+		high = _mm256_xor_si256(high, _mm256_clmulepi64_epi128(x, powers[j], 0x11));
+		x = _mm256_xor_si256(x, _mm256_shuffle_epi32(x, SWAP_HALVES));
+		middle = _mm256_xor_si256(middle,
+					  _mm256_clmulepi64_epi128(x, powers_folded[j], 0x00));
+	}
+	low_sum = ymm_fold(low);
+	high_sum = ymm_fold(high);
+	return ghash_reduce(low_sum,
+			    _mm_xor_si128(ymm_fold(middle), _mm_xor_si128(low_sum, high_sum)),
+			    high_sum);
+}
+
+/* vaes512_crypt_blocks() on ymm, for the CPUs with VAES but not AVX-512 (Zen 3,
+ * Alder Lake).  Zen 4 splits a zmm operation in two ymm halves, yet runs
+ * the zmm path faster: half the instructions to decode and retire. */
+GCM_TARGET_YMM static void vaes256_crypt_blocks(mbedtls_gcm_context *ctx,
+						const unsigned char *input, unsigned char *output,
+						size_t blocks)
+{
+	const __m256i reverse = _mm256_broadcastsi128_si256(
+		_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+	const __m256i step = _mm256_broadcastsi128_si256(_mm_set_epi32(0, 0, 0, WIDE_BLOCKS));
+	const int encrypting = ctx->mode == MBEDTLS_GCM_ENCRYPT;
+	const int rounds = ctx->rounds;
+	const size_t groups = blocks / WIDE_BLOCKS;
+	const __m128i start = byte_reverse(load_block(ctx->counter));
+	__m128i y = byte_reverse(load_block(ctx->ghash));
+	__m256i counters[8], powers[8], powers_folded[8], hashed[8];
+
+	if (groups == 0)
+		goto tail;
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++) {
+		counters[j] = _mm256_add_epi32(_mm256_broadcastsi128_si256(start),
+					       _mm256_set_epi32(0, 0, 0, 2 * j + 2, 0, 0, 0, 2 * j + 1));
+		powers[j] = _mm256_loadu_si256((const __m256i *)(const void *)ctx->h_powers[2 * j]);
+		powers_folded[j] = _mm256_xor_si256(powers[j],
+						    _mm256_shuffle_epi32(powers[j], SWAP_HALVES));
+	}
+	for (size_t group = 0; group < groups;
+	     group++, input += 16 * WIDE_BLOCKS, output += 16 * WIDE_BLOCKS) {
+		__m256i stream[8];
+		__m256i key = _mm256_broadcastsi128_si256(load_block(ctx->round_keys[0]));
+
+#pragma GCC unroll 8
+		for (int j = 0; j < 8; j++) {
+			stream[j] = _mm256_xor_si256(_mm256_shuffle_epi8(counters[j], reverse), key);
+			counters[j] = _mm256_add_epi32(counters[j], step);
+		}
+		if (group > 0) {
+			y = ymm_ghash(y, hashed, powers, powers_folded);
+		}
+		for (int round = 1; round < rounds; round++) {
+			key = _mm256_broadcastsi128_si256(load_block(ctx->round_keys[round]));
+#pragma GCC unroll 8
+			for (int j = 0; j < 8; j++)
+				stream[j] = _mm256_aesenc_epi128(stream[j], key);
+		}
+		key = _mm256_broadcastsi128_si256(load_block(ctx->round_keys[rounds]));
+#pragma GCC unroll 8
+		for (int j = 0; j < 8; j++) {
+			__m256i data = _mm256_loadu_si256(
+				(const __m256i *)(const void *)(input + 32 * j));
+			__m256i out = _mm256_xor_si256(data, _mm256_aesenclast_epi128(stream[j], key));
+
+			_mm256_storeu_si256((__m256i *)(void *)(output + 32 * j), out);
+			hashed[j] = _mm256_shuffle_epi8(encrypting ? out : data, reverse);
+		}
+	}
+	y = ymm_ghash(y, hashed, powers, powers_folded);
+	store_block(ctx->counter,
+		    byte_reverse(_mm_add_epi32(start, _mm_set_epi32(0, 0, 0,
+								    (int)(uint32_t)(groups * WIDE_BLOCKS)))));
+	store_block(ctx->ghash, byte_reverse(y));
+tail:
+	aesni_crypt_blocks(ctx, input, output, blocks % WIDE_BLOCKS);
+}
+
+
 /* state = state * H, in the specification's byte order. */
 GCM_TARGET static void aesni_ghash_multiply_bytes(const mbedtls_gcm_context *ctx,
 						  unsigned char state[16])
 {
 	__m128i y = byte_reverse(load_block(state));
 
-	store_block(state, byte_reverse(ghash_multiply(y, load_block(ctx->h_powers[0]))));
+	store_block(state, byte_reverse(ghash_multiply(y, load_block(GCM_POWER(ctx, 1)))));
 }
 
 #else /* !GCM_HAVE_X86 */
 
-static int cpu_has_acceleration(void)
+static int cpu_best_path(void)
 {
-	return 0;
+	return MBEDTLS_GCM_ALT_PORTABLE;
 }
 
 #endif /* GCM_HAVE_X86 */
@@ -396,7 +693,7 @@ static int gcm_encrypt_block(mbedtls_gcm_context *ctx, const unsigned char in[16
 			     unsigned char out[16])
 {
 #if GCM_HAVE_X86
-	if (ctx->accelerated) {
+	if (ctx->path != MBEDTLS_GCM_ALT_PORTABLE) {
 		aesni_encrypt_block(ctx, in, out);
 		return 0;
 	}
@@ -407,7 +704,7 @@ static int gcm_encrypt_block(mbedtls_gcm_context *ctx, const unsigned char in[16
 static void gcm_ghash_multiply(const mbedtls_gcm_context *ctx, unsigned char state[16])
 {
 #if GCM_HAVE_X86
-	if (ctx->accelerated) {
+	if (ctx->path != MBEDTLS_GCM_ALT_PORTABLE) {
 		aesni_ghash_multiply_bytes(ctx, state);
 		return;
 	}
@@ -419,7 +716,7 @@ static void gcm_ghash_blocks(const mbedtls_gcm_context *ctx, unsigned char state
 			     const unsigned char *data, size_t blocks)
 {
 #if GCM_HAVE_X86
-	if (ctx->accelerated) {
+	if (ctx->path != MBEDTLS_GCM_ALT_PORTABLE) {
 		aesni_ghash_blocks(ctx, state, data, blocks);
 		return;
 	}
@@ -437,9 +734,18 @@ static int gcm_crypt_blocks(mbedtls_gcm_context *ctx, const unsigned char *input
 	unsigned char stream[16], ciphertext[16];
 
 #if GCM_HAVE_X86
-	if (ctx->accelerated) {
+	switch (ctx->path) {
+	case MBEDTLS_GCM_ALT_VAES512:
+		vaes512_crypt_blocks(ctx, input, output, blocks);
+		return 0;
+	case MBEDTLS_GCM_ALT_VAES256:
+		vaes256_crypt_blocks(ctx, input, output, blocks);
+		return 0;
+	case MBEDTLS_GCM_ALT_AESNI:
 		aesni_crypt_blocks(ctx, input, output, blocks);
 		return 0;
+	default:
+		break;
 	}
 #endif
 	for (; blocks > 0; blocks--, input += 16, output += 16) {
@@ -488,15 +794,17 @@ int mbedtls_gcm_setkey(mbedtls_gcm_context *ctx, mbedtls_cipher_id_t cipher,
 	int ret = MBEDTLS_ERR_GCM_BAD_INPUT;
 	const mbedtls_cipher_info_t *info;
 	static const unsigned char zero[16];
+	int path = __atomic_load_n(&gcm_forced_path, __ATOMIC_RELAXED);
 
 	gcm_forget_key(ctx);
 	if (keybits != 128 && keybits != 192 && keybits != 256)
 		goto out;
-	if (cipher == MBEDTLS_CIPHER_ID_AES && cpu_has_acceleration() &&
-	    !__atomic_load_n(&gcm_force_portable, __ATOMIC_RELAXED)) {
+	if (path == MBEDTLS_GCM_ALT_BEST)
+		path = cpu_best_path();
+	if (cipher == MBEDTLS_CIPHER_ID_AES && path != MBEDTLS_GCM_ALT_PORTABLE) {
 #if GCM_HAVE_X86
 		aesni_setkey(ctx, key, keybits);
-		ctx->accelerated = 1;
+		ctx->path = path;
 		ret = 0;
 #endif
 		goto out;

@@ -3,10 +3,11 @@
  * MBEDTLS_GCM_ALT) against OpenSSL's EVP AES-GCM, an independent
  * implementation.  The input picks the key size, the IV length (the 96-bit
  * fast form or 1..64 bytes through GHASH), the additional data and text
- * lengths (up to 300 and 2,100 bytes: partial blocks, single blocks and
- * eight-block groups), where the text and the additional data are split
- * across update calls, in place or not, and the AES-NI or the portable
- * path; the bytes themselves come from a generator seeded by the input.
+ * lengths (up to 300 and 2,100 bytes: partial blocks, single blocks,
+ * eight-block and 16-block groups), where the text and the additional data
+ * are split across update calls, in place or not, and the path (portable,
+ * AES-NI, VAES on ymm or on zmm; one the CPU lacks becomes the best it has
+ * below it); the bytes themselves come from a generator seeded by the input.
  * Ciphertext and tag must equal OpenSSL's, decryption must give the
  * plaintext back, and a flipped tag bit must fail with the output wiped.
  * Any difference aborts.
@@ -127,15 +128,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t cuts[MAX_PIECES], ad_cut, key_length, iv_length, ad_length, length, cut_count;
 	struct generator g = { 0x243f6a8885a308d3ull };
 	mbedtls_gcm_context ctx;
-	int portable, in_place;
+	int path, in_place;
 
 	if (size < 8)
 		return 0;
 	for (size_t i = 0; i < size; i++)
 		g.state = (g.state ^ data[i]) * 0x100000001b3ull;
 	key_length = 16 + 8 * (size_t)(data[0] % 3);
-	portable = data[0] >> 2 & 1;
-	in_place = data[0] >> 3 & 1;
+	path = data[0] >> 2 & 3;
+	in_place = data[0] >> 4 & 1;
+	while (!mbedtls_gcm_alt_path_available(path))
+		path--;
 	iv_length = data[1] & 0x80 ? 12 : 1 + (size_t)(data[1] & 63);
 	ad_length = (size_t)(data[2] | data[3] << 8) % (MAX_AD + 1);
 	length = (size_t)(data[4] | data[5] << 8) % (MAX_TEXT + 1);
@@ -151,10 +154,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			expected_tag);
 
 	mbedtls_gcm_init(&ctx);
-	mbedtls_gcm_alt_set_portable(portable);
+	check(mbedtls_gcm_alt_set_path(path) == 0);
 	check(mbedtls_gcm_setkey(&ctx, MBEDTLS_CIPHER_ID_AES, key, (unsigned)key_length * 8) == 0);
-	mbedtls_gcm_alt_set_portable(0);
-	check(!portable || !mbedtls_gcm_alt_is_accelerated(&ctx));
+	check(mbedtls_gcm_alt_set_path(MBEDTLS_GCM_ALT_BEST) == 0);
+	check(mbedtls_gcm_alt_path(&ctx) == path);
 
 	/* Encrypt, split as chosen, in place or not. */
 	memcpy(out, text, length);

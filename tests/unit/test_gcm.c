@@ -4,13 +4,17 @@
  * Mode of Operation", cases 1-18: AES-128/192/256, empty and 60-byte odd
  * inputs, 8-byte and 60-byte IVs), long inputs, every way of splitting a
  * message over update calls, in place, tampering rejected with the output
- * wiped, the limits of the API, on the AES-NI path and the portable one.
- * tests/helpers/gcm-differential.c compares it with OpenSSL at random.
+ * wiped, the limits of the API, on every path the CPU has (portable, AES-NI,
+ * VAES on ymm and on zmm; the others are skipped and the first test prints
+ * which ran), and every path's output compared with the others' over the
+ * lengths and splits that cross the wide paths' 16-block groups.
+ * tests/fuzz/fuzz_gcm.c compares it with OpenSSL at random.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,6 +224,10 @@ static void decode(const struct vector *v, struct decoded *d)
 	d->tag_length = hex_decode(v->tag, d->tag, sizeof(d->tag));
 }
 
+#define PATHS (MBEDTLS_GCM_ALT_VAES512 + 1)
+
+static const char *const path_names[PATHS] = { "portable", "aesni", "vaes256", "vaes512" };
+
 static int cpu_has_acceleration(void)
 {
 #if defined(__x86_64__)
@@ -232,31 +240,79 @@ static int cpu_has_acceleration(void)
 #endif
 }
 
+/* The next path after `path` this CPU has, or PATHS: for (path = 0; path <
+ * PATHS; path = next_path(path)).  The portable path is always there. */
+static int next_path(int path)
+{
+	for (path++; path < PATHS; path++)
+		if (mbedtls_gcm_alt_path_available(path))
+			break;
+	return path;
+}
+
 /* Keys ctx on the chosen path, and checks it is the path taken. */
 static void setkey_on_path(mbedtls_gcm_context *ctx, const unsigned char *key, size_t key_length,
-			   int portable)
+			   int path)
 {
-	mbedtls_gcm_alt_set_portable(portable);
+	assert_int_equal(mbedtls_gcm_alt_set_path(path), 0);
 	assert_int_equal(mbedtls_gcm_setkey(ctx, MBEDTLS_CIPHER_ID_AES, key,
 					    (unsigned)key_length * 8),
 			 0);
-	mbedtls_gcm_alt_set_portable(0);
-	assert_int_equal(mbedtls_gcm_alt_is_accelerated(ctx), !portable && cpu_has_acceleration());
+	assert_int_equal(mbedtls_gcm_alt_set_path(MBEDTLS_GCM_ALT_BEST), 0);
+	assert_int_equal(mbedtls_gcm_alt_path(ctx), path);
+}
+
+/* Which paths run here (printed), that the AES-NI one is there exactly when
+ * CPUID says so, that the wide ones come only with it, that a path the CPU
+ * lacks is refused, and that a key takes the best path by default. */
+static void test_paths_available(void **state)
+{
+	unsigned char key[16] = { 3 };
+	mbedtls_gcm_context ctx;
+	int best = MBEDTLS_GCM_ALT_PORTABLE;
+
+	(void)state;
+	printf("[ INFO     ] GCM paths on this CPU:");
+	for (int path = 0; path < PATHS; path = next_path(path)) {
+		printf(" %s", path_names[path]);
+		best = path;
+	}
+	printf("\n");
+	assert_true(mbedtls_gcm_alt_path_available(MBEDTLS_GCM_ALT_PORTABLE));
+	assert_int_equal(mbedtls_gcm_alt_path_available(MBEDTLS_GCM_ALT_AESNI),
+			 cpu_has_acceleration());
+	if (mbedtls_gcm_alt_path_available(MBEDTLS_GCM_ALT_VAES256) ||
+	    mbedtls_gcm_alt_path_available(MBEDTLS_GCM_ALT_VAES512))
+		assert_true(mbedtls_gcm_alt_path_available(MBEDTLS_GCM_ALT_AESNI));
+	assert_false(mbedtls_gcm_alt_path_available(PATHS));
+	assert_false(mbedtls_gcm_alt_path_available(-2));
+	for (int path = -2; path <= PATHS; path++) {
+		int expected = path == MBEDTLS_GCM_ALT_BEST || mbedtls_gcm_alt_path_available(path)
+				       ? 0
+				       : MBEDTLS_ERR_GCM_BAD_INPUT;
+
+		assert_int_equal(mbedtls_gcm_alt_set_path(path), expected);
+	}
+	assert_int_equal(mbedtls_gcm_alt_set_path(MBEDTLS_GCM_ALT_BEST), 0);
+	mbedtls_gcm_init(&ctx);
+	assert_int_equal(mbedtls_gcm_setkey(&ctx, MBEDTLS_CIPHER_ID_AES, key, 128), 0);
+	assert_int_equal(mbedtls_gcm_alt_path(&ctx), best);
+	mbedtls_gcm_free(&ctx);
 }
 
 /* Runs check on every specification vector, on a context keyed for it,
- * on both paths. */
-static void each_vector_on_both_paths(void (*check)(mbedtls_gcm_context *ctx,
+ * on every path. */
+static void each_vector_on_every_path(void (*check)(mbedtls_gcm_context *ctx,
 						    const struct decoded *d))
 {
-	for (int portable = 0; portable <= 1; portable++) {
+	for (int path = 0; path < PATHS; path = next_path(path)) {
 		for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
 			struct decoded d;
 			mbedtls_gcm_context ctx;
 
 			decode(&vectors[i], &d);
 			mbedtls_gcm_init(&ctx);
-			setkey_on_path(&ctx, d.key, d.key_length, portable);
+			setkey_on_path(&ctx, d.key, d.key_length, path);
 			check(&ctx, &d);
 			mbedtls_gcm_free(&ctx);
 		}
@@ -284,7 +340,7 @@ static void check_encrypt(mbedtls_gcm_context *ctx, const struct decoded *d)
 static void test_specification_vectors_encrypt(void **state)
 {
 	(void)state;
-	each_vector_on_both_paths(check_encrypt);
+	each_vector_on_every_path(check_encrypt);
 }
 
 static void check_decrypt_in_place(mbedtls_gcm_context *ctx, const struct decoded *d)
@@ -301,17 +357,17 @@ static void check_decrypt_in_place(mbedtls_gcm_context *ctx, const struct decode
 static void test_specification_vectors_decrypt_in_place(void **state)
 {
 	(void)state;
-	each_vector_on_both_paths(check_decrypt_in_place);
+	each_vector_on_every_path(check_decrypt_in_place);
 }
 
-static int decrypt_tampered(const struct decoded *d, int portable, unsigned char *out)
+static int decrypt_tampered(const struct decoded *d, int path, unsigned char *out)
 {
 	mbedtls_gcm_context ctx;
 	int ret;
 
 	memset(out, 0x55, 64);
 	mbedtls_gcm_init(&ctx);
-	setkey_on_path(&ctx, d->key, d->key_length, portable);
+	setkey_on_path(&ctx, d->key, d->key_length, path);
 	ret = mbedtls_gcm_auth_decrypt(&ctx, d->length, d->iv, d->iv_length, d->ad, d->ad_length,
 				       d->tag, d->tag_length, d->ciphertext, out);
 	mbedtls_gcm_free(&ctx);
@@ -327,30 +383,30 @@ static void assert_wiped(const unsigned char *out, size_t length)
 static void test_tampering_is_rejected_and_output_wiped(void **state)
 {
 	(void)state;
-	for (int portable = 0; portable <= 1; portable++) {
+	for (int path = 0; path < PATHS; path = next_path(path)) {
 		for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
 			struct decoded d, bad;
 			unsigned char out[64];
 
 			decode(&vectors[i], &d);
-			assert_int_equal(decrypt_tampered(&d, portable, out), 0);
+			assert_int_equal(decrypt_tampered(&d, path, out), 0);
 			/* Every bit of the tag matters. */
 			for (int bit = 0; bit < 128; bit += 7) {
 				bad = d;
 				bad.tag[bit / 8] ^= (unsigned char)(1 << bit % 8);
-				assert_int_equal(decrypt_tampered(&bad, portable, out),
+				assert_int_equal(decrypt_tampered(&bad, path, out),
 						 MBEDTLS_ERR_GCM_AUTH_FAILED);
 				assert_wiped(out, d.length);
 			}
 			if (d.length > 0) {
 				bad = d;
 				bad.ciphertext[d.length - 1] ^= 0x80;
-				assert_int_equal(decrypt_tampered(&bad, portable, out),
+				assert_int_equal(decrypt_tampered(&bad, path, out),
 						 MBEDTLS_ERR_GCM_AUTH_FAILED);
 				assert_wiped(out, d.length);
 				bad = d;
 				bad.length--;
-				assert_int_equal(decrypt_tampered(&bad, portable, out),
+				assert_int_equal(decrypt_tampered(&bad, path, out),
 						 MBEDTLS_ERR_GCM_AUTH_FAILED);
 			}
 			bad = d;
@@ -358,12 +414,12 @@ static void test_tampering_is_rejected_and_output_wiped(void **state)
 				bad.ad[0] ^= 1;
 			else
 				bad.ad_length = 1;
-			assert_int_equal(decrypt_tampered(&bad, portable, out),
+			assert_int_equal(decrypt_tampered(&bad, path, out),
 					 MBEDTLS_ERR_GCM_AUTH_FAILED);
 			assert_wiped(out, d.length);
 			bad = d;
 			bad.iv[d.iv_length - 1] ^= 1;
-			assert_int_equal(decrypt_tampered(&bad, portable, out),
+			assert_int_equal(decrypt_tampered(&bad, path, out),
 					 MBEDTLS_ERR_GCM_AUTH_FAILED);
 		}
 	}
@@ -411,10 +467,10 @@ static void check_every_split(mbedtls_gcm_context *ctx, const struct decoded *d)
 static void test_every_split_gives_the_same_result(void **state)
 {
 	(void)state;
-	each_vector_on_both_paths(check_every_split);
+	each_vector_on_every_path(check_every_split);
 }
 
-/* 4,099 bytes (eight-block groups, single blocks and a partial one) with 37
+/* 4,099 bytes (16- and eight-block groups, single blocks and a partial one) with 37
  * bytes of additional data; tags computed with OpenSSL (Python's
  * cryptography 48). */
 static const struct {
@@ -432,7 +488,7 @@ static const struct {
 
 static void test_long_inputs(void **state)
 {
-	static unsigned char plaintext[4099], out[2][4099], back[4099];
+	static unsigned char plaintext[4099], out[PATHS][4099], back[4099];
 	unsigned char key[32], iv[60], ad[37], tag[16], expected[16];
 
 	(void)state;
@@ -446,37 +502,110 @@ static void test_long_inputs(void **state)
 		key[i] = (unsigned char)i;
 	for (size_t v = 0; v < sizeof(long_vectors) / sizeof(long_vectors[0]); v++) {
 		hex_decode(long_vectors[v].tag, expected, sizeof(expected));
-		for (int portable = 0; portable <= 1; portable++) {
+		for (int path = 0; path < PATHS; path = next_path(path)) {
 			mbedtls_gcm_context ctx;
 
 			mbedtls_gcm_init(&ctx);
-			setkey_on_path(&ctx, key, long_vectors[v].key_bits / 8, portable);
+			setkey_on_path(&ctx, key, long_vectors[v].key_bits / 8, path);
 			assert_int_equal(mbedtls_gcm_crypt_and_tag(&ctx, MBEDTLS_GCM_ENCRYPT,
 								   sizeof(plaintext), iv,
 								   long_vectors[v].iv_length, ad,
 								   sizeof(ad), plaintext,
-								   out[portable], 16, tag),
+								   out[path], 16, tag),
 					 0);
 			assert_memory_equal(tag, expected, 16);
 			assert_int_equal(mbedtls_gcm_auth_decrypt(&ctx, sizeof(back), iv,
 								  long_vectors[v].iv_length, ad,
 								  sizeof(ad), expected, 16,
-								  out[portable], back),
+								  out[path], back),
 					 0);
 			assert_memory_equal(back, plaintext, sizeof(plaintext));
 			mbedtls_gcm_free(&ctx);
+			assert_memory_equal(out[path], out[0], sizeof(plaintext));
 		}
-		assert_memory_equal(out[0], out[1], sizeof(plaintext));
+	}
+}
+
+/* Encrypts (mode ENCRYPT) or decrypts `length` bytes of `in` on `path`,
+ * `split` bytes per update call, into `out` or, in place, through a copy
+ * of `in` in `out`. */
+static void crypt_split(int path, int mode, const unsigned char *key, unsigned key_bits,
+			size_t ad_length, const unsigned char *in, size_t length, size_t split,
+			int in_place, unsigned char *out, unsigned char tag[16])
+{
+	static const unsigned char iv[12] = { 0xca, 0xfe }, ad[40] = { 0xad, 1, 2, 3 };
+	mbedtls_gcm_context ctx;
+	const unsigned char *from = in;
+	size_t written;
+
+	mbedtls_gcm_init(&ctx);
+	setkey_on_path(&ctx, key, key_bits / 8, path);
+	assert_int_equal(mbedtls_gcm_starts(&ctx, mode, iv, sizeof(iv)), 0);
+	assert_int_equal(mbedtls_gcm_update_ad(&ctx, ad, ad_length), 0);
+	if (in_place) {
+		memcpy(out, in, length);
+		from = out;
+	}
+	for (size_t at = 0; at < length; at += split) {
+		size_t n = length - at < split ? length - at : split;
+
+		assert_int_equal(mbedtls_gcm_update(&ctx, from + at, n, out + at, n, &written), 0);
+	}
+	assert_int_equal(mbedtls_gcm_finish(&ctx, NULL, 0, &written, tag, 16), 0);
+	mbedtls_gcm_free(&ctx);
+}
+
+/* Every path gives the portable path's ciphertext and tag, and decrypts
+ * back, for every length up to 300 bytes (the wide paths' 256-byte group,
+ * plus whatever is left for the AES-NI path and the partial block) and a
+ * few around two groups, split into update calls that start and end at
+ * every offset of a block and of a group, in place and not, AES-128/192/256. */
+static void test_every_path_agrees(void **state)
+{
+	static const size_t splits[] = { 1, 15, 16, 17, 255, 256, 257 };
+	static const size_t longer[] = { 511, 512, 513, 767, 1024, 4099 };
+	static unsigned char in[4099], out[PATHS][4099], back[4099];
+	unsigned char key[32], tag[PATHS][16], back_tag[16];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i * 31 + 7);
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)(i * 11 + 5);
+	for (size_t n = 0; n <= 300 + sizeof(longer) / sizeof(longer[0]); n++) {
+		size_t length = n <= 300 ? n : longer[n - 301];
+
+		for (unsigned key_bits = 128; key_bits <= 256; key_bits += 64) {
+			for (size_t s = 0; s < sizeof(splits) / sizeof(splits[0]); s++) {
+				for (int in_place = 0; in_place <= 1; in_place++) {
+					size_t ad_length = (length + s) % 41;
+
+					for (int path = 0; path < PATHS; path = next_path(path)) {
+						crypt_split(path, MBEDTLS_GCM_ENCRYPT, key, key_bits,
+							    ad_length, in, length, splits[s],
+							    in_place, out[path], tag[path]);
+						assert_memory_equal(out[path], out[0], length);
+						assert_memory_equal(tag[path], tag[0], 16);
+						crypt_split(path, MBEDTLS_GCM_DECRYPT, key, key_bits,
+							    ad_length, out[path], length, splits[s],
+							    in_place, back, back_tag);
+						assert_memory_equal(back, in, length);
+						assert_memory_equal(back_tag, tag[0], 16);
+					}
+				}
+			}
+		}
 	}
 }
 
 /* inc32 wraps the counter's last 32 bits and never carries into the IV;
- * the AES-NI path adds to a 32-bit lane eight blocks at a time.  J0 is set
+ * the AES-NI path adds to a 32-bit lane eight blocks at a time, the VAES
+ * paths to every 128-bit lane 16 blocks at a time.  J0 is set
  * just below the wrap through the context (the struct is public) and every
  * keystream block is checked against AES of the expected counter. */
 static void test_counter_wraps_like_inc32(void **state)
 {
-	static unsigned char plaintext[512], out[512];
+	static unsigned char plaintext[1024], out[1024];
 	unsigned char key[16] = { 7 }, iv[12] = { 1, 2, 3 }, block[16], stream[16];
 	mbedtls_aes_context aes;
 	size_t written;
@@ -485,11 +614,11 @@ static void test_counter_wraps_like_inc32(void **state)
 	memset(plaintext, 0xa5, sizeof(plaintext));
 	mbedtls_aes_init(&aes);
 	assert_int_equal(mbedtls_aes_setkey_enc(&aes, key, 128), 0);
-	for (int portable = 0; portable <= 1; portable++) {
+	for (int path = 0; path < PATHS; path = next_path(path)) {
 		mbedtls_gcm_context ctx;
 
 		mbedtls_gcm_init(&ctx);
-		setkey_on_path(&ctx, key, sizeof(key), portable);
+		setkey_on_path(&ctx, key, sizeof(key), path);
 		assert_int_equal(mbedtls_gcm_starts(&ctx, MBEDTLS_GCM_ENCRYPT, iv, sizeof(iv)), 0);
 		memset(ctx.counter + 12, 0xff, 4);
 		ctx.counter[15] = 0xfa;
@@ -525,15 +654,15 @@ static void test_bad_input_is_refused(void **state)
 	size_t written;
 
 	(void)state;
-	for (int portable = 0; portable <= 1; portable++) {
+	for (int path = 0; path < PATHS; path = next_path(path)) {
 		mbedtls_gcm_init(&ctx);
-		mbedtls_gcm_alt_set_portable(portable);
+		assert_int_equal(mbedtls_gcm_alt_set_path(path), 0);
 		assert_int_equal(mbedtls_gcm_setkey(&ctx, MBEDTLS_CIPHER_ID_AES, key, 64),
 				 MBEDTLS_ERR_GCM_BAD_INPUT);
 		assert_int_equal(mbedtls_gcm_setkey(&ctx, MBEDTLS_CIPHER_ID_AES, key, 512),
 				 MBEDTLS_ERR_GCM_BAD_INPUT);
-		mbedtls_gcm_alt_set_portable(0);
-		setkey_on_path(&ctx, key, 16, portable);
+		assert_int_equal(mbedtls_gcm_alt_set_path(MBEDTLS_GCM_ALT_BEST), 0);
+		setkey_on_path(&ctx, key, 16, path);
 		/* IV: not empty, at most 2^64 - 1 bits. */
 		assert_int_equal(mbedtls_gcm_starts(&ctx, MBEDTLS_GCM_ENCRYPT, iv, 0),
 				 MBEDTLS_ERR_GCM_BAD_INPUT);
@@ -580,7 +709,8 @@ static void test_bad_input_is_refused(void **state)
 }
 
 /* ARIA and Camellia GCM keep working (the portable path, whatever the
- * CPU); their self-consistency is all that is checked here. */
+ * CPU and whatever path is asked for); their self-consistency is all that
+ * is checked here. */
 static void test_other_block_ciphers_round_trip(void **state)
 {
 	const mbedtls_cipher_id_t ciphers[] = { MBEDTLS_CIPHER_ID_ARIA, MBEDTLS_CIPHER_ID_CAMELLIA };
@@ -588,12 +718,18 @@ static void test_other_block_ciphers_round_trip(void **state)
 
 	(void)state;
 	memset(text, 'z', sizeof(text));
-	for (size_t i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
+	for (size_t i = 0; i < 2 * sizeof(ciphers) / sizeof(ciphers[0]); i++) {
 		mbedtls_gcm_context ctx;
+		int widest = 0;
 
+		/* Once with the automatic choice, once forcing the widest path. */
+		for (int path = 0; path < PATHS; path = next_path(path))
+			widest = path;
+		assert_int_equal(mbedtls_gcm_alt_set_path(i % 2 ? widest : MBEDTLS_GCM_ALT_BEST), 0);
 		mbedtls_gcm_init(&ctx);
-		assert_int_equal(mbedtls_gcm_setkey(&ctx, ciphers[i], key, 256), 0);
-		assert_int_equal(mbedtls_gcm_alt_is_accelerated(&ctx), 0);
+		assert_int_equal(mbedtls_gcm_setkey(&ctx, ciphers[i / 2], key, 256), 0);
+		assert_int_equal(mbedtls_gcm_alt_set_path(MBEDTLS_GCM_ALT_BEST), 0);
+		assert_int_equal(mbedtls_gcm_alt_path(&ctx), MBEDTLS_GCM_ALT_PORTABLE);
 		assert_int_equal(mbedtls_gcm_crypt_and_tag(&ctx, MBEDTLS_GCM_ENCRYPT, sizeof(text),
 							   iv, sizeof(iv), NULL, 0, text, out, 16,
 							   tag),
@@ -612,9 +748,11 @@ static void test_mbedtls_self_test(void **state)
 {
 	(void)state;
 	assert_int_equal(mbedtls_gcm_self_test(0), 0);
-	mbedtls_gcm_alt_set_portable(1);
-	assert_int_equal(mbedtls_gcm_self_test(0), 0);
-	mbedtls_gcm_alt_set_portable(0);
+	for (int path = 0; path < PATHS; path = next_path(path)) {
+		assert_int_equal(mbedtls_gcm_alt_set_path(path), 0);
+		assert_int_equal(mbedtls_gcm_self_test(0), 0);
+	}
+	assert_int_equal(mbedtls_gcm_alt_set_path(MBEDTLS_GCM_ALT_BEST), 0);
 }
 
 /* PSA (what TLS uses) reaches us: test case 4 through psa_aead_encrypt. */
@@ -645,11 +783,13 @@ static void test_psa_aead_uses_it(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_paths_available),
 		cmocka_unit_test(test_specification_vectors_encrypt),
 		cmocka_unit_test(test_specification_vectors_decrypt_in_place),
 		cmocka_unit_test(test_tampering_is_rejected_and_output_wiped),
 		cmocka_unit_test(test_every_split_gives_the_same_result),
 		cmocka_unit_test(test_long_inputs),
+		cmocka_unit_test(test_every_path_agrees),
 		cmocka_unit_test(test_counter_wraps_like_inc32),
 		cmocka_unit_test(test_bad_input_is_refused),
 		cmocka_unit_test(test_other_block_ciphers_round_trip),
