@@ -129,10 +129,17 @@ egress_port=$(pick_port $((null_port + 1)))
 squid_port=$(pick_port $((egress_port + 1)))
 mitm_port=$(pick_port $((squid_port + 1)))
 
-wait_port() { # port what logfile
+wait_port() { # port what logfile [pid]
 	local i
 	for i in $(seq 1 200); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+			# Another program may have taken the port between pick_port
+			# and the start: then ours has exited.
+			if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+				echo "run.sh: $2 exited, and port $1 answers for something else; its log:" >&2
+				tail -20 "$3" >&2 || true
+				return 1
+			fi
 			return 0
 		fi
 		sleep 0.1
@@ -240,7 +247,7 @@ EOF
 	start egress "$T/egress.log" "$sidecar" egress --listen "127.0.0.1:$egress_port" \
 		--routes "$T/routes.yaml" --ca-cert "$T/egress-ca.crt" --ca-key "$T/egress-ca.key" \
 		--upstream-ca "$T/origin-ca.crt" "${egress_extra[@]}"
-	wait_port "$egress_port" egress "$T/egress.log"
+	wait_port "$egress_port" egress "$T/egress.log" "$pgid_egress"
 }
 
 start_squid() {
@@ -274,7 +281,7 @@ shutdown_lifetime 1 seconds
 pinger_enable off
 EOF
 	start squid "$T/squid.log" squid -N -f "$T/squid.conf"
-	wait_port "$squid_port" squid "$T/squid-cache.log"
+	wait_port "$squid_port" squid "$T/squid-cache.log" "$pgid_squid"
 }
 
 start_mitmproxy() {
@@ -301,7 +308,7 @@ EOF
 	start mitmproxy "$T/mitmproxy.log" mitmdump -q --listen-host 127.0.0.1 \
 		--listen-port "$mitm_port" --set confdir="$T/mitm" \
 		--set ssl_verify_upstream_trusted_ca="$T/origin-ca.crt" -s "$T/scan.py"
-	wait_port "$mitm_port" mitmproxy "$T/mitmproxy.log"
+	wait_port "$mitm_port" mitmproxy "$T/mitmproxy.log" "$pgid_mitmproxy"
 }
 
 # --- measuring --------------------------------------------------------------
@@ -356,7 +363,9 @@ measure() {
 		sleep 0.3
 	fi
 	w0=$(date +%s.%N)
-	if ! line=$("$T/loadgen" "$@" "${via[@]}" 2>"$T/loadgen.err"); then
+	# A proxy that stops answering must not hang the run: loadgen gets
+	# its seconds and a minute more.
+	if ! line=$(timeout $((secs + 60)) "$T/loadgen" "$@" "${via[@]}" 2>"$T/loadgen.err"); then
 		echo "  $key failed: $(tail -1 "$T/loadgen.err")" >&2
 		line=""
 	fi
