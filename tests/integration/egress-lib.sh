@@ -126,6 +126,27 @@ egress_reload() {
 	wait_for 10 "test \$(wc -l <$EGRESS_DIR/ready) -gt $before"
 }
 
+# GET http://_egress.local/stats: egress's counters as JSON.
+egress_stats() {
+	curl -sS --max-time 10 --proxy "http://127.0.0.1:$EGRESS_PORT" http://_egress.local/stats
+}
+
+# egress_stat PATH: one counter ("rejected.cl_and_te", "connections.open");
+# fails if there is none.
+egress_stat() {
+	egress_stats | python3 -c '
+import json, sys
+value = json.load(sys.stdin)
+for key in sys.argv[1].split("."):
+    value = value[key]
+print(value)' "$1"
+}
+
+# How many threads egress runs now.
+egress_threads() {
+	ls "/proc/$(cat "$EGRESS_DIR/pid")/task" | wc -l
+}
+
 # The peak resident memory of egress so far, in kB.
 egress_vmhwm_kb() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$(cat "$EGRESS_DIR/pid")/status"

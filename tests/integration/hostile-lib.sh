@@ -1,7 +1,6 @@
 # Shared setup for the hostile-client tests (t81NN-hostile-*.sh): egress
 # from egress-lib.sh with two routes to one Node origin (one whose bodies
-# DLP holds, one whose bodies stream), the counters egress keeps at
-# GET http://_egress.local/stats, and `attack`, which proves one hostile
+# DLP holds, one whose bodies stream), and `attack`, which proves one hostile
 # request was refused with its status, counted once under its reason and
 # logged in one line.
 . "$(dirname "${BASH_SOURCE[0]}")/egress-lib.sh"
@@ -28,19 +27,6 @@ hostile_setup() {
 		--cert "$PKI/localhost.crt" --key "$PKI/localhost.key" &&
 	origin_start s --http-port "$STREAM_PORT" &&
 	egress_start "$TEST_SCRATCH/routes.yaml" "$@"
-}
-
-egress_stats() {
-	curl -sS --max-time 10 --proxy "http://127.0.0.1:$EGRESS_PORT" http://_egress.local/stats
-}
-
-# egress_stat PATH: one counter ("rejected.cl_and_te", "connections.open").
-egress_stat() {
-	egress_stats | jq -er ".$1"
-}
-
-egress_threads() {
-	ls "/proc/$(cat "$EGRESS_DIR/pid")/task" | wc -l
 }
 
 egress_fds() {

@@ -43,10 +43,6 @@ test_expect_success 'a slow download starts and holds part of its body' '
 	test ! -f "$TEST_SCRATCH/slow.rc"
 '
 
-egress_threads() {
-	awk '/^Threads:/ { print $2 }' "/proc/$(cat "$EGRESS_DIR/pid")/status"
-}
-
 # The origin holds /slow/* after its first 64 KiB until released: these
 # clients give up while egress waits on a silent upstream.
 test_expect_success 'clients that give up on a silent upstream free their connections' '
@@ -61,11 +57,6 @@ test_expect_success 'clients that give up on a silent upstream free their connec
 # A thread whose connection ended waits a moment for the next one
 # (sidecar/egress/workers.c): at most 8 wait, none for long, and they serve
 # later connections.
-egress_stat() {
-	curl -sS --max-time 10 --proxy "http://127.0.0.1:$EGRESS_PORT" http://_egress.local/stats |
-		python3 -c "import json, sys; print(json.load(sys.stdin)[\"connections\"][\"$1\"])"
-}
-
 test_expect_success 'connection threads: a burst leaves at most 8 waiting, then none; later connections reuse them' '
 	pids="" &&
 	for i in $(seq 1 20); do
@@ -73,16 +64,16 @@ test_expect_success 'connection threads: a burst leaves at most 8 waiting, then 
 		pids="$pids $!"
 	done &&
 	for i in 1 2 3 4 5 6 7 8 9 10; do
-		spare=$(egress_stat spare_threads) && test "$spare" -le 8 || return 1
+		spare=$(egress_stat connections.spare_threads) && test "$spare" -le 8 || return 1
 	done &&
 	wait $pids &&
 	test "$(origin_requests o | grep -c "^GET /v1/many-")" = 20 &&
-	wait_for 10 "test \$(egress_stat spare_threads) = 0" &&
-	reused_before=$(egress_stat threads_reused) &&
+	wait_for 10 "test \$(egress_stat connections.spare_threads) = 0" &&
+	reused_before=$(egress_stat connections.threads_reused) &&
 	for i in 1 2 3 4 5; do
 		test "$(code_of "/v1/again-$i")" = 200 || return 1
 	done &&
-	test "$(egress_stat threads_reused)" -gt "$reused_before"
+	test "$(egress_stat connections.threads_reused)" -gt "$reused_before"
 '
 
 test_expect_success 'SIGHUP with a good file swaps the routes for new requests' '
