@@ -138,7 +138,7 @@ uint32_t dlp_ac_step_sparse(const struct dlp_ac *a, uint32_t s, unsigned c)
 		const struct dlp_ac_node *n;
 
 		if (s < a->sparse_min)
-			return a->rows[s + c];
+			return dlp_ac_next(dlp_ac_col(a, c), s);
 		n = &a->nodes[s - a->sparse_min];
 		if (n->next_ch == c)
 			return n->child;
@@ -151,7 +151,7 @@ static uint32_t ac_encode(const struct dlp_ac *a, uint32_t k)
 {
 	const struct dlp_ac_node *n = &a->nodes[k];
 
-	return n->row != DLP_AC_NONE ? n->row : a->sparse_min + k;
+	return n->row != DLP_AC_NONE ? n->row * (uint32_t)sizeof(uint32_t) : a->sparse_min + k;
 }
 
 static bool ac_dense(const struct dlp_ac_node *n)
@@ -186,7 +186,7 @@ int dlp_ac_build(struct dlp_ac *a)
 		}
 		ndense += ac_dense(&a->nodes[s]);
 	}
-	if ((ndense + 1) * a->nclasses + a->nnodes >= UINT32_MAX / 2) {
+	if ((ndense + 1) * a->nclasses * sizeof(uint32_t) + a->nnodes >= UINT32_MAX / 2) {
 		ret = -E2BIG;
 		goto out;
 	}
@@ -198,14 +198,14 @@ int dlp_ac_build(struct dlp_ac *a)
 		if (ac_dense(n) && !n->out && !n->dict)
 			n->row = (uint32_t)(ndense++ * a->nclasses);
 	}
-	a->out_min = (uint32_t)(ndense * a->nclasses);
+	a->out_min = (uint32_t)(ndense * a->nclasses * sizeof(uint32_t));
 	for (head = 0; head < tail; head++) {
 		struct dlp_ac_node *n = &a->nodes[queue[head]];
 
 		if (ac_dense(n) && (n->out || n->dict))
 			n->row = (uint32_t)(ndense++ * a->nclasses);
 	}
-	a->sparse_min = (uint32_t)(ndense * a->nclasses);
+	a->sparse_min = (uint32_t)(ndense * a->nclasses * sizeof(uint32_t));
 	a->rows = malloc(ndense * a->nclasses * sizeof(*a->rows));
 	a->row_node = malloc(ndense * sizeof(*a->row_node));
 	next = malloc(a->nnodes * sizeof(*next));

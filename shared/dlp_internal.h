@@ -19,10 +19,13 @@
  * cost memory in proportion to their length, not times 256.
  *
  * A state is one 32-bit value laid out so that the common step is one
- * load with nothing on the dependency chain but an add: dense states are
- * the offsets of their rows (rows[s + class]), those without patterns
- * ending first, so `s >= out_min` is the one test for "maybe a match";
- * sparse states are sparse_min + their node index. */
+ * load with nothing on the dependency chain but the load itself: dense
+ * states are the byte offsets of their rows, so a step is a load from the
+ * byte's column (rows + class, computed off the chain) at offset s, with no
+ * scaled index (whose extra cycle of load latency bounds a scan loop that
+ * waits for each state); rows without patterns ending come first, so
+ * `s >= out_min` is the one test for "maybe a match"; sparse states are
+ * sparse_min + their node index. */
 #define DLP_AC_NONE 0xffffffffu
 #define DLP_AC_MAX_NODES (1u << 24)
 
@@ -72,16 +75,29 @@ int dlp_ac_add(struct dlp_ac *a, const char *p, size_t len, uint32_t pattern);
 int dlp_ac_build(struct dlp_ac *a);
 uint32_t dlp_ac_step_sparse(const struct dlp_ac *a, uint32_t s, unsigned c);
 
+/* Class c's column of the dense rows; a dense state's step is
+ * dlp_ac_next(column, state). */
+static inline const uint32_t *dlp_ac_col(const struct dlp_ac *a, unsigned c)
+{
+	return a->rows + c;
+}
+
+static inline uint32_t dlp_ac_next(const uint32_t *col, uint32_t s)
+{
+	return *(const uint32_t *)(const void *)((const char *)col + s);
+}
+
 static inline uint32_t dlp_ac_step(const struct dlp_ac *a, uint32_t s, unsigned c)
 {
 	if (__builtin_expect(s < a->sparse_min, 1))
-		return a->rows[s + c];
+		return dlp_ac_next(dlp_ac_col(a, c), s);
 	return dlp_ac_step_sparse(a, s, c);
 }
 
 static inline uint32_t dlp_ac_node_of(const struct dlp_ac *a, uint32_t s)
 {
-	return s >= a->sparse_min ? s - a->sparse_min : a->row_node[s / a->nclasses];
+	return s >= a->sparse_min ? s - a->sparse_min :
+				    a->row_node[s / (a->nclasses * sizeof(uint32_t))];
 }
 
 /* Whether patterns end in state s. */

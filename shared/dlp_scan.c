@@ -700,14 +700,188 @@ static void hist_trim(struct dlp_scan_state *st)
 	st->hist_start += drop;
 }
 
-/* One byte the normaliser must see, with the keyword matcher and the
- * entropy tokeniser as the fast loop would have stepped them. */
-static void scan_slow_byte(struct dlp_scan *s, unsigned char b, uint64_t at)
+/* Per batch, one bit per byte (bit i % 64 of word i / 64): bytes that end
+ * an entropy token, characters of the normalised stream (ASCII
+ * alphanumerics: secret_ac classes 1-36) and bytes the normaliser must see
+ * ('%', '\\', non-ASCII).  The sets are dlp_engine_build()'s token_char and
+ * norm_step; the byte loop then steps only the two matchers, and the
+ * tokeniser, npos and the ring catch up from these bits where something
+ * needs them. */
+#define DLP_MASK_WORDS (DLP_BATCH / 64)
+
+struct scan_masks {
+	uint64_t nontoken[DLP_MASK_WORDS];
+	uint64_t alnum[DLP_MASK_WORDS];
+	uint64_t slow[DLP_MASK_WORDS];
+};
+
+static void masks_tail(const struct dlp_engine *e, const unsigned char *p, size_t n,
+		       uint64_t *nontoken, uint64_t *alnum, uint64_t *slow)
+{
+	size_t i;
+
+	*nontoken = *alnum = *slow = 0;
+	for (i = 0; i < n; i++) {
+		unsigned sc = e->norm_step[p[i]];
+
+		*nontoken |= (uint64_t)!e->token_char[p[i]] << i;
+		*alnum |= (uint64_t)(sc != 0 && sc != DLP_NORM_SLOW) << i;
+		*slow |= (uint64_t)(sc == DLP_NORM_SLOW) << i;
+	}
+}
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* Bytes in [lo, lo + span]: an unsigned compare SSE2 lacks, as
+ * min(v - lo, span) == v - lo. */
+static inline __m128i bytes_in(__m128i v, char lo, char span)
+{
+	__m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+
+	return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(span)), d);
+}
+
+static void masks_block(const struct dlp_engine *e, const unsigned char *p, uint64_t *nontoken,
+			uint64_t *alnum, uint64_t *slow)
+{
+	uint64_t tok = 0, an = 0, sl = 0;
+	unsigned k;
+
+	for (k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+		__m128i a = _mm_or_si128(bytes_in(v, '0', 9),
+					 bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 25));
+		/* '+' '-' '/' are '+' + 0, 2, 4 (6 is '1', alphanumeric) */
+		__m128i d = _mm_sub_epi8(v, _mm_set1_epi8('+'));
+		__m128i t = _mm_or_si128(
+			_mm_or_si128(a, _mm_cmpeq_epi8(_mm_and_si128(d, _mm_set1_epi8((char)0xf9)),
+						       _mm_setzero_si128())),
+			_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')),
+				     _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
+		__m128i s = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')),
+						      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+					 v);
+
+		tok |= (uint64_t)(unsigned)_mm_movemask_epi8(t) << (16 * k);
+		an |= (uint64_t)(unsigned)_mm_movemask_epi8(a) << (16 * k);
+		sl |= (uint64_t)(unsigned)_mm_movemask_epi8(s) << (16 * k);
+	}
+	(void)e;
+	*nontoken = ~tok;
+	*alnum = an;
+	*slow = sl;
+}
+#else
+static void masks_block(const struct dlp_engine *e, const unsigned char *p, uint64_t *nontoken,
+			uint64_t *alnum, uint64_t *slow)
+{
+	masks_tail(e, p, 64, nontoken, alnum, slow);
+}
+#endif
+
+static void masks_fill(const struct dlp_engine *e, struct scan_masks *m, const unsigned char *p,
+		       size_t n)
+{
+	size_t w;
+
+	for (w = 0; w < n / 64; w++)
+		masks_block(e, p + 64 * w, &m->nontoken[w], &m->alnum[w], &m->slow[w]);
+	if (n % 64)
+		masks_tail(e, p + 64 * w, n % 64, &m->nontoken[w], &m->alnum[w], &m->slow[w]);
+}
+
+/* Bits [lo, hi) of a mask, word w. */
+static inline uint64_t mask_word(const uint64_t *m, size_t w, size_t lo, size_t hi)
+{
+	uint64_t v = m[w];
+
+	if (lo > 64 * w)
+		v &= ~(uint64_t)0 << (lo - 64 * w);
+	if (hi < 64 * w + 64)
+		v &= ~(~(uint64_t)0 << (hi - 64 * w));
+	return v;
+}
+
+/* The first set bit at or past i, or n. */
+static size_t mask_next(const uint64_t *m, size_t i, size_t n)
+{
+	size_t w;
+
+	for (w = i / 64; 64 * w < n; w++) {
+		uint64_t v = mask_word(m, w, i, n);
+
+		if (v)
+			return 64 * w + (size_t)__builtin_ctzll(v);
+	}
+	return n;
+}
+
+/* The entropy tokeniser over [*done, upto) of the batch: each byte that
+ * cannot be in a token ends the one before it. */
+static void tokens_flush(struct dlp_scan *s, const struct scan_masks *m, uint64_t base,
+			 uint64_t *done, uint64_t upto)
 {
 	struct dlp_scan_state *st = s->st;
 	const struct dlp_engine *e = s->engine;
-	const struct dlp_ac *ka = &e->keyword_ac;
 	uint64_t min_run = e->opt.entropy_min_len ? e->opt.entropy_min_len : 1;
+	size_t lo = (size_t)(*done - base), hi = (size_t)(upto - base), w;
+
+	for (w = lo / 64; 64 * w < hi; w++) {
+		uint64_t v = mask_word(m->nontoken, w, lo, hi);
+
+		while (v) {
+			uint64_t at = base + 64 * w + (uint64_t)__builtin_ctzll(v);
+
+			if (at - st->run_start >= min_run)
+				run_end(s, at);
+			st->run_start = at + 1;
+			v &= v - 1;
+		}
+	}
+	*done = upto;
+}
+
+/* npos and the ring over [*done, upto) of the batch, bytes the fast loop
+ * stepped (characters and separators, no slow byte): as if each byte had
+ * stored its offset at ring[npos] and a character had then advanced npos.
+ * Only the last ring's worth of characters can still be read. */
+static void ring_sync(struct dlp_scan_state *st, const struct scan_masks *m, uint64_t base,
+		      uint64_t *done, uint64_t upto)
+{
+	size_t lo = (size_t)(*done - base), hi = (size_t)(upto - base), w, count = 0, fill;
+	uint64_t slot;
+
+	if (hi <= lo)
+		return;
+	for (w = lo / 64; 64 * w < hi; w++)
+		count += (size_t)__builtin_popcountll(mask_word(m->alnum, w, lo, hi));
+	st->npos += count;
+	slot = st->npos;
+	fill = count < st->ring_mask + 1 ? count : st->ring_mask + 1;
+	for (w = (hi - 1) / 64; fill; w--) {
+		uint64_t v = mask_word(m->alnum, w, lo, hi);
+
+		while (v && fill) {
+			unsigned b = 63 - (unsigned)__builtin_clzll(v);
+
+			st->ring[--slot & st->ring_mask] = base + 64 * w + b;
+			v &= ~((uint64_t)1 << b);
+			fill--;
+		}
+	}
+	/* A separator last: its offset in the next character's slot. */
+	if (!(m->alnum[(hi - 1) / 64] >> ((hi - 1) % 64) & 1))
+		st->ring[st->npos & st->ring_mask] = upto - 1;
+	*done = upto;
+}
+
+/* One byte the normaliser must see, with the keyword matcher as the fast
+ * loop would have stepped it. */
+static void scan_slow_byte(struct dlp_scan *s, unsigned char b, uint64_t at)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_ac *ka = &s->engine->keyword_ac;
 	struct norm_ctx nctx = { s, at + 1 };
 	struct dlp_norm_sink sink = { norm_emit, norm_invisible, &nctx };
 
@@ -718,107 +892,117 @@ static void scan_slow_byte(struct dlp_scan *s, unsigned char b, uint64_t at)
 	}
 	dlp_norm_byte(&st->norm, &sink, b, at);
 	st->norm_busy = st->norm.pct || st->norm.need || st->norm.esc;
-	if (!e->token_char[b] && at - st->run_start >= min_run)
-		run_end(s, at);
-	if (!e->token_char[b])
-		st->run_start = at + 1;
 }
 
-/* One batch in one pass: the keyword matcher over the raw bytes, the
- * secret matcher over the normalised stream and the entropy tokeniser
- * advance together, byte by byte, so that the two matchers' steps (each a
- * load that depends on the one before: what bounds the pass) overlap.
- * Branch-free on the common path: separators step the secret matcher with
- * class 0 (which keeps its state) and leave npos alone; a byte outside
- * every keyword steps the keyword matcher to the root.  Bytes the
- * normaliser must see ('%', '\\', non-ASCII, and every byte while an escape
- * or a UTF-8 sequence is open) leave the loop for scan_slow_byte(). */
-static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
+/* One byte outside the fast loop's states (a match may end here, or a
+ * matcher is in a sparse state): both matchers stepped in full, npos and
+ * the ring as they go. */
+static void scan_state_byte(struct dlp_scan *s, unsigned char b, uint64_t at)
 {
 	struct dlp_scan_state *st = s->st;
 	const struct dlp_engine *e = s->engine;
 	const struct dlp_ac *ka = &e->keyword_ac, *sa = &e->secret_ac;
+	unsigned sc = e->norm_step[b];
+
+	st->kstate = dlp_ac_step(ka, st->kstate, ka->cls[b]);
+	if (st->kstate >= ka->out_min && dlp_ac_has_out(ka, st->kstate)) {
+		st->pos = at + 1;
+		keyword_hit(s, st->kstate, at + 1);
+	}
+	st->ring[st->npos & st->ring_mask] = at;
+	st->npos += sc != 0;
+	st->sstate = dlp_ac_step(sa, st->sstate, sc);
+	if (sc && dlp_ac_has_out(sa, st->sstate))
+		secret_hit(s, st->sstate, at + 1);
+}
+
+/* One batch in one pass: the keyword matcher over the raw bytes and the
+ * secret matcher over the normalised stream advance together, byte by
+ * byte, so that their steps (each a load that waits for the state the one
+ * before loaded: what bounds the pass) overlap.  The fast loop holds while
+ * both matchers are in dense states where nothing ends (one compare each)
+ * and runs up to the next byte the normaliser must see; separators step the
+ * secret matcher with class 0 (which keeps its state), a byte outside every
+ * keyword steps the keyword matcher to the root.  The entropy tokeniser,
+ * npos and the ring follow from the batch's bit masks, brought up to date
+ * before anything that reads them, so that findings come in the same order
+ * as if every byte had advanced everything. */
+static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
 	const unsigned char *q;
-	uint64_t base, batch_start = st->pos;
-	size_t i = 0;
+	struct scan_masks m;
+	uint64_t base, at, end, tok_done, ring_done, batch_start = st->pos;
 
 	hist_trim(st);
 	memcpy(st->hist.p + st->hist.len, p, n);
 	st->hist.len += n;
 	st->hist.p[st->hist.len] = '\0';
 	q = (const unsigned char *)st->hist.p + (st->pos - st->hist_start);
-	base = st->pos;
-	while (i < n) {
-		if (!st->norm_busy) {
-			/* The state in locals (the ring store could alias it);
-			 * the engine's tables and bounds read through e, so that
-			 * they need no registers of their own: sixteen are too
-			 * few for the loop otherwise, and each spill is an
-			 * instruction more per byte in a loop bounded by
-			 * instructions. */
-			uint64_t *ring = st->ring, npos = st->npos, run_start = st->run_start;
-			uint64_t at = base + i, min_run = e->opt.entropy_min_len ?
-								  e->opt.entropy_min_len : 1;
+	base = at = tok_done = ring_done = st->pos;
+	end = base + n;
+	masks_fill(e, &m, q, n);
+	while (at < end) {
+		size_t i = (size_t)(at - base);
+
+		if (!st->norm_busy && !(m.slow[i / 64] >> (i % 64) & 1)) {
 			uint32_t ks = st->kstate, ss = st->sstate;
-			size_t mask = st->ring_mask;
+			size_t stop;
 
-			for (; i < n; i++, at++) {
-				unsigned char b = q[i];
-				unsigned sc = e->norm_step[b];
-				const uint32_t *kcol = e->keyword_ac.rows + e->keyword_ac.cls[b], *scol;
+			if (ks >= e->keyword_ac.out_min || ss >= e->secret_ac.out_min) {
+				ring_sync(st, &m, base, &ring_done, at);
+				tokens_flush(s, &m, base, &tok_done, at);
+				scan_state_byte(s, q[i], at);
+				ring_done = ++at;
+				continue;
+			}
+			/* Dense states only: each step is one load, the byte's
+			 * column added first, off the chain (the empty asm keeps
+			 * the compiler from folding it back into the state). */
+			stop = mask_next(m.slow, i, n);
+			for (; i < stop; i++) {
+				const uint32_t *kcol = dlp_ac_col(&e->keyword_ac,
+								  e->keyword_ac.cls[q[i]]);
+				const uint32_t *scol = dlp_ac_col(&e->secret_ac, e->norm_step[q[i]]);
 
-				if (__builtin_expect(sc == DLP_NORM_SLOW, 0))
-					break;
-				scol = e->secret_ac.rows + sc;
-				/* Each matcher's step is a load whose address waits
-				 * for the state the step before loaded: the chain
-				 * that bounds the loop.  The byte's column is added
-				 * first, off that chain; the empty asm keeps the
-				 * compiler from folding it back into "state + class"
-				 * (an add on the chain for every byte). */
 				__asm__("" : "+r"(kcol));
 				__asm__("" : "+r"(scol));
-				ks = __builtin_expect(ks < e->keyword_ac.sparse_min, 1) ?
-					     kcol[ks] :
-					     dlp_ac_step_sparse(ka, ks, e->keyword_ac.cls[b]);
-				if (__builtin_expect(ks >= e->keyword_ac.out_min, 0) &&
-				    dlp_ac_has_out(ka, ks)) {
-					st->pos = at + 1;
-					keyword_hit(s, ks, at + 1);
-				}
-				ring[npos & mask] = at;
-				/* One for a character, none for a separator (class 0):
-				 * classes are below 64. */
-				npos += (sc + 63) >> 6;
-				ss = __builtin_expect(ss < e->secret_ac.sparse_min, 1) ?
-					     scol[ss] :
-					     dlp_ac_step_sparse(sa, ss, sc);
-				if (__builtin_expect(ss >= e->secret_ac.out_min, 0)) {
-					if (sc && dlp_ac_has_out(sa, ss)) {
-						st->npos = npos;
-						st->sstate = ss;
-						secret_hit(s, ss, at + 1);
-					}
-				}
-				/* An entropy token ends at a byte that cannot be in one. */
-				if (__builtin_expect(!e->token_char[b] && at - run_start >= min_run,
-						     0)) {
-					st->run_start = run_start;
-					run_end(s, at);
-				}
-				run_start = e->token_char[b] ? run_start : at + 1;
+				ks = dlp_ac_next(kcol, ks);
+				ss = dlp_ac_next(scol, ss);
+				if (__builtin_expect(ks >= e->keyword_ac.out_min, 0) ||
+				    __builtin_expect(ss >= e->secret_ac.out_min, 0))
+					break;
 			}
-			st->npos = npos;
-			st->sstate = ss;
 			st->kstate = ks;
-			st->run_start = run_start;
-			if (i == n)
-				break;
+			st->sstate = ss;
+			if (i == stop) {
+				at = base + i;
+				continue;
+			}
+			/* A match may end at byte i: what comes before it first. */
+			at = base + i;
+			ring_sync(st, &m, base, &ring_done, at + 1);
+			tokens_flush(s, &m, base, &tok_done, at);
+			if (ks >= e->keyword_ac.out_min && dlp_ac_has_out(&e->keyword_ac, ks)) {
+				st->pos = at + 1;
+				keyword_hit(s, ks, at + 1);
+			}
+			if (ss >= e->secret_ac.out_min && e->norm_step[q[i]] &&
+			    dlp_ac_has_out(&e->secret_ac, ss))
+				secret_hit(s, ss, at + 1);
+			at++;
+			continue;
 		}
-		scan_slow_byte(s, q[i], base + i);
-		i++;
+		ring_sync(st, &m, base, &ring_done, at);
+		tokens_flush(s, &m, base, &tok_done, at);
+		scan_slow_byte(s, q[i], at);
+		ring_done = ++at;
+		tokens_flush(s, &m, base, &tok_done, at);
 	}
-	st->pos = base + n;
+	ring_sync(st, &m, base, &ring_done, end);
+	tokens_flush(s, &m, base, &tok_done, end);
+	st->pos = end;
 	if (st->npartials_active)
 		partials_expire(s, false);
 	rules_advance(s, batch_start, false);
