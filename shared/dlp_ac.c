@@ -242,6 +242,8 @@ int dlp_ac_build(struct dlp_ac *a)
 	}
 	for (head = 0; head < tail; head++)
 		a->nodes[queue[head]].fail = ac_encode(a, a->nodes[queue[head]].fail);
+	for (head = 0; head < 256; head++)
+		a->byte_col[head] = dlp_ac_col(a, a->cls[head >= 'A' && head <= 'Z' ? head + 32 : head]);
 	a->nrows = ndense;
 	a->built = true;
 	ret = 0;

@@ -56,6 +56,9 @@ struct dlp_ac {
 	uint32_t *rows;
 	uint32_t *row_node; /* node of each dense row */
 	size_t nrows;
+	/* Per byte, ASCII case folded: its class's column (dlp_ac_col), one
+	 * load in the scan loop instead of a class and an add. */
+	const uint32_t *byte_col[256];
 	uint32_t out_min;    /* first state value with patterns ending (or sparse) */
 	uint32_t sparse_min; /* first sparse state value */
 	struct dlp_ac_out *outs;

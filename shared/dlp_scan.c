@@ -916,6 +916,72 @@ static void scan_state_byte(struct dlp_scan *s, unsigned char b, uint64_t at)
 		secret_hit(s, st->sstate, at + 1);
 }
 
+/* A second lane for the fast loop: each step of a matcher waits for the
+ * state the one before loaded, so two stretches of a batch stepped together
+ * take little more time than one.
+ * The scout starts from the roots SCOUT_WARMUP bytes before the middle of
+ * what is left (h) and steps the matchers alone, stopping where the fast
+ * loop would (a state leaving the dense no-match ones, a slow byte).  When
+ * the main lane reaches h, its states are the true ones: if the scout's
+ * states at h are the same, so is everything the scout stepped past h (the
+ * steps depend on nothing else), and the main lane jumps to where the scout
+ * stopped.  Otherwise the scout's work is dropped.  Nothing is reported out
+ * of order: the scout reports nothing, and what it stopped at is handled
+ * by the main lane after the jump. */
+#define SCOUT_MIN 512
+#define SCOUT_WARMUP 64
+
+struct scout {
+	size_t h, j, stop;  /* batch indices: where it is checked, where it is, its bound */
+	uint32_t ks, ss;    /* its states at j */
+	uint32_t kh, sh;    /* its states at h, once past */
+	bool active, past_h, parked, crossed;
+};
+
+/* The scout's next bound from j: h during the warm-up, then the next slow
+ * byte.  In the warm-up a slow byte restarts it past that byte. */
+static void scout_settle(struct scout *sc, const struct scan_masks *m, size_t n)
+{
+	for (;;) {
+		if (sc->j == sc->h && !sc->past_h) {
+			sc->kh = sc->ks;
+			sc->sh = sc->ss;
+			sc->past_h = true;
+		}
+		sc->stop = mask_next(m->slow, sc->j, sc->past_h ? n : sc->h);
+		if (sc->j < sc->stop)
+			return;
+		if (sc->past_h) {
+			sc->parked = true;
+			return;
+		}
+		sc->j++;
+		sc->ks = sc->ss = 0;
+	}
+}
+
+static void scout_start(struct scout *sc, const struct scan_masks *m, size_t i, size_t n)
+{
+	sc->h = i + (n - i) / 2;
+	sc->j = sc->h - SCOUT_WARMUP;
+	sc->ks = sc->ss = 0;
+	sc->active = true;
+	sc->past_h = sc->parked = sc->crossed = false;
+	scout_settle(sc, m, n);
+}
+
+/* The scout stepped byte j into a state the fast loop does not hold. */
+static void scout_crossed(struct scout *sc, const struct scan_masks *m, size_t n)
+{
+	sc->j++;
+	if (sc->past_h) {
+		sc->parked = sc->crossed = true;
+		return;
+	}
+	sc->ks = sc->ss = 0;
+	scout_settle(sc, m, n);
+}
+
 /* One batch in one pass: the keyword matcher over the raw bytes and the
  * secret matcher over the normalised stream advance together, byte by
  * byte, so that their steps (each a load that waits for the state the one
@@ -931,8 +997,10 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 {
 	struct dlp_scan_state *st = s->st;
 	const struct dlp_engine *e = s->engine;
+	const uint32_t kout = e->keyword_ac.out_min, sout = e->secret_ac.out_min;
 	const unsigned char *q;
 	struct scan_masks m;
+	struct scout sc = { 0 };
 	uint64_t base, at, end, tok_done, ring_done, batch_start = st->pos;
 
 	hist_trim(st);
@@ -945,60 +1013,121 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 	masks_fill(e, &m, q, n);
 	while (at < end) {
 		size_t i = (size_t)(at - base);
+		uint32_t ks = st->kstate, ss = st->sstate;
+		bool crossed = false;
+		size_t stop;
 
-		if (!st->norm_busy && !(m.slow[i / 64] >> (i % 64) & 1)) {
-			uint32_t ks = st->kstate, ss = st->sstate;
-			size_t stop;
-
-			if (ks >= e->keyword_ac.out_min || ss >= e->secret_ac.out_min) {
-				ring_sync(st, &m, base, &ring_done, at);
-				tokens_flush(s, &m, base, &tok_done, at);
-				scan_state_byte(s, q[i], at);
-				ring_done = ++at;
-				continue;
-			}
-			/* Dense states only: each step is one load, the byte's
-			 * column added first, off the chain (the empty asm keeps
-			 * the compiler from folding it back into the state). */
-			stop = mask_next(m.slow, i, n);
-			for (; i < stop; i++) {
-				const uint32_t *kcol = dlp_ac_col(&e->keyword_ac,
-								  e->keyword_ac.cls[q[i]]);
-				const uint32_t *scol = dlp_ac_col(&e->secret_ac, e->norm_step[q[i]]);
-
-				__asm__("" : "+r"(kcol));
-				__asm__("" : "+r"(scol));
-				ks = dlp_ac_next(kcol, ks);
-				ss = dlp_ac_next(scol, ss);
-				if (__builtin_expect(ks >= e->keyword_ac.out_min, 0) ||
-				    __builtin_expect(ss >= e->secret_ac.out_min, 0))
-					break;
-			}
-			st->kstate = ks;
-			st->sstate = ss;
-			if (i == stop) {
-				at = base + i;
-				continue;
-			}
-			/* A match may end at byte i: what comes before it first. */
-			at = base + i;
-			ring_sync(st, &m, base, &ring_done, at + 1);
+		if (st->norm_busy || (m.slow[i / 64] >> (i % 64) & 1)) {
+			ring_sync(st, &m, base, &ring_done, at);
 			tokens_flush(s, &m, base, &tok_done, at);
-			if (ks >= e->keyword_ac.out_min && dlp_ac_has_out(&e->keyword_ac, ks)) {
-				st->pos = at + 1;
-				keyword_hit(s, ks, at + 1);
-			}
-			if (ss >= e->secret_ac.out_min && e->norm_step[q[i]] &&
-			    dlp_ac_has_out(&e->secret_ac, ss))
-				secret_hit(s, ss, at + 1);
-			at++;
+			scan_slow_byte(s, q[i], at);
+			ring_done = ++at;
+			tokens_flush(s, &m, base, &tok_done, at);
 			continue;
 		}
-		ring_sync(st, &m, base, &ring_done, at);
+		if (ks >= kout || ss >= sout) {
+			ring_sync(st, &m, base, &ring_done, at);
+			tokens_flush(s, &m, base, &tok_done, at);
+			scan_state_byte(s, q[i], at);
+			ring_done = ++at;
+			continue;
+		}
+		if (sc.active && i >= sc.h) {
+			if (i == sc.h && sc.past_h && ks == sc.kh && ss == sc.sh) {
+				i = sc.j - sc.crossed;
+				ks = sc.ks;
+				ss = sc.ss;
+				crossed = sc.crossed;
+			}
+			sc.active = false;
+		}
+		if (!crossed && !sc.active && n - i >= SCOUT_MIN)
+			scout_start(&sc, &m, i, n);
+		stop = crossed ? i : mask_next(m.slow, i, n);
+		if (sc.active && stop > sc.h)
+			stop = sc.h;
+		/* Dense states only: each step is one load from the byte's
+		 * column, looked up off the chain.  (The secret matcher's
+		 * columns fold case as norm_step does; slow bytes do not come
+		 * here.) */
+		while (i < stop && !crossed) {
+			if (sc.active && !sc.parked) {
+				const unsigned char *qa = q + i, *qb = q + sc.j;
+				size_t k, cnt = stop - i < sc.stop - sc.j ? stop - i : sc.stop - sc.j;
+				uint32_t kb = sc.ks, sb = sc.ss;
+				unsigned left = 0;
+
+				for (k = 0; k < cnt; k++) {
+					ks = dlp_ac_next(e->keyword_ac.byte_col[qa[k]], ks);
+					ss = dlp_ac_next(e->secret_ac.byte_col[qa[k]], ss);
+					kb = dlp_ac_next(e->keyword_ac.byte_col[qb[k]], kb);
+					sb = dlp_ac_next(e->secret_ac.byte_col[qb[k]], sb);
+					/* Four branches, each taken about never (each
+					 * says which state left, so that the compiler
+					 * does not fold them into one over four flags). */
+					if (__builtin_expect(ks >= kout, 0)) {
+						left = 1;
+						break;
+					}
+					if (__builtin_expect(ss >= sout, 0)) {
+						left = 2;
+						break;
+					}
+					if (__builtin_expect(kb >= kout, 0)) {
+						left = 3;
+						break;
+					}
+					if (__builtin_expect(sb >= sout, 0)) {
+						left = 4;
+						break;
+					}
+				}
+				sc.ks = kb;
+				sc.ss = sb;
+				if (k == cnt) {
+					i += cnt;
+					sc.j += cnt;
+					scout_settle(&sc, &m, n);
+					continue;
+				}
+				sc.j += k;
+				if (kb >= kout || sb >= sout) {
+					scout_crossed(&sc, &m, n);
+				} else {
+					sc.j++;
+					scout_settle(&sc, &m, n);
+				}
+				i += k;
+				if (left <= 2)
+					crossed = true;
+				else
+					i++;
+				continue;
+			}
+			for (; i < stop; i++) {
+				ks = dlp_ac_next(e->keyword_ac.byte_col[q[i]], ks);
+				ss = dlp_ac_next(e->secret_ac.byte_col[q[i]], ss);
+				if (__builtin_expect(ks >= kout, 0) || __builtin_expect(ss >= sout, 0)) {
+					crossed = true;
+					break;
+				}
+			}
+		}
+		st->kstate = ks;
+		st->sstate = ss;
+		at = base + i;
+		if (!crossed)
+			continue;
+		/* A match may end at byte i: what comes before it first. */
+		ring_sync(st, &m, base, &ring_done, at + 1);
 		tokens_flush(s, &m, base, &tok_done, at);
-		scan_slow_byte(s, q[i], at);
-		ring_done = ++at;
-		tokens_flush(s, &m, base, &tok_done, at);
+		if (ks >= kout && dlp_ac_has_out(&e->keyword_ac, ks)) {
+			st->pos = at + 1;
+			keyword_hit(s, ks, at + 1);
+		}
+		if (ss >= sout && e->norm_step[q[i]] && dlp_ac_has_out(&e->secret_ac, ss))
+			secret_hit(s, ss, at + 1);
+		at++;
 	}
 	ring_sync(st, &m, base, &ring_done, end);
 	tokens_flush(s, &m, base, &tok_done, end);
