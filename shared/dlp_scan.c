@@ -17,6 +17,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* Bytes processed between bookkeeping steps (regex windows, history). */
 #define DLP_BATCH 16384
 #define DLP_APPROVED_SPANS 16
@@ -715,8 +719,10 @@ struct scan_masks {
 	uint64_t slow[DLP_MASK_WORDS];
 };
 
-static void masks_tail(const struct dlp_engine *e, const unsigned char *p, size_t n,
-		       uint64_t *nontoken, uint64_t *alnum, uint64_t *slow)
+#ifndef __SSE2__
+/* Up to 64 bytes' bits from the tables. */
+static void masks_bytes(const struct dlp_engine *e, const unsigned char *p, size_t n,
+			uint64_t *nontoken, uint64_t *alnum, uint64_t *slow)
 {
 	size_t i;
 
@@ -729,10 +735,7 @@ static void masks_tail(const struct dlp_engine *e, const unsigned char *p, size_
 		*slow |= (uint64_t)(sc == DLP_NORM_SLOW) << i;
 	}
 }
-
-#ifdef __SSE2__
-#include <emmintrin.h>
-
+#else
 /* Bytes in [lo, lo + span]: an unsigned compare SSE2 lacks, as
  * min(v - lo, span) == v - lo. */
 static inline __m128i bytes_in(__m128i v, char lo, char span)
@@ -742,53 +745,100 @@ static inline __m128i bytes_in(__m128i v, char lo, char span)
 	return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(span)), d);
 }
 
-static void masks_block(const struct dlp_engine *e, const unsigned char *p, uint64_t *nontoken,
-			uint64_t *alnum, uint64_t *slow)
+/* Sixteen bytes' bits (the low 16 of each). */
+static inline void masks_vec(__m128i v, uint64_t *nontoken, uint64_t *alnum, uint64_t *slow)
 {
-	uint64_t tok = 0, an = 0, sl = 0;
-	unsigned k;
+	__m128i a = _mm_or_si128(bytes_in(v, '0', 9),
+				 bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 25));
+	/* '+' '-' '/' are '+' + 0, 2, 4 (6 is '1', alphanumeric) */
+	__m128i d = _mm_sub_epi8(v, _mm_set1_epi8('+'));
+	__m128i t = _mm_or_si128(
+		_mm_or_si128(a, _mm_cmpeq_epi8(_mm_and_si128(d, _mm_set1_epi8((char)0xf9)),
+					       _mm_setzero_si128())),
+		_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')),
+			     _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
+	__m128i s = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')),
+					      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+				 v);
 
-	for (k = 0; k < 4; k++) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-		__m128i a = _mm_or_si128(bytes_in(v, '0', 9),
-					 bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 25));
-		/* '+' '-' '/' are '+' + 0, 2, 4 (6 is '1', alphanumeric) */
-		__m128i d = _mm_sub_epi8(v, _mm_set1_epi8('+'));
-		__m128i t = _mm_or_si128(
-			_mm_or_si128(a, _mm_cmpeq_epi8(_mm_and_si128(d, _mm_set1_epi8((char)0xf9)),
-						       _mm_setzero_si128())),
-			_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')),
-				     _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
-		__m128i s = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')),
-						      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-					 v);
-
-		tok |= (uint64_t)(unsigned)_mm_movemask_epi8(t) << (16 * k);
-		an |= (uint64_t)(unsigned)_mm_movemask_epi8(a) << (16 * k);
-		sl |= (uint64_t)(unsigned)_mm_movemask_epi8(s) << (16 * k);
-	}
-	(void)e;
-	*nontoken = ~tok;
-	*alnum = an;
-	*slow = sl;
+	*nontoken = (uint64_t)(unsigned)_mm_movemask_epi8(t) ^ 0xffff;
+	*alnum = (uint64_t)(unsigned)_mm_movemask_epi8(a);
+	*slow = (uint64_t)(unsigned)_mm_movemask_epi8(s);
 }
-#else
-static void masks_block(const struct dlp_engine *e, const unsigned char *p, uint64_t *nontoken,
-			uint64_t *alnum, uint64_t *slow)
+
+static inline uint64_t load_u64(const unsigned char *p)
 {
-	masks_tail(e, p, 64, nontoken, alnum, slow);
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint64_t load_u32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* p[0..n) (n < 16) in the low lanes, zeros above, without reading past
+ * p + n: two overlapping loads, the second shifted down. */
+static inline __m128i load_partial(const unsigned char *p, size_t n)
+{
+	uint64_t lo = 0, hi = 0;
+	size_t i;
+
+	if (n >= 8) {
+		lo = load_u64(p);
+		if (n > 8)
+			hi = load_u64(p + n - 8) >> (8 * (16 - n));
+	} else if (n >= 4) {
+		lo = load_u32(p);
+		if (n > 4)
+			lo |= load_u32(p + n - 4) >> (8 * (8 - n)) << 32;
+	} else {
+		for (i = 0; i < n; i++)
+			lo |= (uint64_t)p[i] << (8 * i);
+	}
+	return _mm_set_epi64x((long long)hi, (long long)lo);
+}
+
+/* Up to 64 bytes' bits. */
+static void masks_bytes(const struct dlp_engine *e, const unsigned char *p, size_t n,
+			uint64_t *nontoken, uint64_t *alnum, uint64_t *slow)
+{
+	uint64_t t, a, s;
+	size_t c;
+
+	(void)e;
+	*nontoken = *alnum = *slow = 0;
+	for (c = 0; 16 * c < n; c++) {
+		if (n - 16 * c >= 16) {
+			masks_vec(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * c)), &t,
+				  &a, &s);
+		} else {
+			masks_vec(load_partial(p + 16 * c, n - 16 * c), &t, &a, &s);
+			t &= ~(~(uint64_t)0 << (n - 16 * c)); /* the zeros above */
+		}
+		*nontoken |= t << (16 * c);
+		*alnum |= a << (16 * c);
+		*slow |= s << (16 * c);
+	}
 }
 #endif
 
+/* From the caller's bytes, not the history's copy just written: a 16-byte
+ * load over the copy's smaller stores would wait for them (a request's
+ * parts are a few bytes each). */
 static void masks_fill(const struct dlp_engine *e, struct scan_masks *m, const unsigned char *p,
 		       size_t n)
 {
 	size_t w;
 
-	for (w = 0; w < n / 64; w++)
-		masks_block(e, p + 64 * w, &m->nontoken[w], &m->alnum[w], &m->slow[w]);
-	if (n % 64)
-		masks_tail(e, p + 64 * w, n % 64, &m->nontoken[w], &m->alnum[w], &m->slow[w]);
+	for (w = 0; 64 * w < n; w++)
+		masks_bytes(e, p + 64 * w, n - 64 * w < 64 ? n - 64 * w : 64, &m->nontoken[w],
+			    &m->alnum[w], &m->slow[w]);
 }
 
 /* Bits [lo, hi) of a mask, word w. */
@@ -842,6 +892,15 @@ static void tokens_flush(struct dlp_scan *s, const struct scan_masks *m, uint64_
 	*done = upto;
 }
 
+/* Without -mpopcnt, __builtin_popcountll is a libgcc call. */
+static inline unsigned bits_count(uint64_t v)
+{
+	v -= (v >> 1) & 0x5555555555555555u;
+	v = (v & 0x3333333333333333u) + ((v >> 2) & 0x3333333333333333u);
+	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+	return (unsigned)((v * 0x0101010101010101u) >> 56);
+}
+
 /* npos and the ring over [*done, upto) of the batch, bytes the fast loop
  * stepped (characters and separators, no slow byte): as if each byte had
  * stored its offset at ring[npos] and a character had then advanced npos.
@@ -855,19 +914,31 @@ static void ring_sync(struct dlp_scan_state *st, const struct scan_masks *m, uin
 	if (hi <= lo)
 		return;
 	for (w = lo / 64; 64 * w < hi; w++)
-		count += (size_t)__builtin_popcountll(mask_word(m->alnum, w, lo, hi));
-	st->npos += count;
+		count += bits_count(mask_word(m->alnum, w, lo, hi));
 	slot = st->npos;
-	fill = count < st->ring_mask + 1 ? count : st->ring_mask + 1;
-	for (w = (hi - 1) / 64; fill; w--) {
-		uint64_t v = mask_word(m->alnum, w, lo, hi);
+	st->npos += count;
+	if (count <= st->ring_mask + 1) {
+		/* All of them, in order (short stretches: a request's parts). */
+		for (w = lo / 64; 64 * w < hi; w++) {
+			uint64_t v = mask_word(m->alnum, w, lo, hi);
 
-		while (v && fill) {
-			unsigned b = 63 - (unsigned)__builtin_clzll(v);
+			for (; v; v &= v - 1)
+				st->ring[slot++ & st->ring_mask] =
+					base + 64 * w + (uint64_t)__builtin_ctzll(v);
+		}
+	} else {
+		slot = st->npos;
+		fill = st->ring_mask + 1;
+		for (w = (hi - 1) / 64; fill; w--) {
+			uint64_t v = mask_word(m->alnum, w, lo, hi);
 
-			st->ring[--slot & st->ring_mask] = base + 64 * w + b;
-			v &= ~((uint64_t)1 << b);
-			fill--;
+			while (v && fill) {
+				unsigned b = 63 - (unsigned)__builtin_clzll(v);
+
+				st->ring[--slot & st->ring_mask] = base + 64 * w + b;
+				v &= ~((uint64_t)1 << b);
+				fill--;
+			}
 		}
 	}
 	/* A separator last: its offset in the next character's slot. */
@@ -1010,7 +1081,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 	q = (const unsigned char *)st->hist.p + (st->pos - st->hist_start);
 	base = at = tok_done = ring_done = st->pos;
 	end = base + n;
-	masks_fill(e, &m, q, n);
+	masks_fill(e, &m, (const unsigned char *)p, n);
 	while (at < end) {
 		size_t i = (size_t)(at - base);
 		uint32_t ks = st->kstate, ss = st->sstate;
@@ -1104,13 +1175,28 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 					i++;
 				continue;
 			}
-			for (; i < stop; i++) {
-				ks = dlp_ac_next(e->keyword_ac.byte_col[q[i]], ks);
-				ss = dlp_ac_next(e->secret_ac.byte_col[q[i]], ss);
-				if (__builtin_expect(ks >= kout, 0) || __builtin_expect(ss >= sout, 0)) {
-					crossed = true;
-					break;
+			/* One lane: it waits on its chains with room to spare
+			 * for npos and the ring, which then need no catching
+			 * up (a request's parts are all this lane). */
+			ring_sync(st, &m, base, &ring_done, base + i);
+			{
+				uint64_t *ring = st->ring, npos = st->npos;
+				size_t rmask = st->ring_mask;
+
+				for (; i < stop; i++) {
+					ring[npos & rmask] = base + i;
+					/* classes are below 64; slow bytes never here */
+					npos += (e->norm_step[q[i]] + 63u) >> 6;
+					ks = dlp_ac_next(e->keyword_ac.byte_col[q[i]], ks);
+					ss = dlp_ac_next(e->secret_ac.byte_col[q[i]], ss);
+					if (__builtin_expect(ks >= kout, 0) ||
+					    __builtin_expect(ss >= sout, 0)) {
+						crossed = true;
+						break;
+					}
 				}
+				st->npos = npos;
+				ring_done = base + i + crossed;
 			}
 		}
 		st->kstate = ks;
