@@ -999,7 +999,7 @@ static void scan_state_byte(struct dlp_scan *s, unsigned char b, uint64_t at)
  * stopped.  Otherwise the scout's work is dropped.  Nothing is reported out
  * of order: the scout reports nothing, and what it stopped at is handled
  * by the main lane after the jump. */
-#define SCOUT_MIN 512
+#define SCOUT_MIN 1024
 #define SCOUT_WARMUP 64
 
 struct scout {
@@ -1085,7 +1085,10 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 	while (at < end) {
 		size_t i = (size_t)(at - base);
 		uint32_t ks = st->kstate, ss = st->sstate;
-		bool crossed = false;
+		/* Nonzero: byte i stepped a state out of the fast loop's (the
+		 * single lane says which, so that its two tests stay two
+		 * branches, as the lanes' four do). */
+		unsigned crossed = 0;
 		size_t stop;
 
 		if (st->norm_busy || (m.slow[i / 64] >> (i % 64) & 1)) {
@@ -1170,7 +1173,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 				}
 				i += k;
 				if (left <= 2)
-					crossed = true;
+					crossed = 1;
 				else
 					i++;
 				continue;
@@ -1189,14 +1192,17 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 					npos += (e->norm_step[q[i]] + 63u) >> 6;
 					ks = dlp_ac_next(e->keyword_ac.byte_col[q[i]], ks);
 					ss = dlp_ac_next(e->secret_ac.byte_col[q[i]], ss);
-					if (__builtin_expect(ks >= kout, 0) ||
-					    __builtin_expect(ss >= sout, 0)) {
-						crossed = true;
+					if (__builtin_expect(ks >= kout, 0)) {
+						crossed = 1;
+						break;
+					}
+					if (__builtin_expect(ss >= sout, 0)) {
+						crossed = 2;
 						break;
 					}
 				}
 				st->npos = npos;
-				ring_done = base + i + crossed;
+				ring_done = base + i + (crossed != 0);
 			}
 		}
 		st->kstate = ks;
