@@ -989,24 +989,31 @@ static void scan_state_byte(struct dlp_scan *s, unsigned char b, uint64_t at)
 
 /* A second lane for the fast loop: each step of a matcher waits for the
  * state the one before loaded, so two stretches of a batch stepped together
- * take little more time than one.
- * The scout starts from the roots SCOUT_WARMUP bytes before the middle of
- * what is left (h) and steps the matchers alone, stopping where the fast
- * loop would (a state leaving the dense no-match ones, a slow byte).  When
- * the main lane reaches h, its states are the true ones: if the scout's
- * states at h are the same, so is everything the scout stepped past h (the
- * steps depend on nothing else), and the main lane jumps to where the scout
- * stopped.  Otherwise the scout's work is dropped.  Nothing is reported out
- * of order: the scout reports nothing, and what it stopped at is handled
- * by the main lane after the jump. */
+ * take little more time than one.  The scout starts from the roots
+ * SCOUT_WARMUP bytes before the middle of what is left (h) and steps both
+ * matchers there, in the fast loop beside the main lane's steps, and in
+ * full (dlp_ac_step) where a state leaves the fast loop's.  It reports
+ * nothing: past h it logs each byte after which a match may end, with its
+ * states.  When the main lane reaches h, its states are the true ones: if
+ * the scout's states at h are the same, so is every state the scout
+ * stepped past h (a step depends on the state and the byte only, not on
+ * what a match does), and the main lane handles the logged bytes in order
+ * as it would have, then jumps to where the scout stopped (a slow byte, the
+ * batch end, a full log).  Otherwise the scout's work is dropped. */
 #define SCOUT_MIN 1024
 #define SCOUT_WARMUP 64
+#define SCOUT_LOG 32
 
 struct scout {
 	size_t h, j, stop;  /* batch indices: where it is checked, where it is, its bound */
-	uint32_t ks, ss;    /* its states at j */
+	uint32_t ks, ss;    /* its states before byte j */
 	uint32_t kh, sh;    /* its states at h, once past */
-	bool active, past_h, parked, crossed;
+	bool active, past_h, parked;
+	unsigned nlog;
+	struct {
+		uint32_t at; /* batch index */
+		uint32_t ks, ss;
+	} log[SCOUT_LOG];
 };
 
 /* The scout's next bound from j: h during the warm-up, then the next slow
@@ -1020,7 +1027,7 @@ static void scout_settle(struct scout *sc, const struct scan_masks *m, size_t n)
 			sc->past_h = true;
 		}
 		sc->stop = mask_next(m->slow, sc->j, sc->past_h ? n : sc->h);
-		if (sc->j < sc->stop)
+		if (sc->j < sc->stop || sc->parked)
 			return;
 		if (sc->past_h) {
 			sc->parked = true;
@@ -1037,20 +1044,59 @@ static void scout_start(struct scout *sc, const struct scan_masks *m, size_t i, 
 	sc->j = sc->h - SCOUT_WARMUP;
 	sc->ks = sc->ss = 0;
 	sc->active = true;
-	sc->past_h = sc->parked = sc->crossed = false;
+	sc->past_h = sc->parked = false;
+	sc->nlog = 0;
 	scout_settle(sc, m, n);
 }
 
-/* The scout stepped byte j into a state the fast loop does not hold. */
-static void scout_crossed(struct scout *sc, const struct scan_masks *m, size_t n)
+/* The scout stepped byte j - 1 into a state outside the fast loop's: log
+ * it (past h), and step in full until both states are back in (or the
+ * scout stops). */
+static void scout_full(struct scout *sc, const struct dlp_engine *e, const unsigned char *q,
+		       const struct scan_masks *m, size_t n)
 {
-	sc->j++;
-	if (sc->past_h) {
-		sc->parked = sc->crossed = true;
-		return;
+	const struct dlp_ac *ka = &e->keyword_ac, *sa = &e->secret_ac;
+
+	for (;;) {
+		if (sc->past_h) {
+			sc->log[sc->nlog].at = (uint32_t)(sc->j - 1);
+			sc->log[sc->nlog].ks = sc->ks;
+			sc->log[sc->nlog].ss = sc->ss;
+			if (++sc->nlog == SCOUT_LOG)
+				sc->parked = true;
+		}
+		scout_settle(sc, m, n);
+		if (sc->parked || (sc->ks < ka->out_min && sc->ss < sa->out_min))
+			return;
+		sc->ks = dlp_ac_step(ka, sc->ks, ka->cls[q[sc->j]]);
+		sc->ss = dlp_ac_step(sa, sc->ss, e->norm_step[q[sc->j]]);
+		sc->j++;
+		if (sc->ks < ka->out_min && sc->ss < sa->out_min) {
+			scout_settle(sc, m, n);
+			return;
+		}
 	}
-	sc->ks = sc->ss = 0;
-	scout_settle(sc, m, n);
+}
+
+/* Byte x stepped the matchers into states where a match may end: the
+ * tokeniser and the ring up to it, then its hits, in the order a byte at a
+ * time would have them. */
+static void scan_hits(struct dlp_scan *s, const struct scan_masks *m, const unsigned char *q,
+		      uint64_t base, uint64_t *ring_done, uint64_t *tok_done, size_t x, uint32_t ks,
+		      uint32_t ss)
+{
+	struct dlp_scan_state *st = s->st;
+	const struct dlp_engine *e = s->engine;
+	uint64_t at = base + x;
+
+	ring_sync(st, m, base, ring_done, at + 1);
+	tokens_flush(s, m, base, tok_done, at);
+	if (ks >= e->keyword_ac.out_min && dlp_ac_has_out(&e->keyword_ac, ks)) {
+		st->pos = at + 1;
+		keyword_hit(s, ks, at + 1);
+	}
+	if (ss >= e->secret_ac.out_min && e->norm_step[q[x]] && dlp_ac_has_out(&e->secret_ac, ss))
+		secret_hit(s, ss, at + 1);
 }
 
 /* One batch in one pass: the keyword matcher over the raw bytes and the
@@ -1071,9 +1117,10 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 	const uint32_t kout = e->keyword_ac.out_min, sout = e->secret_ac.out_min;
 	const unsigned char *q;
 	struct scan_masks m;
-	struct scout sc = { 0 };
+	struct scout sc;
 	uint64_t base, at, end, tok_done, ring_done, batch_start = st->pos;
 
+	sc.active = false;
 	hist_trim(st);
 	memcpy(st->hist.p + st->hist.len, p, n);
 	st->hist.len += n;
@@ -1083,13 +1130,12 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 	end = base + n;
 	masks_fill(e, &m, (const unsigned char *)p, n);
 	while (at < end) {
-		size_t i = (size_t)(at - base);
+		size_t i = (size_t)(at - base), stop, l;
 		uint32_t ks = st->kstate, ss = st->sstate;
 		/* Nonzero: byte i stepped a state out of the fast loop's (the
 		 * single lane says which, so that its two tests stay two
 		 * branches, as the lanes' four do). */
 		unsigned crossed = 0;
-		size_t stop;
 
 		if (st->norm_busy || (m.slow[i / 64] >> (i % 64) & 1)) {
 			ring_sync(st, &m, base, &ring_done, at);
@@ -1107,17 +1153,20 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 			continue;
 		}
 		if (sc.active && i >= sc.h) {
-			if (i == sc.h && sc.past_h && ks == sc.kh && ss == sc.sh) {
-				i = sc.j - sc.crossed;
-				ks = sc.ks;
-				ss = sc.ss;
-				crossed = sc.crossed;
-			}
 			sc.active = false;
+			if (i == sc.h && sc.past_h && ks == sc.kh && ss == sc.sh) {
+				for (l = 0; l < sc.nlog; l++)
+					scan_hits(s, &m, q, base, &ring_done, &tok_done, sc.log[l].at,
+						  sc.log[l].ks, sc.log[l].ss);
+				st->kstate = sc.ks;
+				st->sstate = sc.ss;
+				at = base + sc.j;
+				continue;
+			}
 		}
-		if (!crossed && !sc.active && n - i >= SCOUT_MIN)
+		if (!sc.active && n - i >= SCOUT_MIN)
 			scout_start(&sc, &m, i, n);
-		stop = crossed ? i : mask_next(m.slow, i, n);
+		stop = mask_next(m.slow, i, n);
 		if (sc.active && stop > sc.h)
 			stop = sc.h;
 		/* Dense states only: each step is one load from the byte's
@@ -1164,13 +1213,12 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 					scout_settle(&sc, &m, n);
 					continue;
 				}
-				sc.j += k;
-				if (kb >= kout || sb >= sout) {
-					scout_crossed(&sc, &m, n);
-				} else {
-					sc.j++;
+				/* Both lanes stepped byte k. */
+				sc.j += k + 1;
+				if (kb >= kout || sb >= sout)
+					scout_full(&sc, e, q, &m, n);
+				else
 					scout_settle(&sc, &m, n);
-				}
 				i += k;
 				if (left <= 2)
 					crossed = 1;
@@ -1211,14 +1259,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 		if (!crossed)
 			continue;
 		/* A match may end at byte i: what comes before it first. */
-		ring_sync(st, &m, base, &ring_done, at + 1);
-		tokens_flush(s, &m, base, &tok_done, at);
-		if (ks >= kout && dlp_ac_has_out(&e->keyword_ac, ks)) {
-			st->pos = at + 1;
-			keyword_hit(s, ks, at + 1);
-		}
-		if (ss >= sout && e->norm_step[q[i]] && dlp_ac_has_out(&e->secret_ac, ss))
-			secret_hit(s, ss, at + 1);
+		scan_hits(s, &m, q, base, &ring_done, &tok_done, i, ks, ss);
 		at++;
 	}
 	ring_sync(st, &m, base, &ring_done, end);
