@@ -965,28 +965,6 @@ static void scan_slow_byte(struct dlp_scan *s, unsigned char b, uint64_t at)
 	st->norm_busy = st->norm.pct || st->norm.need || st->norm.esc;
 }
 
-/* One byte outside the fast loop's states (a match may end here, or a
- * matcher is in a sparse state): both matchers stepped in full, npos and
- * the ring as they go. */
-static void scan_state_byte(struct dlp_scan *s, unsigned char b, uint64_t at)
-{
-	struct dlp_scan_state *st = s->st;
-	const struct dlp_engine *e = s->engine;
-	const struct dlp_ac *ka = &e->keyword_ac, *sa = &e->secret_ac;
-	unsigned sc = e->norm_step[b];
-
-	st->kstate = dlp_ac_step(ka, st->kstate, ka->cls[b]);
-	if (st->kstate >= ka->out_min && dlp_ac_has_out(ka, st->kstate)) {
-		st->pos = at + 1;
-		keyword_hit(s, st->kstate, at + 1);
-	}
-	st->ring[st->npos & st->ring_mask] = at;
-	st->npos += sc != 0;
-	st->sstate = dlp_ac_step(sa, st->sstate, sc);
-	if (sc && dlp_ac_has_out(sa, st->sstate))
-		secret_hit(s, st->sstate, at + 1);
-}
-
 /* A second lane for the fast loop: each step of a matcher waits for the
  * state the one before loaded, so two stretches of a batch stepped together
  * take little more time than one.  The scout starts from the roots
@@ -1078,9 +1056,10 @@ static void scout_full(struct scout *sc, const struct dlp_engine *e, const unsig
 	}
 }
 
-/* Byte x stepped the matchers into states where a match may end: the
- * tokeniser and the ring up to it, then its hits, in the order a byte at a
- * time would have them. */
+/* Byte x stepped the matchers into states where a match may end: its
+ * hits, after the tokeniser up to it (and, for a secret, the ring), in the
+ * order a byte at a time would have them.  Most such states are only deep
+ * in a prefix: nothing to catch up then. */
 static void scan_hits(struct dlp_scan *s, const struct scan_masks *m, const unsigned char *q,
 		      uint64_t base, uint64_t *ring_done, uint64_t *tok_done, size_t x, uint32_t ks,
 		      uint32_t ss)
@@ -1088,15 +1067,58 @@ static void scan_hits(struct dlp_scan *s, const struct scan_masks *m, const unsi
 	struct dlp_scan_state *st = s->st;
 	const struct dlp_engine *e = s->engine;
 	uint64_t at = base + x;
+	bool keyword = ks >= e->keyword_ac.out_min && dlp_ac_has_out(&e->keyword_ac, ks);
+	bool secret = ss >= e->secret_ac.out_min && e->norm_step[q[x]] &&
+		      dlp_ac_has_out(&e->secret_ac, ss);
 
-	ring_sync(st, m, base, ring_done, at + 1);
+	if (!keyword && !secret)
+		return;
 	tokens_flush(s, m, base, tok_done, at);
-	if (ks >= e->keyword_ac.out_min && dlp_ac_has_out(&e->keyword_ac, ks)) {
+	if (keyword) {
 		st->pos = at + 1;
 		keyword_hit(s, ks, at + 1);
 	}
-	if (ss >= e->secret_ac.out_min && e->norm_step[q[x]] && dlp_ac_has_out(&e->secret_ac, ss))
+	if (secret) {
+		ring_sync(st, m, base, ring_done, at + 1);
 		secret_hit(s, ss, at + 1);
+	}
+}
+
+/* The fast loop, one lane, from i to stop or to a byte that steps a state
+ * out of the fast loop's (*crossed then says which, so that the two tests
+ * stay two branches: GCC folds them into setcc and or otherwise).  With
+ * st, it stores the ring and advances npos as it goes. */
+static inline size_t lane_run(const struct dlp_engine *e, const unsigned char *q, size_t i,
+			      size_t stop, uint32_t *ks_out, uint32_t *ss_out, unsigned *crossed,
+			      struct dlp_scan_state *st, uint64_t base)
+{
+	const uint32_t kout = e->keyword_ac.out_min, sout = e->secret_ac.out_min;
+	uint32_t ks = *ks_out, ss = *ss_out;
+	uint64_t *ring = st ? st->ring : NULL, npos = st ? st->npos : 0;
+	size_t rmask = st ? st->ring_mask : 0;
+
+	for (; i < stop; i++) {
+		if (st) {
+			ring[npos & rmask] = base + i;
+			/* classes are below 64; slow bytes never come here */
+			npos += (e->norm_step[q[i]] + 63u) >> 6;
+		}
+		ks = dlp_ac_next(e->keyword_ac.byte_col[q[i]], ks);
+		ss = dlp_ac_next(e->secret_ac.byte_col[q[i]], ss);
+		if (__builtin_expect(ks >= kout, 0)) {
+			*crossed = 1;
+			break;
+		}
+		if (__builtin_expect(ss >= sout, 0)) {
+			*crossed = 2;
+			break;
+		}
+	}
+	if (st)
+		st->npos = npos;
+	*ks_out = ks;
+	*ss_out = ss;
+	return i;
 }
 
 /* One batch in one pass: the keyword matcher over the raw bytes and the
@@ -1132,9 +1154,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 	while (at < end) {
 		size_t i = (size_t)(at - base), stop, l;
 		uint32_t ks = st->kstate, ss = st->sstate;
-		/* Nonzero: byte i stepped a state out of the fast loop's (the
-		 * single lane says which, so that its two tests stay two
-		 * branches, as the lanes' four do). */
+		/* Nonzero: byte i stepped a state out of the fast loop's. */
 		unsigned crossed = 0;
 
 		if (st->norm_busy || (m.slow[i / 64] >> (i % 64) & 1)) {
@@ -1146,10 +1166,13 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 			continue;
 		}
 		if (ks >= kout || ss >= sout) {
-			ring_sync(st, &m, base, &ring_done, at);
-			tokens_flush(s, &m, base, &tok_done, at);
-			scan_state_byte(s, q[i], at);
-			ring_done = ++at;
+			/* Outside the fast loop's states: a full step. */
+			ks = dlp_ac_step(&e->keyword_ac, ks, e->keyword_ac.cls[q[i]]);
+			ss = dlp_ac_step(&e->secret_ac, ss, e->norm_step[q[i]]);
+			st->kstate = ks;
+			st->sstate = ss;
+			scan_hits(s, &m, q, base, &ring_done, &tok_done, i, ks, ss);
+			at++;
 			continue;
 		}
 		if (sc.active && i >= sc.h) {
@@ -1226,31 +1249,14 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 					i++;
 				continue;
 			}
-			/* One lane: it waits on its chains with room to spare
-			 * for npos and the ring, which then need no catching
-			 * up (a request's parts are all this lane). */
-			ring_sync(st, &m, base, &ring_done, base + i);
-			{
-				uint64_t *ring = st->ring, npos = st->npos;
-				size_t rmask = st->ring_mask;
-
-				for (; i < stop; i++) {
-					ring[npos & rmask] = base + i;
-					/* classes are below 64; slow bytes never here */
-					npos += (e->norm_step[q[i]] + 63u) >> 6;
-					ks = dlp_ac_next(e->keyword_ac.byte_col[q[i]], ks);
-					ss = dlp_ac_next(e->secret_ac.byte_col[q[i]], ss);
-					if (__builtin_expect(ks >= kout, 0)) {
-						crossed = 1;
-						break;
-					}
-					if (__builtin_expect(ss >= sout, 0)) {
-						crossed = 2;
-						break;
-					}
-				}
-				st->npos = npos;
+			/* One lane.  With the ring caught up (a request's short
+			 * parts) it keeps it itself: it waits on its chains with
+			 * room to spare for that. */
+			if (ring_done == base + i) {
+				i = lane_run(e, q, i, stop, &ks, &ss, &crossed, st, base);
 				ring_done = base + i + (crossed != 0);
+			} else {
+				i = lane_run(e, q, i, stop, &ks, &ss, &crossed, NULL, base);
 			}
 		}
 		st->kstate = ks;
