@@ -1016,6 +1016,13 @@ static void scout_settle(struct scout *sc, const struct scan_masks *m, size_t n)
 	}
 }
 
+/* The scout moved within its bound: only at the bound is there more to do. */
+static inline void scout_moved(struct scout *sc, const struct scan_masks *m, size_t n)
+{
+	if (sc->j == sc->stop)
+		scout_settle(sc, m, n);
+}
+
 static void scout_start(struct scout *sc, const struct scan_masks *m, size_t i, size_t n)
 {
 	sc->h = i + (n - i) / 2;
@@ -1043,14 +1050,14 @@ static void scout_full(struct scout *sc, const struct dlp_engine *e, const unsig
 			if (++sc->nlog == SCOUT_LOG)
 				sc->parked = true;
 		}
-		scout_settle(sc, m, n);
+		scout_moved(sc, m, n);
 		if (sc->parked || (sc->ks < ka->out_min && sc->ss < sa->out_min))
 			return;
 		sc->ks = dlp_ac_step(ka, sc->ks, ka->cls[q[sc->j]]);
 		sc->ss = dlp_ac_step(sa, sc->ss, e->norm_step[q[sc->j]]);
 		sc->j++;
 		if (sc->ks < ka->out_min && sc->ss < sa->out_min) {
-			scout_settle(sc, m, n);
+			scout_moved(sc, m, n);
 			return;
 		}
 	}
@@ -1137,6 +1144,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 	struct dlp_scan_state *st = s->st;
 	const struct dlp_engine *e = s->engine;
 	const uint32_t kout = e->keyword_ac.out_min, sout = e->secret_ac.out_min;
+	const uint64_t min_run = e->opt.entropy_min_len ? e->opt.entropy_min_len : 1;
 	const unsigned char *q;
 	struct scan_masks m;
 	struct scout sc;
@@ -1158,11 +1166,20 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 		unsigned crossed = 0;
 
 		if (st->norm_busy || (m.slow[i / 64] >> (i % 64) & 1)) {
-			ring_sync(st, &m, base, &ring_done, at);
-			tokens_flush(s, &m, base, &tok_done, at);
+			/* Text of slow bytes (UTF-8, escapes) comes here byte
+			 * after byte: the catch-up only when behind, and the
+			 * byte's own token boundary at once. */
+			if (ring_done < at)
+				ring_sync(st, &m, base, &ring_done, at);
+			if (tok_done < at)
+				tokens_flush(s, &m, base, &tok_done, at);
 			scan_slow_byte(s, q[i], at);
-			ring_done = ++at;
-			tokens_flush(s, &m, base, &tok_done, at);
+			if (m.nontoken[i / 64] >> (i % 64) & 1) {
+				if (at - st->run_start >= min_run)
+					run_end(s, at);
+				st->run_start = at + 1;
+			}
+			ring_done = tok_done = ++at;
 			continue;
 		}
 		if (ks >= kout || ss >= sout) {
@@ -1233,7 +1250,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 				if (k == cnt) {
 					i += cnt;
 					sc.j += cnt;
-					scout_settle(&sc, &m, n);
+					scout_moved(&sc, &m, n);
 					continue;
 				}
 				/* Both lanes stepped byte k. */
@@ -1241,7 +1258,7 @@ static void scan_batch(struct dlp_scan *s, const char *p, size_t n)
 				if (kb >= kout || sb >= sout)
 					scout_full(&sc, e, q, &m, n);
 				else
-					scout_settle(&sc, &m, n);
+					scout_moved(&sc, &m, n);
 				i += k;
 				if (left <= 2)
 					crossed = 1;
