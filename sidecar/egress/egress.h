@@ -96,6 +96,7 @@ struct egress_stats {
 	uint64_t http1[1 - HTTP1_ELAST]; /* indexed by -code */
 	uint64_t rejects[EGRESS_REJECT_COUNT];
 	uint64_t decisions_allow, decisions_deny, decisions_error;
+	uint64_t dlp_body_threads;       /* streamed bodies scanned on a second thread */
 };
 
 /* Count a request or body the parser rejected with code (< 0). */
@@ -106,7 +107,9 @@ void egress_stats_reject(struct egress *egress, enum egress_reject why);
 void egress_stats_refused(struct egress *egress);
 /* Count a decision line ("allow", "deny", "error"). */
 void egress_stats_decision(struct egress *egress, const char *decision);
-/* {"connections": {...}, "rejected": {...}, "decisions": {...}} */
+/* Count a streamed body whose scan moved to a second thread. */
+void egress_stats_dlp_body_thread(struct egress *egress);
+/* {"connections": {...}, "rejected": {...}, "decisions": {...}, "dlp": {...}} */
 int egress_stats_to_json(struct egress *egress, struct buf *out);
 
 /* The ledger of bounded grants (grants.c). */
@@ -198,6 +201,10 @@ int stream_write(struct stream *s, const void *data, size_t len);
 int stream_write_more(struct stream *s, const void *data, size_t len);
 /* Whether bytes are ready without waiting (TLS has decrypted bytes buffered). */
 bool stream_has_buffered(const struct stream *s);
+/* Wait until the peer's next bytes are there (1: a TLS record's start
+ * counts, the rest follows) or other_fd is readable (0), whichever comes
+ * first; -ETIMEDOUT after the stream's timeout.  Nothing is read. */
+int stream_wait_readable_or(const struct stream *s, int other_fd);
 /* Run the TLS handshake: 0, or the negative mbedTLS code. */
 int stream_handshake(struct stream *s);
 /* Send close_notify (TLS) and shut down writing. */

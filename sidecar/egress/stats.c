@@ -88,11 +88,16 @@ void egress_stats_decision(struct egress *egress, const char *decision)
 	}
 }
 
+void egress_stats_dlp_body_thread(struct egress *egress)
+{
+	counter_add(&egress->stats.dlp_body_threads);
+}
+
 int egress_stats_to_json(struct egress *egress, struct buf *out)
 {
 	const struct egress_stats *s = &egress->stats;
 	yyjson_mut_doc *doc = yyjson_mut_doc_new(NULL);
-	yyjson_mut_val *root, *connections, *rejected, *decisions;
+	yyjson_mut_val *root, *connections, *rejected, *decisions, *dlp;
 	char *text = NULL;
 	size_t len, i;
 	unsigned spare_threads;
@@ -105,7 +110,8 @@ int egress_stats_to_json(struct egress *egress, struct buf *out)
 	connections = yyjson_mut_obj(doc);
 	rejected = yyjson_mut_obj(doc);
 	decisions = yyjson_mut_obj(doc);
-	if (!root || !connections || !rejected || !decisions)
+	dlp = yyjson_mut_obj(doc);
+	if (!root || !connections || !rejected || !decisions || !dlp)
 		goto out;
 	yyjson_mut_doc_set_root(doc, root);
 	yyjson_mut_obj_add_uint(doc, connections, "open",
@@ -126,7 +132,9 @@ int egress_stats_to_json(struct egress *egress, struct buf *out)
 	yyjson_mut_obj_add_uint(doc, decisions, "error", counter_get(&s->decisions_error));
 	yyjson_mut_obj_add_val(doc, root, "connections", connections);
 	yyjson_mut_obj_add_val(doc, root, "rejected", rejected);
+	yyjson_mut_obj_add_uint(doc, dlp, "body_threads", counter_get(&s->dlp_body_threads));
 	yyjson_mut_obj_add_val(doc, root, "decisions", decisions);
+	yyjson_mut_obj_add_val(doc, root, "dlp", dlp);
 	text = yyjson_mut_write(doc, 0, &len);
 	if (!text)
 		goto out;

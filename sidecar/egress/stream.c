@@ -335,6 +335,26 @@ bool stream_has_buffered(const struct stream *s)
 	       (s->ssl && mbedtls_ssl_get_bytes_avail(s->ssl) > 0);
 }
 
+int stream_wait_readable_or(const struct stream *s, int other_fd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = s->fd, .events = POLLIN },
+		{ .fd = other_fd, .events = POLLIN },
+	};
+	int n;
+
+	if (stream_has_buffered(s))
+		return 1;
+	do
+		n = poll(pfd, 2, s->timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ETIMEDOUT;
+	return pfd[0].revents ? 1 : 0;
+}
+
 int stream_handshake(struct stream *s)
 {
 	int ret;

@@ -76,6 +76,17 @@ test_expect_success 'a clean streamed body on a block route arrives whole' '
 	grep -q "\"sha256\":\"$(sha256sum <big.txt | cut -d" " -f1)\"" out.json
 '
 
+# Bodies this large are scanned on a second thread (on a machine with more
+# than one CPU) while the connection's thread reads and forwards: the two
+# above were, and each still stopped at the secret or arrived whole.
+test_expect_success 'large streamed bodies were scanned on a second thread' '
+	if test "$(nproc)" -gt 1; then
+		test "$(egress_stat dlp.body_threads)" -ge 2
+	else
+		test "$(egress_stat dlp.body_threads)" = 0
+	fi
+'
+
 # A small body read in one piece goes out straight from egress's read
 # buffer, its unsettled tail from the scan's pending bytes: both arrive,
 # request after request on one connection.
