@@ -20,6 +20,7 @@ figures_only=""
 perf_dir=""
 secs_override=""
 sidecar_override=""
+secrets=0
 egress_extra=()
 for arg in "$@"; do
 	case $arg in
@@ -30,6 +31,7 @@ for arg in "$@"; do
 	--sidecar=*) sidecar_override=${arg#--sidecar=} ;;
 	--perf=*) perf_dir=$(mkdir -p "${arg#--perf=}" && cd "${arg#--perf=}" && pwd) ;;
 	--no-dlp) egress_extra+=(--no-dlp) ;;
+	--secrets=*) secrets=${arg#--secrets=} ;;
 	-h | --help)
 		sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 		echo "  --only=LIST    run only these of direct,egress,squid,mitmproxy"
@@ -38,6 +40,8 @@ for arg in "$@"; do
 		echo "  --sidecar=PATH the sidecar binary to measure (default build/sidecar)"
 		echo "  --perf=DIR     run egress unstripped and record DIR/egress-FIGURE.data"
 		echo "  --no-dlp       egress without its DLP scan (squid inspects nothing either)"
+		echo "  --secrets=N    egress's DLP also looks for N known secrets (random 40-character"
+		echo "                 tokens), as a bottle's injected credentials are; default 0"
 		echo "                 with perf record -g for each figure"
 		exit 0
 		;;
@@ -237,6 +241,11 @@ wait_port "$origin_port" nginx "$T/nginx-error.log"
 # --- proxies ----------------------------------------------------------------
 
 start_egress() {
+	local i
+	for ((i = 1; i <= secrets; i++)); do
+		export "BENCH_SECRET_$i=$(head -c 30 /dev/urandom | base64 | tr -d '/+=' | head -c 40)"
+	done
+	((secrets == 0)) || egress_extra+=(--secret-env-prefix BENCH_SECRET_)
 	cat >"$T/routes.yaml" <<EOF
 log: off
 routes:

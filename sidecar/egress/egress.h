@@ -202,9 +202,9 @@ int stream_write_more(struct stream *s, const void *data, size_t len);
 /* Whether bytes are ready without waiting (TLS has decrypted bytes buffered). */
 bool stream_has_buffered(const struct stream *s);
 /* Wait until the peer's next bytes are there (1: a TLS record's start
- * counts, the rest follows) or other_fd is readable (0), whichever comes
- * first; -ETIMEDOUT after the stream's timeout.  Nothing is read. */
-int stream_wait_readable_or(const struct stream *s, int other_fd);
+ * counts, the rest follows) or other_fd (-1: none) is readable (0),
+ * whichever comes first; -ETIMEDOUT after timeout_ms.  Nothing is read. */
+int stream_wait_readable_or(const struct stream *s, int other_fd, int timeout_ms);
 /* Run the TLS handshake: 0, or the negative mbedTLS code. */
 int stream_handshake(struct stream *s);
 /* Send close_notify (TLS) and shut down writing. */

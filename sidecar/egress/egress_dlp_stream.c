@@ -242,18 +242,24 @@ static int stream_take(struct stream_state *st, const char *p, size_t len)
  * a worker still scanning, wait for whichever comes first: the client's
  * next bytes (read them while the worker scans: waiting for the worker at
  * every read would make the two threads take turns) or the worker's end
- * (forward what it settled, then wait for the client). */
+ * (forward what it settled, then wait for the client).  A bulk upload
+ * comes here before every read, and its next bytes are mostly there
+ * already: that is one poll, asked first. */
 static int stream_before_wait(void *state)
 {
 	struct stream_state *st = state;
+	struct stream *client = st->reader->stream;
 	int ret;
 
-	while (st->worker && !scan_worker_idle(st->worker)) {
-		ret = stream_wait_readable_or(st->reader->stream, scan_worker_idle_fd(st->worker));
+	while (st->worker) {
+		if (stream_wait_readable_or(client, -1, 0) == 1)
+			return worker_catch_up(st, false);
+		if (scan_worker_idle(st->worker))
+			break;
+		ret = stream_wait_readable_or(client, scan_worker_idle_fd(st->worker),
+					      client->timeout_ms);
 		if (ret < 0)
 			return ret;
-		if (ret == 1)
-			return worker_catch_up(st, false);
 	}
 	if (st->worker && (ret = worker_catch_up(st, true)) < 0)
 		return ret;

@@ -47,6 +47,7 @@ struct scan_worker {
 	enum scan_worker_wait reader_waits;
 	int idle_fd;      /* an eventfd: readable once idle, when idle_wanted */
 	bool idle_wanted;
+	bool idle_written; /* idle_fd holds a wake-up not read yet */
 };
 
 /* Workers running now, across connections: at most one per CPU, so many
@@ -136,6 +137,7 @@ static void *scan_worker_main(void *arg)
 			uint64_t one = 1;
 
 			w->idle_wanted = false;
+			w->idle_written = true;
 			/* An eventfd's counter cannot be full here: the reader
 			 * reads it before it asks again. */
 			(void)!write(w->idle_fd, &one, sizeof(one));
@@ -259,7 +261,9 @@ bool scan_worker_idle(struct scan_worker *w)
 	idle = w->scanned == w->fed || scan_worker_refuses(w);
 	w->idle_wanted = !idle;
 	/* A wake-up of an earlier wait, not read yet: it says nothing now. */
-	(void)!read(w->idle_fd, &count, sizeof(count));
+	if (w->idle_written)
+		(void)!read(w->idle_fd, &count, sizeof(count));
+	w->idle_written = false;
 	pthread_mutex_unlock(&w->lock);
 	return idle;
 }

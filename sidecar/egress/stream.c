@@ -335,18 +335,18 @@ bool stream_has_buffered(const struct stream *s)
 	       (s->ssl && mbedtls_ssl_get_bytes_avail(s->ssl) > 0);
 }
 
-int stream_wait_readable_or(const struct stream *s, int other_fd)
+int stream_wait_readable_or(const struct stream *s, int other_fd, int timeout_ms)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = s->fd, .events = POLLIN },
-		{ .fd = other_fd, .events = POLLIN },
+		{ .fd = other_fd, .events = POLLIN }, /* poll skips a negative fd */
 	};
 	int n;
 
 	if (stream_has_buffered(s))
 		return 1;
 	do
-		n = poll(pfd, 2, s->timeout_ms);
+		n = poll(pfd, 2, timeout_ms);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
