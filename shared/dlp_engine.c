@@ -85,6 +85,14 @@ int dlp_engine_build(struct dlp_engine *e, char *err, size_t err_len)
 		e->token_char[c] = (lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') ||
 				   c == '+' || c == '/' || c == '=' || c == '_' || c == '-';
 	}
+	if (!dlp_scan_masks_agree(e)) {
+		ret = -EINVAL;
+		if (err && err_len)
+			snprintf(err, err_len,
+				 "dlp: the scan's byte masks disagree with the engine's tables (a defect "
+				 "of this build: no engine is built from it)");
+		goto out;
+	}
 	if ((ret = dlp_rules_build(e, err, err_len)) < 0)
 		goto out;
 	for (c = 0; c < e->nrules; c++)

@@ -255,6 +255,13 @@ bool dlp_secret_is_exempt(const struct dlp_engine *e, uint32_t secret);
 /* Mark the secrets the exempt values hold (once the matcher exists). */
 void dlp_exempt_rescan(struct dlp_engine *e);
 
+/* Whether the scan's per-batch byte masks (dlp_scan.c: written out by hand
+ * for SSE2) put every byte value where the engine's token_char and
+ * norm_step tables do.  dlp_engine_build() refuses an engine where they
+ * disagree: an edit to one set and not the other must fail every build,
+ * not quietly change what a scan finds. */
+bool dlp_scan_masks_agree(const struct dlp_engine *e);
+
 /* Rules (dlp_rules.c). */
 void dlp_rules_release(struct dlp_engine *e);
 int dlp_rules_build(struct dlp_engine *e, char *err, size_t err_len);

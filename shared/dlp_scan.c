@@ -828,6 +828,28 @@ static void masks_bytes(const struct dlp_engine *e, const unsigned char *p, size
 }
 #endif
 
+bool dlp_scan_masks_agree(const struct dlp_engine *e)
+{
+	unsigned char bytes[64];
+	uint64_t nontoken, alnum, slow;
+	unsigned c, i;
+
+	for (c = 0; c < 256; c += 64) {
+		for (i = 0; i < 64; i++)
+			bytes[i] = (unsigned char)(c + i);
+		masks_bytes(e, bytes, 64, &nontoken, &alnum, &slow);
+		for (i = 0; i < 64; i++) {
+			unsigned sc = e->norm_step[c + i];
+
+			if (((nontoken >> i) & 1) != !e->token_char[c + i] ||
+			    ((alnum >> i) & 1) != (sc != 0 && sc != DLP_NORM_SLOW) ||
+			    ((slow >> i) & 1) != (sc == DLP_NORM_SLOW))
+				return false;
+		}
+	}
+	return true;
+}
+
 /* From the caller's bytes, not the history's copy just written: a 16-byte
  * load over the copy's smaller stores would wait for them (a request's
  * parts are a few bytes each). */
